@@ -1,0 +1,6 @@
+export default {
+  displayName: 'executor',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+  coverageDirectory: '../../coverage/apps/executor',
+};

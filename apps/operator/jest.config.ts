@@ -1,0 +1,6 @@
+export default {
+  displayName: 'operator',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+  coverageDirectory: '../../coverage/apps/operator',
+};

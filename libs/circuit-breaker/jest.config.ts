@@ -1,0 +1,6 @@
+export default {
+  displayName: 'circuit-breaker',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+  coverageDirectory: '../../coverage/libs/circuit-breaker',
+};

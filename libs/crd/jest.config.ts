@@ -1,0 +1,6 @@
+export default {
+  displayName: 'crd',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+  coverageDirectory: '../../coverage/libs/crd',
+};

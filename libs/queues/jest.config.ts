@@ -1,0 +1,6 @@
+export default {
+  displayName: 'queues',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+  coverageDirectory: '../../coverage/libs/queues',
+};

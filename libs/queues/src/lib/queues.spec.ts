@@ -1,0 +1,141 @@
+import { Worker, type Job } from 'bullmq';
+import type Redis from 'ioredis';
+import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
+import { bullConnection, createRedis, redisOptionsFromUrl } from './connection';
+import { JobError, parseJobError } from './errors';
+import { livePods, podHeartbeat, removeHeartbeat, writeHeartbeat, type PodHeartbeat } from './heartbeat';
+import { podFromQueueName, podQueueName, QueueNames } from './names';
+import { JobCallError, JobRpcClient, publishReplies } from './rpc';
+import { EventJobDefs, PersistenceJobDefs, PodJobDefs, type JobDef } from './schemas';
+import { putTransfer, readTransfer, takeTransfer } from './transfer';
+import { parsePayload } from './validate';
+
+const now = new Date().toISOString();
+const env = { sessionId: 's-1', tenant: 'acme' };
+const blob = { key: 'executor:xfer:x', size: 3 };
+
+/** A valid payload and result for every job type (the round trip proves both schemas). */
+const cases: Array<[string, JobDef, unknown, unknown]> = [
+  ['open', PodJobDefs.open, { ...env, template: 'python', pool: 'py', persist: true, ttlSeconds: 300, env: {}, metadata: {}, restore: false }, { pod: 'p1', restored: false }],
+  ['execute', PodJobDefs.execute, { ...env, executionId: 'e1', code: 'print(1)', timeoutMs: 1000 }, { id: 'e1', exitCode: 0, stdout: '1\n', stderr: '', durationMs: 1, timedOut: false, truncated: false, at: now }],
+  ['persist', PodJobDefs.persist, env, { version: 1, bytes: 10, at: now }],
+  ['close', PodJobDefs.close, { ...env, deleteState: true, reason: 'deleted' }, { closed: true }],
+  ['filesPut', PodJobDefs.filesPut, { ...env, path: 'a.txt', blob }, { size: 3 }],
+  ['filesGet', PodJobDefs.filesGet, { ...env, path: 'a.txt' }, { blob, size: 3 }],
+  ['filesList', PodJobDefs.filesList, env, { items: [{ path: 'a.txt', size: 3, modifiedAt: now }] }],
+  ['filesDelete', PodJobDefs.filesDelete, { ...env, path: 'a.txt' }, { deleted: true }],
+  ['packagesInstall', PodJobDefs.packagesInstall, { ...env, manager: 'pip', packages: ['x==1'] }, { installed: [{ name: 'x', version: '1' }] }],
+  ['packagesList', PodJobDefs.packagesList, env, { items: [{ manager: 'pip', name: 'x', version: '1' }] }],
+  ['snapshot', PersistenceJobDefs.snapshot, { ...env, pool: 'py', pod: 'p1', template: 'python', trigger: 'execution', ttlSeconds: 300, expiresAt: now, baseVersion: null, state: blob }, { version: 1, bytes: 3, storedBytes: 3, newBlobs: 1, at: now }],
+  ['restore', PersistenceJobDefs.restore, { sessionId: 's-1' }, { found: true, version: 1, state: blob }],
+  ['delete', PersistenceJobDefs.delete, { sessionId: 's-1' }, { deleted: true }],
+  ['podSessions', PersistenceJobDefs.podSessions, { pod: 'p1' }, { sessionIds: ['s-1'] }],
+  ['touch', PersistenceJobDefs.touch, { sessionId: 's-1', expiresAt: now }, { found: true }],
+  ['sessionEvent', EventJobDefs.sessionEvent['session.created'], { type: 'session.created', ...env, pool: 'py', pod: 'p1', template: 'python', persist: true, ttlSeconds: 300, expiresAt: now, at: now }, {}],
+  ['podDeleted', EventJobDefs.podDeleted, { type: 'pod.deleted', pool: 'py', pod: 'p1', reason: 'deleted', at: now }, {}],
+  ['poolRegister', EventJobDefs.poolRegister, { name: 'py', template: 'python', region: 'eu', weight: 2 }, {}],
+  ['poolDeregister', EventJobDefs.poolDeregister, { name: 'py' }, {}],
+];
+
+describe('libs/queues against a real redis', () => {
+  let redis: TestRedis;
+  let prefix: string;
+  let client: JobRpcClient;
+  let publisher: Redis;
+  let worker: Worker;
+  const queue = 'contract-test';
+  const results = new Map(cases.map(([, def, , result]) => [def.name, { def, result }]));
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    prefix = uniquePrefix('q');
+    publisher = createRedis(redis.url);
+    // A consumer that validates every payload at its edge, as the real services do.
+    worker = new Worker(
+      queue,
+      async (job: Job) => {
+        const entry = results.get(job.name);
+        if (!entry) throw new JobError('invalid_argument', `unknown job ${job.name}`);
+        parsePayload(entry.def, job.data);
+        return entry.result;
+      },
+      { connection: bullConnection(redis.url), prefix, concurrency: 4 },
+    );
+    publishReplies(worker, publisher, prefix);
+    await worker.waitUntilReady();
+    client = new JobRpcClient({ redisUrl: redis.url, prefix });
+  });
+  afterAll(async () => {
+    await client.close();
+    await worker.close();
+    publisher.disconnect();
+    await redis.stop();
+  });
+
+  it.each(cases)('round-trips a %s job through a real queue', async (_label, def, payload, result) => {
+    await expect(client.call(queue, def, payload as never, { timeoutMs: 10_000 })).resolves.toEqual(result);
+  });
+
+  it.each(cases)('rejects a malformed %s payload as unrecoverable, naming the field', async (_label, def, payload) => {
+    const bad = { ...(payload as object), [Object.keys(payload as object)[0] as string]: 12345 };
+    const err = await client.call(queue, def, bad as never, { timeoutMs: 10_000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobCallError);
+    expect((err as JobCallError).code).toBe('invalid_argument');
+    expect((err as JobCallError).message).toMatch(/invalid payload for job .*\/\w+/);
+    // unrecoverable: attempted once, no retry
+    const failed = await client.queue(queue).getFailed();
+    expect(failed.every((j) => j.attemptsMade <= 1)).toBe(true);
+  });
+
+  it('times out a job nobody consumes and removes it from the queue', async () => {
+    const err = await client.call('nobody-listens', PodJobDefs.persist, env, { timeoutMs: 200 }).catch((e: unknown) => e);
+    expect((err as JobCallError).code).toBe('timeout');
+    expect(await client.queue('nobody-listens').getWaitingCount()).toBe(0);
+  });
+
+  it('moves bytes through transfers without base64, and a taken transfer is gone', async () => {
+    const r = createRedis(redis.url);
+    const bytes = Buffer.from([0, 1, 2, 255, 254]);
+    const ref = await putTransfer(r, bytes, { prefix });
+    expect(await readTransfer(r, ref)).toEqual(bytes);
+    expect(await takeTransfer(r, ref)).toEqual(bytes);
+    await expect(takeTransfer(r, ref)).rejects.toThrow(/missing/);
+    r.disconnect();
+  });
+
+  it('tracks live pods by heartbeat and forgets lapsed ones', async () => {
+    const r = createRedis(redis.url);
+    const hb: PodHeartbeat = { pool: 'py', pod: 'py-a', template: 'python', capacity: 10, sessions: 1, running: 0, load: 0.1, version: '0.1.0', queue: podQueueName('py-a'), accepting: true, startedAt: now, at: now };
+    await writeHeartbeat(r, hb, { prefix, ttlMs: 60_000 });
+    await writeHeartbeat(r, { ...hb, pod: 'py-b', queue: podQueueName('py-b') }, { prefix, ttlMs: 1 });
+    await r.pexpire(`${prefix}:hb:pod:py-b`, 0);
+    expect((await livePods(r, 'py', prefix)).map((p) => p.pod)).toEqual(['py-a']);
+    expect(await podHeartbeat(r, 'py-a', prefix)).toEqual(hb);
+    await removeHeartbeat(r, 'py', 'py-a', prefix);
+    expect(await livePods(r, 'py', prefix)).toEqual([]);
+    r.disconnect();
+  });
+});
+
+describe('names, errors and connection options', () => {
+  it('builds pod queue names without ":" and refuses bad pod names', () => {
+    expect(podQueueName('python-7f9c-abcde')).toBe('pod-python-7f9c-abcde');
+    expect(podFromQueueName('pod-x')).toBe('x');
+    expect(podFromQueueName(QueueNames.snapshot)).toBeUndefined();
+    expect(() => podQueueName('Bad:Name')).toThrow(/invalid pod name/);
+    for (const q of Object.values(QueueNames)) expect(q).not.toContain(':');
+  });
+
+  it('round-trips job error codes through failedReason', () => {
+    expect(parseJobError(new JobError('not_found', 'no such file').message)).toEqual({ code: 'not_found', message: 'no such file' });
+    expect(parseJobError('boom')).toEqual({ code: 'internal', message: 'boom' });
+  });
+
+  it('parses REDIS_URL and rejects bad ones clearly', () => {
+    expect(redisOptionsFromUrl('redis://:s3cret@10.0.0.1:6380/2')).toMatchObject({ host: '10.0.0.1', port: 6380, password: 's3cret', db: 2 });
+    expect(redisOptionsFromUrl('rediss://h')).toMatchObject({ tls: {} });
+    expect(() => redisOptionsFromUrl('http://x')).toThrow(/redis:\/\//);
+    expect(() => redisOptionsFromUrl('not a url')).toThrow(/not a valid URL/);
+    expect(bullConnection('redis://h:1')).toMatchObject({ maxRetriesPerRequest: null });
+  });
+});

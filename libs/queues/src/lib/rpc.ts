@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import { Queue, type Job, type Worker } from 'bullmq';
+import type Redis from 'ioredis';
+import type { Static } from '@sinclair/typebox';
+import { DEFAULT_JOB_OPTIONS, DEFAULT_QUEUE_PREFIX, bullConnection, createRedis } from './connection';
+import { JobError, parseJobError, type JobErrorCode } from './errors';
+import type { JobDef } from './schemas';
+import { parseResult } from './validate';
+
+/** Field of a job's data naming the reply channel of the caller (set by {@link JobRpcClient}). */
+export const REPLY_TO_FIELD = '_replyTo';
+
+/** Channel on which a caller receives the outcome of the jobs it added. */
+export function replyChannel(replyTo: string, prefix = DEFAULT_QUEUE_PREFIX): string {
+  return `${prefix}:replies:${replyTo}`;
+}
+
+interface ReplyMessage {
+  id: string;
+  ok: boolean;
+  result?: unknown;
+  error?: { code: JobErrorCode; message: string };
+}
+
+/** Raised by {@link JobRpcClient.call} when the job failed; carries the job's error code. */
+export class JobCallError extends Error {
+  constructor(
+    readonly code: JobErrorCode,
+    message: string,
+    readonly jobName: string,
+  ) {
+    super(message);
+    this.name = 'JobCallError';
+  }
+}
+
+export interface JobRpcClientOptions {
+  /** Redis URL (one REDIS_URL for everything). */
+  redisUrl: string;
+  /** BullMQ key prefix (default `executor`). */
+  prefix?: string;
+  /** Unique id of this caller (e.g. replica name); a random id by default. */
+  callerId?: string;
+}
+
+interface Pending {
+  queue: string;
+  def: JobDef;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Request/response over BullMQ: `call()` adds a job (with a pre-assigned id) and resolves with
+ * its validated result when the worker publishes the outcome on this caller's reply channel
+ * (one pub/sub connection for every queue, instead of a QueueEvents stream per pod queue).
+ * If a reply is missed (reconnect), the job's stored state is read back, so no outcome is lost.
+ */
+export class JobRpcClient {
+  readonly callerId: string;
+  private readonly prefix: string;
+  private readonly commands: Redis;
+  private readonly subscriber: Redis;
+  private readonly queues = new Map<string, Queue>();
+  private readonly pending = new Map<string, Pending>();
+  private ready: Promise<void>;
+
+  constructor(opts: JobRpcClientOptions) {
+    this.prefix = opts.prefix ?? DEFAULT_QUEUE_PREFIX;
+    this.callerId = opts.callerId ?? randomUUID();
+    this.commands = createRedis(opts.redisUrl);
+    this.subscriber = createRedis(opts.redisUrl);
+    this.subscriber.on('message', (_channel: string, message: string) => this.onReply(message));
+    // After a reconnect, replies published while we were away are gone: re-read pending jobs.
+    this.subscriber.on('ready', () => void this.recheckPending());
+    this.ready = this.subscriber.subscribe(replyChannel(this.callerId, this.prefix)).then(() => undefined);
+  }
+
+  /** The BullMQ Queue for `name` (created once, sharing one connection). */
+  queue(name: string): Queue {
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.commands, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  /** Adds a job and waits for its result (validated against the job's result schema). */
+  async call<D extends JobDef>(
+    queueName: string,
+    def: D,
+    payload: Static<D['payload']>,
+    opts: { timeoutMs: number; priority?: number },
+  ): Promise<Static<D['result']>> {
+    await this.ready;
+    const id = randomUUID();
+    const outcome = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => void this.onTimeout(id), opts.timeoutMs);
+      this.pending.set(id, { queue: queueName, def, resolve, reject, timer });
+    });
+    try {
+      await this.queue(queueName).add(
+        def.name,
+        { ...(payload as object), [REPLY_TO_FIELD]: this.callerId },
+        { jobId: id, priority: opts.priority },
+      );
+    } catch (err) {
+      this.settle(id);
+      throw err;
+    }
+    return parseResult(def, await outcome);
+  }
+
+  /** Adds a job without waiting for it (events, snapshots in the background). */
+  async send<D extends JobDef>(queueName: string, def: D, payload: Static<D['payload']>, jobId?: string): Promise<string> {
+    const job = await this.queue(queueName).add(def.name, payload, jobId ? { jobId } : {});
+    return job.id as string;
+  }
+
+  /** Number of calls waiting for a reply. */
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  async close(): Promise<void> {
+    for (const [id, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new JobCallError('unavailable', 'client closed', p.def.name));
+      this.pending.delete(id);
+    }
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.subscriber.disconnect();
+    this.commands.disconnect();
+  }
+
+  private onReply(message: string): void {
+    let msg: ReplyMessage;
+    try {
+      msg = JSON.parse(message) as ReplyMessage;
+    } catch {
+      return; // not ours
+    }
+    const p = this.settle(msg.id);
+    if (!p) return;
+    if (msg.ok) p.resolve(msg.result);
+    else p.reject(new JobCallError(msg.error?.code ?? 'internal', msg.error?.message ?? 'job failed', p.def.name));
+  }
+
+  private settle(id: string): Pending | undefined {
+    const p = this.pending.get(id);
+    if (!p) return undefined;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    return p;
+  }
+
+  private async onTimeout(id: string): Promise<void> {
+    const p = this.pending.get(id);
+    if (!p) return;
+    if (await this.resolveFromState(id, p)) return;
+    this.settle(id);
+    // Not finished in time: make sure it does not run later if it never started.
+    const job = await this.queue(p.queue).getJob(id).catch(() => undefined);
+    const state = job ? await job.getState().catch(() => 'unknown') : 'missing';
+    if (job && (state === 'waiting' || state === 'delayed' || state === 'prioritized')) {
+      await job.remove().catch(() => undefined); // it may have started meanwhile: then it just finishes
+    }
+    p.reject(new JobCallError('timeout', `job "${p.def.name}" on ${p.queue} got no result in time (state: ${state})`, p.def.name));
+  }
+
+  /** Settles a pending call from the job's stored state when it already finished. */
+  private async resolveFromState(id: string, p: Pending): Promise<boolean> {
+    const job: Job | undefined = await this.queue(p.queue).getJob(id).catch(() => undefined);
+    if (!job) return false;
+    if (job.finishedOn && job.failedReason) {
+      this.settle(id);
+      const e = parseJobError(job.failedReason);
+      p.reject(new JobCallError(e.code, e.message, p.def.name));
+      return true;
+    }
+    if (job.finishedOn) {
+      this.settle(id);
+      p.resolve(job.returnvalue);
+      return true;
+    }
+    return false;
+  }
+
+  private async recheckPending(): Promise<void> {
+    for (const [id, p] of [...this.pending]) await this.resolveFromState(id, p);
+  }
+}
+
+/**
+ * Makes a worker publish each job's outcome to the caller's reply channel. Call once per
+ * worker; `publisher` is a plain (non-subscriber) connection.
+ */
+export function publishReplies(worker: Worker, publisher: Redis, prefix = DEFAULT_QUEUE_PREFIX): void {
+  worker.on('completed', (job: Job, result: unknown) => {
+    const to = replyTo(job);
+    if (to) void publish(publisher, replyChannel(to, prefix), { id: job.id as string, ok: true, result });
+  });
+  worker.on('failed', (job: Job | undefined, err: Error) => {
+    const to = job && replyTo(job);
+    if (!job || !to) return;
+    const error = err instanceof JobError ? { code: err.code, message: err.detail } : parseJobError(err.message);
+    void publish(publisher, replyChannel(to, prefix), { id: job.id as string, ok: false, error });
+  });
+}
+
+function replyTo(job: Job): string | undefined {
+  const v = (job.data as Record<string, unknown> | undefined)?.[REPLY_TO_FIELD];
+  return typeof v === 'string' ? v : undefined;
+}
+
+async function publish(publisher: Redis, channel: string, msg: ReplyMessage): Promise<void> {
+  try {
+    await publisher.publish(channel, JSON.stringify(msg));
+  } catch {
+    // The caller falls back to reading the job's stored state on timeout/reconnect.
+  }
+}
+
+export { bullConnection };

@@ -1,0 +1,6 @@
+export default {
+  displayName: 'scaling',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+  coverageDirectory: '../../coverage/libs/scaling',
+};

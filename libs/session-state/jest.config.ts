@@ -1,0 +1,6 @@
+export default {
+  displayName: 'session-state',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+  coverageDirectory: '../../coverage/libs/session-state',
+};

@@ -1,0 +1,6 @@
+export default {
+  displayName: 'templates',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+  coverageDirectory: '../../coverage/libs/templates',
+};

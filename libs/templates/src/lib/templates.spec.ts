@@ -1,0 +1,243 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import {
+  DEFAULT_IMAGE_REGISTRY,
+  DEFAULT_IMAGE_TAG,
+  KERNEL_KINDS,
+  TEMPLATE_NAMES,
+  UnknownTemplateError,
+  getTemplate,
+  isTemplateName,
+  kernelTemplateNames,
+  listTemplates,
+  resolveRunEnv,
+  templateImage,
+  type Template,
+  type TemplateName,
+} from '../index';
+
+/** Minimal Kubernetes quantity parser for the consistency checks (cpu in cores, memory in bytes). */
+function quantity(q: string): number {
+  const m = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(q);
+  if (!m) throw new Error(`bad quantity ${q}`);
+  const factor: Record<string, number> = {
+    '': 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
+  return Number(m[1]) * factor[m[2] ?? ''];
+}
+
+describe('template catalogue', () => {
+  it('has exactly the 12 built-in templates, unique, in TEMPLATE_NAMES order', () => {
+    expect(TEMPLATE_NAMES).toEqual([
+      'python',
+      'python-data',
+      'node',
+      'typescript',
+      'bash',
+      'c',
+      'cpp',
+      'java',
+      'rust',
+      'go',
+      'ruby',
+      'r',
+    ]);
+    expect(new Set(TEMPLATE_NAMES).size).toBe(TEMPLATE_NAMES.length);
+    expect(listTemplates().map((t) => t.name)).toEqual([...TEMPLATE_NAMES]);
+    expect(new Set(listTemplates().map((t) => t.image)).size).toBe(12);
+    expect(new Set(listTemplates().map((t) => t.displayName)).size).toBe(12);
+  });
+
+  it('has stateful kernels for exactly python, python-data, node and typescript', () => {
+    expect(kernelTemplateNames()).toEqual(['python', 'python-data', 'node', 'typescript']);
+    for (const t of listTemplates()) {
+      if (t.kernel !== null) expect(KERNEL_KINDS).toContain(t.kernel);
+    }
+    expect(getTemplate('python-data').kernel).toBe('python');
+  });
+
+  describe.each(TEMPLATE_NAMES.map((n) => [n]))('%s', (name) => {
+    const t: Template = getTemplate(name);
+
+    it('has a consistent identity and image', () => {
+      expect(t.name).toBe(name);
+      expect(t.displayName.length).toBeGreaterThan(0);
+      expect(t.image).toBe(`${DEFAULT_IMAGE_REGISTRY}/executor-${name}:${DEFAULT_IMAGE_TAG}`);
+      expect(t.language).toMatch(/^[a-z]+$/);
+      expect(t.fileExtension).toMatch(/^\.[A-Za-z]+$/);
+    });
+
+    it('has argv run steps whose source file matches the extension', () => {
+      const { run } = t;
+      expect(run.sourceFile.endsWith(t.fileExtension)).toBe(true);
+      expect(path.basename(run.sourceFile)).toBe(run.sourceFile);
+      for (const argv of [run.run, ...(run.compile ? [run.compile] : [])]) {
+        expect(argv.length).toBeGreaterThan(0);
+        // argv, not shell strings: the program is one word and no element smuggles a shell.
+        expect(argv[0]).toMatch(/^[\w./+-]+$/);
+        expect(['sh', '/bin/sh']).not.toContain(argv[0]);
+      }
+      const mentioned = [...run.run, ...(run.compile ?? [])];
+      expect(mentioned).toContain(run.sourceFile);
+      for (const key of run.writableDirEnv ?? []) expect(key).toMatch(/^[A-Z][A-Z0-9_]*$/);
+    });
+
+    it('has requests <= limits, valid quantities', () => {
+      const { requests, limits } = t.defaultResources;
+      expect(quantity(requests.cpu)).toBeLessThanOrEqual(quantity(limits.cpu));
+      expect(quantity(requests.memory)).toBeLessThanOrEqual(quantity(limits.memory));
+      expect(quantity(requests.memory)).toBeGreaterThanOrEqual(64 * 2 ** 20);
+    });
+
+    it('has package manager, Debian packages and version command', () => {
+      expect(t.packageManager === null || ['pip', 'npm'].includes(t.packageManager)).toBe(true);
+      if (t.kernel === 'python') expect(t.packageManager).toBe('pip');
+      if (t.kernel === 'node' || t.kernel === 'typescript') expect(t.packageManager).toBe('npm');
+      if (t.packageManager === null) expect(t.preinstalledPackages).toEqual([]);
+      expect(t.debianPackages.length).toBeGreaterThan(0);
+      for (const p of t.debianPackages) expect(p).toMatch(/^[a-z0-9][a-z0-9+.-]+$/);
+      expect(t.versionCommand.length).toBeGreaterThan(0);
+    });
+
+    it('is frozen', () => {
+      expect(Object.isFrozen(t)).toBe(true);
+      expect(Object.isFrozen(t.run.run)).toBe(true);
+      expect(() => ((t.defaultResources.limits as { cpu: string }).cpu = '64')).toThrow(TypeError);
+    });
+  });
+
+  it('python-data ships numpy, pandas and matplotlib, from Debian', () => {
+    const t = getTemplate('python-data');
+    expect(t.preinstalledPackages).toEqual(['numpy', 'pandas', 'matplotlib']);
+    expect(t.debianPackages).toEqual(
+      expect.arrayContaining(['python3', 'python3-numpy', 'python3-pandas', 'python3-matplotlib']),
+    );
+  });
+
+  it('gives java and rust more memory than python', () => {
+    const mem = (n: TemplateName): number => quantity(getTemplate(n).defaultResources.limits.memory);
+    expect(mem('java')).toBeGreaterThan(mem('python'));
+    expect(mem('rust')).toBeGreaterThan(mem('python'));
+  });
+});
+
+describe('lookup', () => {
+  it('getTemplate throws UnknownTemplateError listing every valid name', () => {
+    expect(() => getTemplate('cobol')).toThrow(UnknownTemplateError);
+    try {
+      getTemplate('Python');
+      throw new Error('unreachable');
+    } catch (err) {
+      expect(err).toBeInstanceOf(UnknownTemplateError);
+      const message = (err as Error).message;
+      expect(message).toContain('"Python"');
+      for (const name of TEMPLATE_NAMES) expect(message).toContain(name);
+      expect((err as UnknownTemplateError).template).toBe('Python');
+    }
+  });
+
+  it('rejects prototype keys and non-strings', () => {
+    expect(() => getTemplate('toString')).toThrow(UnknownTemplateError);
+    expect(() => getTemplate('constructor')).toThrow(UnknownTemplateError);
+    expect(isTemplateName('__proto__')).toBe(false);
+    expect(isTemplateName(42)).toBe(false);
+    expect(isTemplateName(undefined)).toBe(false);
+    expect(isTemplateName('go')).toBe(true);
+  });
+});
+
+describe('templateImage', () => {
+  it('builds <registry>/executor-<name>:<tag> with defaults and overrides', () => {
+    expect(templateImage('python')).toBe('ghcr.io/executor-platform/executor-python:0.1.0');
+    expect(templateImage('python-data', { registry: 'registry.local:5000/exec', tag: 'dev-42' })).toBe(
+      'registry.local:5000/exec/executor-python-data:dev-42',
+    );
+  });
+
+  it('rejects unknown templates, bad registries and bad tags', () => {
+    expect(() => templateImage('perl')).toThrow(UnknownTemplateError);
+    expect(() => templateImage('go', { registry: 'ghcr.io/org/' })).toThrow(/Invalid image registry/);
+    expect(() => templateImage('go', { registry: 'Bad Registry' })).toThrow(/Invalid image registry/);
+    expect(() => templateImage('go', { tag: 'has space' })).toThrow(/Invalid image tag/);
+    expect(() => templateImage('go', { tag: '' })).toThrow(/Invalid image tag/);
+  });
+});
+
+describe('resolveRunEnv', () => {
+  it('points every writableDirEnv variable below the given root and keeps run.env', () => {
+    const env = resolveRunEnv(getTemplate('go'), '/tmp/exec-1/');
+    expect(env).toMatchObject({ GOCACHE: '/tmp/exec-1/gocache', GOPATH: '/tmp/exec-1/gopath', CGO_ENABLED: '0' });
+    expect(resolveRunEnv(getTemplate('python'), '/x')).toEqual({});
+  });
+
+  it('rejects a relative root', () => {
+    expect(() => resolveRunEnv(getTemplate('go'), 'tmp')).toThrow(/absolute/);
+  });
+});
+
+/**
+ * Runs each template's real steps for the toolchains present on this machine (the rest are exercised
+ * in the executor images). Proves the argv arrays are runnable as written.
+ */
+describe('run steps on this machine', () => {
+  const HELLO: Record<TemplateName, string> = {
+    python: 'print("hello from", "python")',
+    'python-data': 'print("hello from", "python-data")',
+    node: 'console.log("hello from", "node")',
+    typescript: 'const who: string = "typescript";\nconsole.log("hello from", who);',
+    bash: 'echo "hello from" bash',
+    c: '#include <stdio.h>\n#include <math.h>\nint main(void){printf("hello from c %d\\n",(int)sqrt(16.0));return 0;}',
+    cpp: '#include <iostream>\nint main(){std::cout<<"hello from cpp"<<std::endl;}',
+    java: 'public class Main { public static void main(String[] a) { System.out.println("hello from java"); } }',
+    rust: 'fn main() { println!("hello from rust"); }',
+    go: 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello from go") }',
+    ruby: 'puts "hello from ruby"',
+    r: 'cat("hello from r\\n")',
+  };
+  const binDir = path.resolve(__dirname, '../../../../node_modules/.bin');
+  const PATH = `${binDir}${path.delimiter}${process.env['PATH'] ?? ''}`;
+  const has = (cmd: string): boolean =>
+    spawnSync('sh', ['-c', `command -v "$1"`, 'sh', cmd], { env: { ...process.env, PATH } }).status === 0;
+  // python-data needs the data packages too; checking the interpreter alone is not enough.
+  const pythonData = (): boolean =>
+    spawnSync('python3', ['-c', 'import numpy, pandas, matplotlib']).status === 0;
+
+  const available = TEMPLATE_NAMES.filter((n) => {
+    const t = getTemplate(n);
+    const tools = [t.run.run[0], ...(t.run.compile ? [t.run.compile[0]] : [])].filter((c) => !c.startsWith('./'));
+    return tools.every(has) && (n !== 'python-data' || pythonData());
+  });
+
+  it('finds at least the toolchains every developer machine has (python3, node, bash)', () => {
+    expect(available).toEqual(expect.arrayContaining(['python', 'node', 'bash', 'typescript']));
+  });
+
+  it.each(available.map((n) => [n]))('%s prints hello', (name) => {
+    const t = getTemplate(name);
+    const dir = mkdtempSync(path.join(tmpdir(), `tpl-${name}-`));
+    const writable = mkdtempSync(path.join(tmpdir(), `tpl-${name}-w-`));
+    try {
+      const env: NodeJS.ProcessEnv = { ...process.env, PATH, ...resolveRunEnv(t, writable) };
+      for (const key of t.run.writableDirEnv ?? []) mkdirSync(env[key] as string, { recursive: true });
+      writeFileSync(path.join(dir, t.run.sourceFile), HELLO[name]);
+      const opts = { cwd: dir, env, encoding: 'utf8' as const, timeout: 120_000 };
+      if (t.run.compile) execFileSync(t.run.compile[0], t.run.compile.slice(1), opts);
+      const out = execFileSync(t.run.run[0], t.run.run.slice(1), opts);
+      expect(out).toContain(`hello from ${name}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(writable, { recursive: true, force: true });
+    }
+  });
+});

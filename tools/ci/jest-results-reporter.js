@@ -1,0 +1,42 @@
+// Jest reporter used by every project (see jest.preset.js): writes the run's aggregated
+// results to tmp/test-results/<displayName>-<pid>.json so `npm test` can print one
+// `tests: N passed, N failed` line computed from what the runners really did.
+const { mkdirSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+
+class ResultsFileReporter {
+  constructor(globalConfig) {
+    this.globalConfig = globalConfig;
+  }
+
+  onRunComplete(_contexts, results) {
+    const dir = join(__dirname, '..', '..', 'tmp', 'test-results');
+    mkdirSync(dir, { recursive: true });
+    const name = (this.globalConfig.rootDir || 'jest').split('/').slice(-2).join('-');
+    const failures = [];
+    for (const file of results.testResults) {
+      for (const t of file.testResults) {
+        if (t.status === 'failed') failures.push(`${file.testFilePath}: ${t.fullName}`);
+      }
+      if (file.testExecError) failures.push(`${file.testFilePath}: ${file.testExecError.message}`);
+    }
+    writeFileSync(
+      join(dir, `${name}-${process.pid}.json`),
+      JSON.stringify(
+        {
+          rootDir: this.globalConfig.rootDir,
+          passed: results.numPassedTests,
+          failed: results.numFailedTests,
+          skipped: results.numPendingTests + results.numTodoTests,
+          failedSuites: results.numFailedTestSuites,
+          runtimeErrorSuites: results.numRuntimeErrorTestSuites,
+          failures,
+        },
+        null,
+        2,
+      ),
+    );
+  }
+}
+
+module.exports = ResultsFileReporter;
