@@ -222,6 +222,42 @@ describe('CircuitBreaker', () => {
     expect(breaker.stats.totalFailures).toBe(3);
   });
 
+  it('a slow call of the closed period finishing in a later half-open period is not a trial', async () => {
+    const { breaker, clock, events } = setup({ failureThreshold: 2 });
+    const slowOk = deferred();
+    const slowFail = deferred();
+    const p1 = breaker.execute(() => slowOk.promise);
+    const p2 = breaker.execute(() => slowFail.promise);
+    await failTimes(breaker, 2);
+    clock.advance(30_000);
+    expect(breaker.state).toBe(CircuitState.HalfOpen);
+    slowOk.resolve('late ok');
+    await expect(p1).resolves.toBe('late ok');
+    expect(breaker.stats).toMatchObject({ halfOpenTrialsStarted: 0, halfOpenTrialsSucceeded: 0 });
+    slowFail.reject(new Error('late fail'));
+    await expect(p2).rejects.toThrow('late fail');
+    expect(breaker.state).toBe(CircuitState.HalfOpen);
+    expect(events.map((e) => e.to)).toEqual(['open', 'half-open']);
+  });
+
+  it('a trial of an earlier half-open period does not count in the next one', async () => {
+    const { breaker, clock } = setup({ halfOpenRequests: 2 });
+    await openIt(breaker);
+    clock.advance(30_000);
+    const slow = deferred();
+    const p = breaker.execute(() => slow.promise);
+    await expect(breaker.execute(boom)).rejects.toThrow('boom'); // re-opens
+    clock.advance(30_000);
+    expect(breaker.state).toBe(CircuitState.HalfOpen);
+    await breaker.execute(ok); // 1 of 2 trials of the new period
+    slow.resolve('stale');
+    await p;
+    expect(breaker.state).toBe(CircuitState.HalfOpen);
+    expect(breaker.stats.halfOpenTrialsSucceeded).toBe(1);
+    await breaker.execute(ok);
+    expect(breaker.state).toBe(CircuitState.Closed);
+  });
+
   it('isFailure=false errors pass through and count as success for the breaker', async () => {
     class UserCodeError extends Error {}
     const { breaker, clock } = setup({ isFailure: (e) => !(e instanceof UserCodeError) });

@@ -76,7 +76,10 @@ export const SessionPhase = {
 export type SessionPhase = (typeof SessionPhase)[keyof typeof SessionPhase];
 export const SESSION_PHASES = Object.values(SessionPhase) as readonly SessionPhase[];
 /** Phases a session never leaves. */
-export const TERMINAL_SESSION_PHASES: readonly SessionPhase[] = [SessionPhase.Expired, SessionPhase.Terminated];
+export const TERMINAL_SESSION_PHASES: readonly SessionPhase[] = [
+  SessionPhase.Expired,
+  SessionPhase.Terminated,
+];
 
 /** Condition types of `ExecutorSession.status.conditions`. */
 export const SessionConditionType = {

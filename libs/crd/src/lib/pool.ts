@@ -54,7 +54,9 @@ export const POOL_DEFAULTS = {
 
 const ScalingPolicySchema = Type.Object(
   {
-    type: StringEnum(['Percent', 'Pods'], { description: 'Percent of current replicas, or a number of pods.' }),
+    type: StringEnum(['Percent', 'Pods'], {
+      description: 'Percent of current replicas, or a number of pods.',
+    }),
     value: Type.Integer({ minimum: 1, description: 'Amount of change allowed per period.' }),
     periodSeconds: Type.Integer({ minimum: 1, maximum: 1800, description: 'Window the policy applies to.' }),
   },
@@ -102,8 +104,19 @@ export interface CrossFieldRule<T> extends CelRule {
   readonly check: (self: T) => boolean;
 }
 
+/** The defaulted spec fields the cross-field rules read. */
+export interface PoolRuleInput {
+  readonly replicas?: number;
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly targetCPUUtilizationPercentage: number;
+  readonly scaleDownCPUUtilizationPercentage: number;
+  readonly scaleUpQueueDepthPerPod: number;
+  readonly scaleDownQueueDepthPerPod: number;
+}
+
 /** CEL rules on `spec` (all fields they read have defaults, so `has()` is needed only for `replicas`). */
-export const POOL_SPEC_RULES: readonly CrossFieldRule<ResolvedPoolSpec>[] = [
+export const POOL_SPEC_RULES: readonly CrossFieldRule<PoolRuleInput>[] = [
   {
     rule: 'self.minReplicas <= self.maxReplicas',
     message: 'minReplicas must be less than or equal to maxReplicas',
@@ -177,13 +190,20 @@ export const ExecutorPoolSpecSchema = Type.Object(
     ),
     metrics: WithDefault(
       Type.Object(
-        { enabled: WithDefault(Type.Boolean({ description: 'Expose /metrics and a ServiceMonitor.' }), true) },
+        {
+          enabled: WithDefault(Type.Boolean({ description: 'Expose /metrics and a ServiceMonitor.' }), true),
+        },
         { description: 'Metrics settings.' },
       ),
       {},
     ),
     region: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 63, pattern: DNS1123_LABEL, description: 'Region for geo routing.' }),
+      Type.String({
+        minLength: 1,
+        maxLength: 63,
+        pattern: DNS1123_LABEL,
+        description: 'Region for geo routing.',
+      }),
     ),
     weight: WithDefault(
       Type.Integer({ minimum: 1, maximum: 1000, description: 'Relative weight for load balancing.' }),
@@ -202,7 +222,10 @@ export const ExecutorPoolSpecSchema = Type.Object(
             Type.Object(
               {
                 scaleUp: ScalingRulesSchema(POOL_DEFAULTS.scaling.behavior.scaleUp, 'Scale-up behaviour.'),
-                scaleDown: ScalingRulesSchema(POOL_DEFAULTS.scaling.behavior.scaleDown, 'Scale-down behaviour.'),
+                scaleDown: ScalingRulesSchema(
+                  POOL_DEFAULTS.scaling.behavior.scaleDown,
+                  'Scale-down behaviour.',
+                ),
               },
               { description: 'autoscaling/v2 HPA behavior.' },
             ),
@@ -214,14 +237,20 @@ export const ExecutorPoolSpecSchema = Type.Object(
       {},
     ),
     runtimeClassName: Type.Optional(
-      Type.String({ maxLength: 253, pattern: DNS1123_LABEL, description: 'RuntimeClass (e.g. gvisor, kata).' }),
+      Type.String({
+        maxLength: 253,
+        pattern: DNS1123_LABEL,
+        description: 'RuntimeClass (e.g. gvisor, kata).',
+      }),
     ),
-    image: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: "Overrides the template's image." })),
+    image: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 512, description: "Overrides the template's image." }),
+    ),
     env: Type.Optional(
       Type.Array(
         Type.Object({
           name: Type.String({ minLength: 1, maxLength: 253, pattern: ENV_VAR_NAME }),
-          value: WithDefault(Type.String(), ''),
+          value: Type.Optional(Type.String({ description: 'Value (empty if unset).' })),
         }),
         {
           maxItems: 100,
@@ -238,9 +267,16 @@ export const ExecutorPoolSpecSchema = Type.Object(
     persistence: WithDefault(
       Type.Object(
         {
-          enabled: WithDefault(Type.Boolean({ description: 'Snapshot sessions (preStop, periodic, explicit).' }), true),
+          enabled: WithDefault(
+            Type.Boolean({ description: 'Snapshot sessions (preStop, periodic, explicit).' }),
+            true,
+          ),
           snapshotIntervalSeconds: WithDefault(
-            Type.Integer({ minimum: 5, maximum: 86400, description: 'Period of snapshots of changed sessions.' }),
+            Type.Integer({
+              minimum: 5,
+              maximum: 86400,
+              description: 'Period of snapshots of changed sessions.',
+            }),
             POOL_DEFAULTS.persistence.snapshotIntervalSeconds,
           ),
         },
@@ -268,7 +304,9 @@ export const ExecutorPoolStatusSchema = Type.Object(
     queueDepth: Type.Optional(Type.Integer({ minimum: 0, description: 'Waiting jobs over all pods.' })),
     activeSessions: Type.Optional(Type.Integer({ minimum: 0, description: 'Live sessions in the pool.' })),
     conditions: Type.Optional(ConditionsSchema()),
-    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'Last reconciled generation.' })),
+    observedGeneration: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'Last reconciled generation.' }),
+    ),
     lastScaleTime: Type.Optional(DateTime({ description: 'Last time replicas changed.' })),
     selector: Type.Optional(Type.String({ description: 'Pod label selector (scale subresource).' })),
   },

@@ -33,33 +33,40 @@ export function WithDefault<T extends TSchema>(schema: T, value: Static<T>): TDe
 export function StringEnum<const V extends readonly [string, ...string[]]>(
   values: V,
   options: SchemaOptions = {},
-): TUnion<{ [I in keyof V]: TLiteral<V[I]> }> {
+): TUnion<TLiteral<V[number]>[]> {
   return Type.Union(
     values.map((v) => Type.Literal(v)),
     options,
-  ) as unknown as TUnion<{ [I in keyof V]: TLiteral<V[I]> }>;
+  );
 }
 
 type IsDefaulted<S> = S extends { readonly [DefaultBrand]: true } ? true : false;
 type IsOptional<S> = S extends TOptional<TSchema> ? true : false;
 type ResolvedObject<P extends TProperties> = Evaluate<
   {
-    [K in keyof P as IsOptional<P[K]> extends true ? (IsDefaulted<P[K]> extends true ? K : never) : K]: Resolved<
-      P[K]
-    >;
+    [
+      K in keyof P as IsOptional<P[K]> extends true ? (IsDefaulted<P[K]> extends true ? K : never) : K
+    ]: Resolved<P[K]>;
   } & {
-    [K in keyof P as IsOptional<P[K]> extends true ? (IsDefaulted<P[K]> extends true ? never : K) : never]?: Resolved<
-      P[K]
-    >;
+    [
+      K in keyof P as IsOptional<P[K]> extends true ? (IsDefaulted<P[K]> extends true ? never : K) : never
+    ]?: Resolved<P[K]>;
   }
 >;
 /** The static type of a value after defaulting: properties with a default are present. */
 export type Resolved<S> =
-  S extends TObject<infer P> ? ResolvedObject<P> : S extends TArray<infer I> ? Resolved<I>[] : S extends TSchema ? Static<S> : never;
+  S extends TObject<infer P>
+    ? ResolvedObject<P>
+    : S extends TArray<infer I>
+      ? Resolved<I>[]
+      : S extends TSchema
+        ? Static<S>
+        : never;
 
 const RFC3339 =
   /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
-if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => RFC3339.test(v) && !isNaN(Date.parse(v)));
+if (!FormatRegistry.Has('date-time'))
+  FormatRegistry.Set('date-time', (v) => RFC3339.test(v) && !isNaN(Date.parse(v)));
 
 /** RFC 3339 timestamp string (`metav1.Time` on the wire). */
 export function DateTime(options: { description?: string } = {}): TString {
@@ -102,7 +109,7 @@ export function Quantity(description: string): TUnion<[ReturnType<typeof Type.In
 }
 
 /** An object whose fields Kubernetes keeps unvalidated (only for pass-through Kubernetes types). */
-export function OpaqueObject(description: string): TObject<{}> {
+export function OpaqueObject(description: string): TObject<Record<never, TSchema>> {
   return Type.Object({}, { description, [X_PRESERVE_UNKNOWN]: true });
 }
 

@@ -24,6 +24,11 @@ export interface WorkspaceEntry {
    * hash is not in the base version (the others are referenced by `hash`).
    */
   content?: Buffer;
+  /**
+   * Set by capture/diff on files modified within RACY_WINDOW_MS before they were read: the
+   * next diff re-hashes them instead of trusting size+mtime (optional, added compatibly).
+   */
+  racy?: boolean;
 }
 
 export interface ExecutionRecord {

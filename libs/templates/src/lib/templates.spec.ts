@@ -177,7 +177,11 @@ describe('templateImage', () => {
 describe('resolveRunEnv', () => {
   it('points every writableDirEnv variable below the given root and keeps run.env', () => {
     const env = resolveRunEnv(getTemplate('go'), '/tmp/exec-1/');
-    expect(env).toMatchObject({ GOCACHE: '/tmp/exec-1/gocache', GOPATH: '/tmp/exec-1/gopath', CGO_ENABLED: '0' });
+    expect(env).toMatchObject({
+      GOCACHE: '/tmp/exec-1/gocache',
+      GOPATH: '/tmp/exec-1/gopath',
+      CGO_ENABLED: '0',
+    });
     expect(resolveRunEnv(getTemplate('python'), '/x')).toEqual({});
   });
 
@@ -215,7 +219,9 @@ describe('run steps on this machine', () => {
 
   const available = TEMPLATE_NAMES.filter((n) => {
     const t = getTemplate(n);
-    const tools = [t.run.run[0], ...(t.run.compile ? [t.run.compile[0]] : [])].filter((c) => !c.startsWith('./'));
+    const tools = [t.run.run[0], ...(t.run.compile ? [t.run.compile[0]] : [])].filter(
+      (c) => !c.startsWith('./'),
+    );
     return tools.every(has) && (n !== 'python-data' || pythonData());
   });
 

@@ -135,7 +135,9 @@ export function templateImage(name: string, options: TemplateImageOptions = {}):
   const registry = options.registry ?? DEFAULT_IMAGE_REGISTRY;
   const tag = options.tag ?? DEFAULT_IMAGE_TAG;
   if (!REGISTRY_PATTERN.test(registry)) {
-    throw new Error(`Invalid image registry ${JSON.stringify(registry)} (expected e.g. "ghcr.io/org", no trailing slash)`);
+    throw new Error(
+      `Invalid image registry ${JSON.stringify(registry)} (expected e.g. "ghcr.io/org", no trailing slash)`,
+    );
   }
   if (!TAG_PATTERN.test(tag)) throw new Error(`Invalid image tag ${JSON.stringify(tag)}`);
   return `${registry}/${IMAGE_NAME_PREFIX}${name}:${tag}`;
@@ -305,7 +307,18 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     kernel: null,
     run: {
       sourceFile: 'main.rs',
-      compile: ['rustc', '--edition', '2021', '-C', 'opt-level=0', '-C', 'debuginfo=0', '-o', 'main', 'main.rs'],
+      compile: [
+        'rustc',
+        '--edition',
+        '2021',
+        '-C',
+        'opt-level=0',
+        '-C',
+        'debuginfo=0',
+        '-o',
+        'main',
+        'main.rs',
+      ],
       run: ['./main'],
       artifacts: ['main'],
       notes: 'opt-level=0 for the fastest compile (snippets are short-lived); no cargo, so std only.',

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, UseGuards } from '@nestjs/common';
+import { PodJobDefs } from '@executor/queues';
+import { ApiKeyGuard, Tenant } from '../auth/auth';
+import { LB_CONFIG, type LbConfig } from '../config/config';
+import { ApiError } from '../http/api-error';
+import { ExecuteBody } from '../http/schemas';
+import { validateBody } from '../http/validate';
+import { SessionCaller } from '../sessions/session-caller.service';
+import { checkSessionId } from '../sessions/sessions.service';
+import { SessionStore, type HistoryEntry } from '../state/session-store';
+
+export const DEFAULT_EXECUTION_TIMEOUT_MS = 30_000;
+
+export interface ExecutionView {
+  id: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+  truncated: boolean;
+  at: string;
+}
+
+@Controller('v1/sessions/:id/executions')
+@UseGuards(ApiKeyGuard)
+export class ExecutionsController {
+  private readonly logger = new Logger(ExecutionsController.name);
+
+  constructor(
+    private readonly caller: SessionCaller,
+    private readonly store: SessionStore,
+    @Inject(LB_CONFIG) private readonly config: LbConfig,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  async execute(@Tenant() tenant: string, @Param('id') id: string, @Body() raw: unknown): Promise<ExecutionView> {
+    const body = validateBody(ExecuteBody, raw);
+    if (body.code.length > this.config.MAX_CODE_BYTES / 3 && Buffer.byteLength(body.code) > this.config.MAX_CODE_BYTES) {
+      throw new ApiError('payload_too_large', `code: larger than ${this.config.MAX_CODE_BYTES} bytes`);
+    }
+    const timeoutMs = body.timeoutMs ?? DEFAULT_EXECUTION_TIMEOUT_MS;
+    const executionId = `exe-${randomBytes(10).toString('hex')}`;
+    const { session, result } = await this.caller.call(
+      tenant,
+      checkSessionId(id),
+      PodJobDefs.execute,
+      (s) => ({
+        sessionId: s.id,
+        tenant: s.tenant,
+        executionId,
+        code: body.code,
+        timeoutMs,
+        ...(body.language ? { language: body.language } : {}),
+        ...(body.env ? { env: body.env } : {}),
+      }),
+      timeoutMs + this.config.JOB_TIMEOUT_GRACE_MS,
+    );
+    const entry: HistoryEntry = { id: result.id, code: body.code, exitCode: result.exitCode, durationMs: result.durationMs, at: result.at, timedOut: result.timedOut };
+    // Queued on the shared connection before the response is sent (ordered), not awaited.
+    this.store.appendHistory(session.id, entry).catch((err: Error) => this.logger.warn(`history of ${session.id}: ${err.message}`));
+    if (result.snapshotVersion !== undefined) {
+      this.store.setLastSnapshot(session.id, new Date().toISOString()).catch(() => undefined);
+    }
+    return {
+      id: result.id,
+      exitCode: result.exitCode,
+      stdout: result.stdout,
+      stderr: result.stderr,
+      durationMs: result.durationMs,
+      timedOut: result.timedOut,
+      truncated: result.truncated,
+      at: result.at,
+    };
+  }
+
+  @Get()
+  async history(@Tenant() tenant: string, @Param('id') id: string): Promise<{ items: Omit<HistoryEntry, 'timedOut'>[] }> {
+    const { session } = await this.caller.load(tenant, checkSessionId(id));
+    const items = await this.store.history(session.id);
+    return { items: items.map((e) => ({ id: e.id, code: e.code, exitCode: e.exitCode, durationMs: e.durationMs, at: e.at })) };
+  }
+}

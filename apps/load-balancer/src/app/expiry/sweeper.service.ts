@@ -1,0 +1,74 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { heartbeatKeys } from '@executor/queues';
+import { LB_CONFIG, type LbConfig } from '../config/config';
+import { REDIS } from '../core/tokens';
+import { QueueConsumersService } from '../events/queue-consumers.service';
+import { SessionEventsService } from '../events/session-events.service';
+import { MigrationReason } from '../sessions/migration.service';
+import { SessionsService } from '../sessions/sessions.service';
+import { SessionStore } from '../state/session-store';
+
+/**
+ * Runs on every replica, every SESSION_SWEEP_INTERVAL_MS:
+ * - expiry: each due session is claimed atomically (removed only if still expired, by exactly
+ *   one replica), then its kernel is closed and its state deleted, and `session.expired` sent;
+ * - orphans: sessions assigned to pods whose heartbeat lapsed are migrated eagerly.
+ */
+@Injectable()
+export class SweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(SweeperService.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly sessions: SessionsService,
+    private readonly events: SessionEventsService,
+    private readonly consumers: QueueConsumersService,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(LB_CONFIG) private readonly config: LbConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      if (!this.running) this.running = this.sweep().finally(() => (this.running = undefined));
+    }, this.config.SESSION_SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  async sweep(): Promise<void> {
+    await this.expire().catch((err: Error) => this.logger.warn(`expiry sweep failed: ${err.message}`));
+    await this.rescueOrphans().catch((err: Error) => this.logger.warn(`orphan sweep failed: ${err.message}`));
+  }
+
+  /** Expires every due session; returns how many this replica claimed. */
+  async expire(now = Date.now()): Promise<number> {
+    let claimed = 0;
+    for (const id of await this.store.dueExpired(now)) {
+      const s = await this.store.remove(id, '*', now);
+      if (!s) continue; // touched meanwhile, or another replica claimed it
+      claimed++;
+      await this.sessions.close(s, 'expired');
+      this.events.expired(s);
+    }
+    return claimed;
+  }
+
+  /** Migrates the sessions of pods whose heartbeat lapsed. */
+  async rescueOrphans(): Promise<void> {
+    const pods = await this.store.podsWithSessions();
+    if (!pods.length) return;
+    const alive = await this.redis.pipeline(pods.map((p) => ['exists', heartbeatKeys.pod(p, this.config.QUEUE_PREFIX)])).exec();
+    for (const [i, pod] of pods.entries()) {
+      if (alive?.[i]?.[1] === 1) continue;
+      const r = await this.consumers.migratePod(pod, MigrationReason.HeartbeatLapsed);
+      if (r.migrated || r.failed) this.logger.log(`pod ${pod} is gone: ${r.migrated} sessions moved, ${r.failed} failed`);
+    }
+  }
+}

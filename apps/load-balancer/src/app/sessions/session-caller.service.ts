@@ -1,0 +1,78 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Static } from '@sinclair/typebox';
+import { JobCallError, PersistenceJobDefs, PodJobDefs, QueueNames, type JobDef, type JobRpcClient } from '@executor/queues';
+import { LB_CONFIG, type LbConfig } from '../config/config';
+import { RPC } from '../core/tokens';
+import { sessionNotFound } from '../http/api-error';
+import { PodGateway } from '../routing/pod-gateway.service';
+import { SessionStore, type LoadResult, type SessionRecord } from '../state/session-store';
+import { MigrationReason, MigrationService, openPayload } from './migration.service';
+
+/** A session loaded for a call (owner checked, idle expiry moved). */
+export type LiveSession = Extract<LoadResult, { status: 'ok' }>;
+
+/**
+ * The sticky path: load the session (one Lua round trip: ownership, expiry, bump, pod liveness),
+ * move it first if its pod is gone, then run the job on its pod. A pod that lost the session
+ * (`session_not_on_pod`, e.g. restarted) gets it re-opened from its snapshot and the job once more.
+ */
+@Injectable()
+export class SessionCaller {
+  private readonly logger = new Logger(SessionCaller.name);
+
+  constructor(
+    private readonly store: SessionStore,
+    private readonly gateway: PodGateway,
+    private readonly migration: MigrationService,
+    @Inject(RPC) private readonly rpc: JobRpcClient,
+    @Inject(LB_CONFIG) private readonly config: LbConfig,
+  ) {}
+
+  /** Loads and touches a session of `tenant`; 404 when missing, expired or someone else's. */
+  async load(tenant: string, id: string, opts: { newTtlSeconds?: number; withMigrations?: boolean } = {}): Promise<LiveSession> {
+    const r = await this.store.load(id, tenant, 'touch', opts);
+    if (r.status !== 'ok') throw sessionNotFound(id);
+    if (r.touchState) this.touchState(r.session);
+    return r;
+  }
+
+  /** Runs a pod job for the session; `build` makes the payload once the session is known. */
+  async call<D extends JobDef>(
+    tenant: string,
+    id: string,
+    def: D,
+    build: (s: SessionRecord) => Static<D['payload']> | Promise<Static<D['payload']>>,
+    timeoutMs: number,
+  ): Promise<{ session: SessionRecord; result: Static<D['result']> }> {
+    const loaded = await this.load(tenant, id);
+    return this.callLoaded(loaded, def, build, timeoutMs);
+  }
+
+  async callLoaded<D extends JobDef>(
+    loaded: LiveSession,
+    def: D,
+    build: (s: SessionRecord) => Static<D['payload']> | Promise<Static<D['payload']>>,
+    timeoutMs: number,
+  ): Promise<{ session: SessionRecord; result: Static<D['result']> }> {
+    let s = loaded.session;
+    if (!loaded.podAlive) s = await this.migration.migrate(s, MigrationReason.HeartbeatLapsed);
+    const payload = await build(s);
+    try {
+      return { session: s, result: await this.gateway.call(s.pool, s.pod, def, payload, { timeoutMs }) };
+    } catch (err) {
+      if (!(err instanceof JobCallError) || err.code !== 'session_not_on_pod') throw err;
+    }
+    // The pod does not know the session (restarted): restore it there and try once more.
+    this.logger.log(`session ${s.id} not on ${s.pod}: re-opening from its snapshot`);
+    await this.gateway.call(s.pool, s.pod, PodJobDefs.open, openPayload(s, true), { timeoutMs: this.config.POD_CALL_TIMEOUT_MS });
+    const retryPayload = await build(s);
+    return { session: s, result: await this.gateway.call(s.pool, s.pod, def, retryPayload, { timeoutMs }) };
+  }
+
+  /** Moves the persisted state's expiry with the session's (fire-and-forget). */
+  touchState(s: SessionRecord): void {
+    this.rpc
+      .send(QueueNames.persistenceAdmin, PersistenceJobDefs.touch, { sessionId: s.id, expiresAt: new Date(s.expiresAt).toISOString() })
+      .catch((err: Error) => this.logger.warn(`state touch of ${s.id} not sent: ${err.message}`));
+  }
+}

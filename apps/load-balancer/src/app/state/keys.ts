@@ -1,0 +1,42 @@
+/**
+ * Redis keys of the load balancer (all under `<QUEUE_PREFIX>:lb:`). Standalone Redis (the Lua
+ * scripts build keys from this prefix, as BullMQ's do without hash tags).
+ *
+ * - `s:<id>` hash: the session (tenant, template, pool, pod, region, persist, ttl, createdAt,
+ *   expiresAt, stateExpiresAt, env, metadata, lastSnapshotAt)
+ * - `m:<id>` list: migrations (JSON `{from,to,at,reason}`), oldest first
+ * - `h:<id>` list: execution history (JSON), capped at HISTORY_LIMIT
+ * - `t:<tenant>` set: the tenant's session ids
+ * - `pod:<pod>` set / `pool:<pool>` set: session ids assigned to a pod / a pool
+ * - `pods` set: pods that have (had) sessions assigned (the orphan sweeper walks it)
+ * - `expiry` zset: session id scored by expiresAt (ms)
+ * - `pools` set + `p:<name>` hash: the pool registry
+ * - `lock:mig:<id>`: migration lock (SET NX PX)
+ */
+export class LbKeys {
+  readonly base: string;
+  constructor(readonly prefix: string) {
+    this.base = `${prefix}:lb:`;
+  }
+  session = (id: string): string => `${this.base}s:${id}`;
+  migrations = (id: string): string => `${this.base}m:${id}`;
+  history = (id: string): string => `${this.base}h:${id}`;
+  tenant = (tenant: string): string => `${this.base}t:${tenant}`;
+  podSessions = (pod: string): string => `${this.base}pod:${pod}`;
+  poolSessions = (pool: string): string => `${this.base}pool:${pool}`;
+  get pods(): string {
+    return `${this.base}pods`;
+  }
+  get expiry(): string {
+    return `${this.base}expiry`;
+  }
+  get pools(): string {
+    return `${this.base}pools`;
+  }
+  pool = (name: string): string => `${this.base}p:${name}`;
+  migrationLock = (id: string): string => `${this.base}lock:mig:${id}`;
+  /** Heartbeat key prefix of libs/queues (`<prefix>:hb:pod:`). */
+  get heartbeatPod(): string {
+    return `${this.prefix}:hb:pod:`;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Lua scripts of the session store. Each is one round trip and atomic. ARGV[1] is always the
+ * key base (`<prefix>:lb:`).
+ */
+
+/**
+ * Load a session, check its owner and expiry, and (mode "touch") move its idle expiry.
+ * ARGV: base, id, tenant ('*' = any), nowMs, mode ('touch'|'peek'), newTtlSeconds ('' = keep), hbPrefix, withMigrations ('1'|'0')
+ * → {0} missing/not owned · {1} expired · {2, fields[], podAlive, touchState, migrations[]}
+ */
+export const LOAD_SESSION = `
+local base, id, tenant, now, mode, newTtl, hbPrefix, withMig = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local key = base .. 's:' .. id
+local vals = redis.call('HMGET', key, 'tenant', 'expiresAt', 'ttl', 'persist', 'stateExpiresAt', 'pod')
+if not vals[1] then return {0} end
+if tenant ~= '*' and vals[1] ~= tenant then return {0} end
+local exp = tonumber(vals[2])
+if exp <= now then return {1} end
+local touchState = 0
+if mode == 'touch' then
+  local ttl = tonumber(vals[3])
+  if newTtl ~= '' then
+    ttl = tonumber(newTtl)
+    redis.call('HSET', key, 'ttl', ttl)
+  end
+  exp = now + ttl * 1000
+  redis.call('HSET', key, 'expiresAt', exp)
+  redis.call('ZADD', base .. 'expiry', exp, id)
+  if vals[4] == '1' and (newTtl ~= '' or exp - tonumber(vals[5] or '0') > ttl * 500) then
+    redis.call('HSET', key, 'stateExpiresAt', exp)
+    touchState = 1
+  end
+end
+local alive = redis.call('EXISTS', hbPrefix .. vals[6])
+local fields = redis.call('HGETALL', key)
+local mig = {}
+if withMig == '1' then mig = redis.call('LRANGE', base .. 'm:' .. id, 0, -1) end
+return {2, fields, alive, touchState, mig}
+`;
+
+/**
+ * Remove a session and every index entry; returns its fields (so the caller can close it).
+ * ARGV: base, id, tenant ('*' = any), requireExpiredBefore ('' = no condition, else nowMs: only if expired)
+ * → {} when missing / not owned / (expiry mode) no longer expired, else the HGETALL fields
+ */
+export const REMOVE_SESSION = `
+local base, id, tenant, expiredBefore = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local key = base .. 's:' .. id
+local vals = redis.call('HMGET', key, 'tenant', 'pod', 'pool', 'expiresAt')
+if not vals[1] then
+  redis.call('ZREM', base .. 'expiry', id)
+  return {}
+end
+if tenant ~= '*' and vals[1] ~= tenant then return {} end
+if expiredBefore ~= '' and tonumber(vals[4]) > tonumber(expiredBefore) then return {} end
+local fields = redis.call('HGETALL', key)
+redis.call('DEL', key, base .. 'm:' .. id, base .. 'h:' .. id)
+redis.call('ZREM', base .. 'expiry', id)
+redis.call('SREM', base .. 't:' .. vals[1], id)
+redis.call('SREM', base .. 'pod:' .. vals[2], id)
+redis.call('SREM', base .. 'pool:' .. vals[3], id)
+return fields
+`;
+
+/**
+ * Compare-and-set of a session's pod (migration). ARGV: base, id, expectedPod, newPod, migrationJson
+ * → 1 moved · 0 the session is on another pod already (someone else migrated it) · -1 missing
+ */
+export const MOVE_SESSION = `
+local base, id, expected, newPod, mig = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local key = base .. 's:' .. id
+local pod = redis.call('HGET', key, 'pod')
+if not pod then return -1 end
+if pod ~= expected then return 0 end
+redis.call('HSET', key, 'pod', newPod)
+redis.call('RPUSH', base .. 'm:' .. id, mig)
+redis.call('SMOVE', base .. 'pod:' .. expected, base .. 'pod:' .. newPod, id)
+redis.call('SADD', base .. 'pods', newPod)
+return 1
+`;

@@ -1,0 +1,250 @@
+import type Redis from 'ioredis';
+import { LbKeys } from './keys';
+import { LOAD_SESSION, MOVE_SESSION, REMOVE_SESSION } from './scripts';
+
+/** A session as stored in Redis. Times are epoch milliseconds. */
+export interface SessionRecord {
+  id: string;
+  tenant: string;
+  template: string;
+  pool: string;
+  pod: string;
+  region: string;
+  persist: boolean;
+  ttlSeconds: number;
+  createdAt: number;
+  expiresAt: number;
+  env: Record<string, string>;
+  metadata: Record<string, string>;
+  lastSnapshotAt?: string;
+}
+
+export interface Migration {
+  from: string;
+  to: string;
+  at: string;
+  reason: string;
+}
+
+export interface HistoryEntry {
+  id: string;
+  code: string;
+  exitCode: number;
+  durationMs: number;
+  at: string;
+  timedOut?: boolean;
+}
+
+/** Outcome of {@link SessionStore.load}. */
+export type LoadResult =
+  | { status: 'missing' }
+  | { status: 'expired' }
+  | { status: 'ok'; session: SessionRecord; podAlive: boolean; touchState: boolean; migrations: Migration[] };
+
+export const LoadMode = { touch: 'touch', peek: 'peek' } as const;
+export type LoadMode = (typeof LoadMode)[keyof typeof LoadMode];
+
+interface ScriptedRedis extends Redis {
+  lbLoadSession(...args: string[]): Promise<unknown[]>;
+  lbRemoveSession(...args: string[]): Promise<string[]>;
+  lbMoveSession(...args: string[]): Promise<number>;
+}
+
+/** Longest code kept in the execution history (characters); longer code is cut with a marker. */
+export const HISTORY_CODE_MAX = 64 * 1024;
+
+/**
+ * The session state of the load balancer, in Redis (shared by every replica). Every method
+ * is one round trip (Lua script or pipeline).
+ */
+export class SessionStore {
+  readonly keys: LbKeys;
+  private readonly redis: ScriptedRedis;
+
+  constructor(
+    redis: Redis,
+    prefix: string,
+    private readonly historyLimit: number,
+  ) {
+    this.keys = new LbKeys(prefix);
+    redis.defineCommand('lbLoadSession', { numberOfKeys: 0, lua: LOAD_SESSION });
+    redis.defineCommand('lbRemoveSession', { numberOfKeys: 0, lua: REMOVE_SESSION });
+    redis.defineCommand('lbMoveSession', { numberOfKeys: 0, lua: MOVE_SESSION });
+    this.redis = redis as ScriptedRedis;
+  }
+
+  /** Records a new session and every index entry. */
+  async create(s: SessionRecord): Promise<void> {
+    const k = this.keys;
+    await this.redis
+      .multi()
+      .hset(k.session(s.id), toHash(s))
+      .zadd(k.expiry, s.expiresAt, s.id)
+      .sadd(k.tenant(s.tenant), s.id)
+      .sadd(k.podSessions(s.pod), s.id)
+      .sadd(k.poolSessions(s.pool), s.id)
+      .sadd(k.pods, s.pod)
+      .exec()
+      .then(checkMulti);
+  }
+
+  /**
+   * Loads a session owned by `tenant` ('*' = any owner) and, in touch mode, moves its idle expiry
+   * (optionally to a new TTL); reports whether its pod's heartbeat is alive.
+   */
+  async load(
+    id: string,
+    tenant: string,
+    mode: LoadMode,
+    opts: { newTtlSeconds?: number; withMigrations?: boolean; now?: number } = {},
+  ): Promise<LoadResult> {
+    const r = await this.redis.lbLoadSession(
+      this.keys.base,
+      id,
+      tenant,
+      String(opts.now ?? Date.now()),
+      mode,
+      opts.newTtlSeconds === undefined ? '' : String(opts.newTtlSeconds),
+      this.keys.heartbeatPod,
+      opts.withMigrations ? '1' : '0',
+    );
+    if (r[0] === 0) return { status: 'missing' };
+    if (r[0] === 1) return { status: 'expired' };
+    return {
+      status: 'ok',
+      session: fromHash(pairs(r[1] as string[])),
+      podAlive: r[2] === 1,
+      touchState: r[3] === 1,
+      migrations: (r[4] as string[]).map((m) => JSON.parse(m) as Migration),
+    };
+  }
+
+  /**
+   * Removes a session (owner check; with `expiredBefore`, only when it expired by then: the
+   * sweeper's atomic claim). Returns the removed record, or undefined when nothing was removed.
+   */
+  async remove(id: string, tenant: string, expiredBefore?: number): Promise<SessionRecord | undefined> {
+    const fields = await this.redis.lbRemoveSession(this.keys.base, id, tenant, expiredBefore === undefined ? '' : String(expiredBefore));
+    return fields.length ? fromHash(pairs(fields)) : undefined;
+  }
+
+  /** Compare-and-set of the session's pod; 'moved', 'lost' (already elsewhere) or 'missing'. */
+  async move(id: string, expectedPod: string, newPod: string, migration: Migration): Promise<'moved' | 'lost' | 'missing'> {
+    const r = await this.redis.lbMoveSession(this.keys.base, id, expectedPod, newPod, JSON.stringify(migration));
+    return r === 1 ? 'moved' : r === 0 ? 'lost' : 'missing';
+  }
+
+  /** The tenant's live sessions (expired ones are left to the sweeper and not listed). */
+  async listForTenant(tenant: string, now = Date.now()): Promise<SessionRecord[]> {
+    const ids = await this.redis.smembers(this.keys.tenant(tenant));
+    if (!ids.length) return [];
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hgetall(this.keys.session(id));
+    const res = (await pipe.exec()) ?? [];
+    return res
+      .map(([, v]) => v as Record<string, string>)
+      .filter((h) => h && h['tenant'] === tenant && Number(h['expiresAt']) > now)
+      .map(fromHash)
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** Appends to the capped execution history (not awaited by the hot path; errors are returned). */
+  appendHistory(id: string, entry: HistoryEntry): Promise<unknown> {
+    const code = entry.code.length > HISTORY_CODE_MAX ? `${entry.code.slice(0, HISTORY_CODE_MAX)}\n…[truncated]` : entry.code;
+    return this.redis
+      .multi()
+      .rpush(this.keys.history(id), JSON.stringify({ ...entry, code }))
+      .ltrim(this.keys.history(id), -this.historyLimit, -1)
+      .exec();
+  }
+
+  async history(id: string): Promise<HistoryEntry[]> {
+    const items = await this.redis.lrange(this.keys.history(id), 0, -1);
+    return items.map((i) => JSON.parse(i) as HistoryEntry);
+  }
+
+  /** Records the time of the latest snapshot (only if the session still exists). */
+  async setLastSnapshot(id: string, at: string): Promise<void> {
+    const key = this.keys.session(id);
+    await this.redis.eval(
+      "if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'lastSnapshotAt', ARGV[1]) end return 1",
+      1,
+      key,
+      at,
+    );
+  }
+
+  /** Ids whose expiry passed (the sweeper removes each with {@link remove} + expiredBefore). */
+  dueExpired(now: number, limit = 200): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.expiry, '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  /** Pods that have (had) sessions assigned. */
+  podsWithSessions(): Promise<string[]> {
+    return this.redis.smembers(this.keys.pods);
+  }
+
+  podSessionIds(pod: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.podSessions(pod));
+  }
+
+  /** Forgets a pod that has no sessions left (atomic: only if its set is empty). */
+  async forgetPodIfEmpty(pod: string): Promise<void> {
+    await this.redis.eval(
+      "if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[1], ARGV[1]) end return 1",
+      2,
+      this.keys.pods,
+      this.keys.podSessions(pod),
+      pod,
+    );
+  }
+}
+
+function pairs(flat: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
+  return out;
+}
+
+function checkMulti(res: [Error | null, unknown][] | null): void {
+  const err = res?.find(([e]) => e)?.[0];
+  if (err) throw err;
+  if (!res) throw new Error('redis transaction aborted');
+}
+
+function toHash(s: SessionRecord): Record<string, string> {
+  return {
+    id: s.id,
+    tenant: s.tenant,
+    template: s.template,
+    pool: s.pool,
+    pod: s.pod,
+    region: s.region,
+    persist: s.persist ? '1' : '0',
+    ttl: String(s.ttlSeconds),
+    createdAt: String(s.createdAt),
+    expiresAt: String(s.expiresAt),
+    stateExpiresAt: String(s.expiresAt),
+    env: JSON.stringify(s.env),
+    metadata: JSON.stringify(s.metadata),
+    lastSnapshotAt: s.lastSnapshotAt ?? '',
+  };
+}
+
+function fromHash(h: Record<string, string>): SessionRecord {
+  return {
+    id: h['id'] as string,
+    tenant: h['tenant'] as string,
+    template: h['template'] as string,
+    pool: h['pool'] as string,
+    pod: h['pod'] as string,
+    region: h['region'] ?? '',
+    persist: h['persist'] === '1',
+    ttlSeconds: Number(h['ttl']),
+    createdAt: Number(h['createdAt']),
+    expiresAt: Number(h['expiresAt']),
+    env: JSON.parse(h['env'] || '{}') as Record<string, string>,
+    metadata: JSON.parse(h['metadata'] || '{}') as Record<string, string>,
+    lastSnapshotAt: h['lastSnapshotAt'] || undefined,
+  };
+}

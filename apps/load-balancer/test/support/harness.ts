@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type Redis from 'ioredis';
+import { podHeartbeat } from '@executor/queues';
+
+export const ROOT = resolve(__dirname, '../../../..');
+const SWC_ARGS = ['-r', 'reflect-metadata', '-r', '@swc-node/register'];
+const SWC_ENV = { SWC_NODE_PROJECT: join(ROOT, 'apps/load-balancer/tsconfig.json') };
+export const REAL_EXECUTOR = join(ROOT, 'dist/apps/executor/main.js');
+export const REAL_PERSISTENCE = join(ROOT, 'dist/apps/persistence/main.js');
+
+/** Which executor the e2e suite runs: the real bundle (E2E_EXECUTOR=real) or the test stand-in. */
+export const useRealExecutor = (): boolean => process.env['E2E_EXECUTOR'] === 'real' && existsSync(REAL_EXECUTOR);
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function track(child: ChildProcess): Proc {
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    child,
+    output: () => out,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Waits until `text` appears in the process output (or it exits / times out). */
+export function waitForOutput(p: Proc, re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+  return new Promise((resolvePromise, reject) => {
+    const check = (): boolean => {
+      const m = re.exec(p.output());
+      if (m) {
+        cleanup();
+        resolvePromise(m);
+      }
+      return !!m;
+    };
+    const onExit = (): void => {
+      cleanup();
+      reject(new Error(`process exited before ${re}: ${p.output().slice(-2000)}`));
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out waiting for ${re}: ${p.output().slice(-2000)}`));
+    }, timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      p.child.stdout?.off('data', check);
+      p.child.stderr?.off('data', check);
+      p.child.off('exit', onExit);
+    };
+    p.child.stdout?.on('data', check);
+    p.child.stderr?.on('data', check);
+    p.child.once('exit', onExit);
+    check();
+  });
+}
+
+export interface ExecutorOptions {
+  redisUrl: string;
+  prefix: string;
+  pool: string;
+  pod: string;
+  template?: string;
+  region?: string;
+  env?: Record<string, string>;
+}
+
+/** Starts an executor process (real bundle or the stand-in) and waits for its first heartbeat. */
+export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<Proc> {
+  const env = {
+    ...process.env,
+    POOL_NAME: o.pool,
+    POD_NAME: o.pod,
+    TEMPLATE: o.template ?? 'python',
+    ...(o.region ? { REGION: o.region } : {}),
+    REDIS_URL: o.redisUrl,
+    QUEUE_PREFIX: o.prefix,
+    WORKSPACE_ROOT: mkdtempSync(join(tmpdir(), `ws-${o.pod}-`)),
+    PORT: '0',
+    SANDBOX: 'none',
+    ...SWC_ENV,
+    ...o.env,
+  };
+  const args = useRealExecutor() ? [REAL_EXECUTOR] : [...SWC_ARGS, join(__dirname, 'fake-executor.ts')];
+  const p = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  await waitFor(async () => !!(await podHeartbeat(redis, o.pod, o.prefix)), 30_000, () => `no heartbeat from ${o.pod}: ${p.output().slice(-2000)}`);
+  return p;
+}
+
+/** Starts a load-balancer process from source (like `nx serve`) and resolves its URL. */
+export async function spawnLoadBalancer(env: Record<string, string>): Promise<Proc & { url: string }> {
+  const p = track(
+    spawn(process.execPath, [...SWC_ARGS, join(ROOT, 'apps/load-balancer/src/main.ts')], {
+      env: { ...process.env, ...SWC_ENV, PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  const m = await waitForOutput(p, /load-balancer listening on (http:\/\/[\d.]+:\d+)/);
+  return Object.assign(p, { url: m[1] as string });
+}
+
+/**
+ * Polls `cond` until true. Only for conditions that have no event to wait on (another process's
+ * state in Redis); every use has a deadline and a message.
+ */
+export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: () => string, stepMs = 50): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

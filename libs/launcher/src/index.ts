@@ -1,0 +1,3 @@
+export * from './lib/platform';
+export * from './lib/processes';
+export * from './lib/redis-server';

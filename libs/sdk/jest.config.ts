@@ -1,0 +1,6 @@
+export default {
+  displayName: 'sdk',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+  coverageDirectory: '../../coverage/libs/sdk',
+};

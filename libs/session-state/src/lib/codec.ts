@@ -1,0 +1,213 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { Codecs, compressWith, decompressWith, looksIncompressible, MIN_GAIN_RATIO, PROBE_THRESHOLD, type CompressionOptions } from './compression';
+import { StateIntegrityError, StateVersionError, WorkspaceEntryError } from './errors';
+import { hashContent } from './hash';
+import { SESSION_STATE_SCHEMA_VERSION, type SessionState, type WorkspaceEntry } from './model';
+import { decodeV0 } from './codec-v0';
+
+/**
+ * Binary layout of an encoded state (schema version 1):
+ *
+ * | offset | bytes | field |
+ * | --- | --- | --- |
+ * | 0 | 4 | magic `ESST` |
+ * | 4 | 2 | schema version (u16 BE) |
+ * | 6 | 1 | codec of the packed section (0 none, 1 gzip, 2 brotli) |
+ * | 7 | 1 | reserved (0) |
+ * | 8 | 4 | meta JSON length (u32 BE, inside the unpacked packed section) |
+ * | 12 | 8 | packed section length once decompressed (u64 BE) |
+ * | 20 | 8 | packed section length as stored (u64 BE) |
+ * | 28 | 8 | stored (raw) section length (u64 BE) |
+ * | 36 | 32 | sha256 over bytes 0..36 and the whole body |
+ * | 68 | … | body: packed section, then stored section |
+ *
+ * The packed section is `meta JSON ‖ contents of compressible files`, compressed as one
+ * stream (many small files compress far better together). Contents that do not compress
+ * (big files whose sample does not shrink: archives, images, random data) go raw in the
+ * stored section. The meta JSON is the state without contents; each file with content has
+ * `c: [section, offset, length]` (section 0 = packed after the meta, 1 = stored).
+ */
+export const STATE_MAGIC = Buffer.from('ESST', 'ascii');
+const HEADER_BYTES = 68;
+const HASH_OFFSET = 36;
+/** Refuse to inflate a packed section beyond this (hostile length fields). */
+const MAX_UNPACKED_BYTES = 8 * 1024 ** 3;
+
+export interface EncodeOptions {
+  /** Compression of the packed section (default brotli quality 4). */
+  compression?: CompressionOptions;
+}
+
+export interface DecodeOptions {
+  /** Re-hash every file content and compare it with its `hash` (default true). */
+  verifyContent?: boolean;
+}
+
+/** Fields of a file entry in the meta JSON. */
+const MetaEntry = Type.Object({
+  path: Type.String({ minLength: 1 }),
+  type: Type.Union([Type.Literal('file'), Type.Literal('dir'), Type.Literal('symlink')]),
+  mode: Type.Integer({ minimum: 0 }),
+  size: Type.Integer({ minimum: 0 }),
+  mtimeMs: Type.Number(),
+  hash: Type.Optional(Type.String()),
+  target: Type.Optional(Type.String()),
+  racy: Type.Optional(Type.Boolean()),
+  c: Type.Optional(Type.Tuple([Type.Union([Type.Literal(0), Type.Literal(1)]), Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })])),
+});
+const StrMap = Type.Record(Type.String(), Type.String());
+const Meta = Type.Object({
+  schemaVersion: Type.Integer(),
+  sessionId: Type.String(),
+  tenant: Type.String(),
+  poolName: Type.String(),
+  podName: Type.String(),
+  template: Type.String(),
+  createdAt: Type.String(),
+  expiresAt: Type.String(),
+  ttlSeconds: Type.Number(),
+  persist: Type.Boolean(),
+  files: Type.Array(MetaEntry),
+  env: StrMap,
+  history: Type.Array(
+    Type.Object({ id: Type.String(), code: Type.String(), exitCode: Type.Integer(), durationMs: Type.Number(), at: Type.String() }),
+  ),
+  packages: Type.Array(
+    Type.Object({ manager: Type.Union([Type.Literal('pip'), Type.Literal('npm')]), name: Type.String(), version: Type.String() }),
+  ),
+  metadata: StrMap,
+  baseVersion: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+});
+type Meta = Static<typeof Meta>;
+type MetaEntry = Static<typeof MetaEntry>;
+
+/**
+ * Encodes a state (full or delta) into the versioned, compressed, integrity-checked binary
+ * format above. File contents travel as raw bytes, never base64.
+ */
+export function encodeState(state: SessionState, opts: EncodeOptions = {}): Buffer {
+  const codec = Codecs[opts.compression?.codec ?? 'brotli'];
+  const packedParts: Buffer[] = [];
+  const storedParts: Buffer[] = [];
+  let packedOffset = 0;
+  let storedOffset = 0;
+  const files: MetaEntry[] = state.files.map((f) => {
+    const { content, ...rest } = f;
+    const entry: MetaEntry = { ...rest };
+    if (content === undefined) return entry;
+    if (f.type !== 'file') throw new WorkspaceEntryError(f.path, `a ${f.type} cannot carry content`);
+    if (content.byteLength !== f.size) {
+      throw new WorkspaceEntryError(f.path, `content has ${content.byteLength} bytes but size says ${f.size}`);
+    }
+    const buf = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+    if (codec !== Codecs.none && buf.byteLength >= PROBE_THRESHOLD && looksIncompressible(buf)) {
+      entry.c = [1, storedOffset, buf.byteLength];
+      storedParts.push(buf);
+      storedOffset += buf.byteLength;
+    } else {
+      entry.c = [0, packedOffset, buf.byteLength];
+      packedParts.push(buf);
+      packedOffset += buf.byteLength;
+    }
+    return entry;
+  });
+  const meta: Meta = { ...state, schemaVersion: SESSION_STATE_SCHEMA_VERSION, files } as Meta;
+  const metaBuf = Buffer.from(JSON.stringify(meta), 'utf8');
+  const unpacked = Buffer.concat([metaBuf, ...packedParts]);
+  let packed = codec === Codecs.none ? unpacked : compressWith(unpacked, codec, opts.compression?.level);
+  let usedCodec: number = codec;
+  if (codec !== Codecs.none && packed.byteLength > unpacked.byteLength * MIN_GAIN_RATIO) {
+    packed = unpacked; // did not shrink: keep it raw
+    usedCodec = Codecs.none;
+  }
+  const header = Buffer.alloc(HEADER_BYTES);
+  STATE_MAGIC.copy(header, 0);
+  header.writeUInt16BE(SESSION_STATE_SCHEMA_VERSION, 4);
+  header.writeUInt8(usedCodec, 6);
+  header.writeUInt32BE(metaBuf.byteLength, 8);
+  header.writeBigUInt64BE(BigInt(unpacked.byteLength), 12);
+  header.writeBigUInt64BE(BigInt(packed.byteLength), 20);
+  header.writeBigUInt64BE(BigInt(storedOffset), 28);
+  const h = createHash('sha256').update(header.subarray(0, HASH_OFFSET)).update(packed);
+  for (const s of storedParts) h.update(s);
+  h.digest().copy(header, HASH_OFFSET);
+  return Buffer.concat([header, packed, ...storedParts]);
+}
+
+/**
+ * Decodes what {@link encodeState} (or an older version of it) wrote. The whole blob is
+ * checked (length, sha256, shape, content hashes) before anything is returned: a corrupted
+ * or truncated blob raises {@link StateIntegrityError} and is never half-decoded.
+ * File contents are views into one buffer (no copy per file).
+ */
+export function decodeState(buf: Buffer, opts: DecodeOptions = {}): SessionState {
+  if (!Buffer.isBuffer(buf) || buf.byteLength < 6 || !buf.subarray(0, 4).equals(STATE_MAGIC)) {
+    throw new StateIntegrityError('not an encoded session state (bad magic or too short)');
+  }
+  const version = buf.readUInt16BE(4);
+  let state: SessionState;
+  if (version === 0) state = decodeV0(buf);
+  else if (version === 1) state = decodeV1(buf);
+  else {
+    throw new StateVersionError(version, `session state schema version ${version} is newer than this build supports (≤ ${SESSION_STATE_SCHEMA_VERSION})`);
+  }
+  if (opts.verifyContent !== false) verifyContents(state);
+  return state;
+}
+
+function decodeV1(buf: Buffer): SessionState {
+  if (buf.byteLength < HEADER_BYTES) throw new StateIntegrityError(`encoded state is truncated (${buf.byteLength} bytes, header alone is ${HEADER_BYTES})`);
+  const codec = buf.readUInt8(6);
+  const metaLen = buf.readUInt32BE(8);
+  const unpackedLen = Number(buf.readBigUInt64BE(12));
+  const packedLen = Number(buf.readBigUInt64BE(20));
+  const storedLen = Number(buf.readBigUInt64BE(28));
+  const expected = HEADER_BYTES + packedLen + storedLen;
+  if (buf.byteLength !== expected) {
+    throw new StateIntegrityError(`encoded state is truncated or has trailing bytes (${buf.byteLength} bytes, header says ${expected})`);
+  }
+  const digest = createHash('sha256').update(buf.subarray(0, HASH_OFFSET)).update(buf.subarray(HEADER_BYTES)).digest();
+  if (!timingSafeEqual(digest, buf.subarray(HASH_OFFSET, HEADER_BYTES))) {
+    throw new StateIntegrityError('encoded state is corrupted (sha256 mismatch)');
+  }
+  if (unpackedLen > MAX_UNPACKED_BYTES || metaLen > unpackedLen) throw new StateIntegrityError('encoded state has impossible section lengths');
+  let unpacked: Buffer;
+  try {
+    unpacked = decompressWith(buf.subarray(HEADER_BYTES, HEADER_BYTES + packedLen), codec, unpackedLen);
+  } catch (err) {
+    throw new StateIntegrityError(`encoded state does not decompress: ${(err as Error).message}`);
+  }
+  if (unpacked.byteLength !== unpackedLen) throw new StateIntegrityError('packed section has the wrong length');
+  let meta: unknown;
+  try {
+    meta = JSON.parse(unpacked.subarray(0, metaLen).toString('utf8'));
+  } catch {
+    throw new StateIntegrityError('encoded state has unreadable metadata');
+  }
+  if (!Value.Check(Meta, meta)) {
+    const first = [...Value.Errors(Meta, meta)][0];
+    throw new StateIntegrityError(`encoded state metadata is malformed (${first?.path ?? ''}: ${first?.message ?? ''})`);
+  }
+  const sections = [unpacked.subarray(metaLen), buf.subarray(HEADER_BYTES + packedLen)];
+  const files = meta.files.map((m): WorkspaceEntry => {
+    const { c, ...entry } = m;
+    if (!c) return entry;
+    const [section, offset, length] = c;
+    const sec = sections[section] as Buffer;
+    if (offset + length > sec.byteLength || length !== m.size) {
+      throw new StateIntegrityError(`content of "${m.path}" lies outside its section`);
+    }
+    return { ...entry, content: sec.subarray(offset, offset + length) };
+  });
+  return { ...(meta as unknown as SessionState), files };
+}
+
+function verifyContents(state: SessionState): void {
+  for (const f of state.files) {
+    if (f.content === undefined || f.hash === undefined) continue;
+    const actual = hashContent(f.content);
+    if (actual !== f.hash) throw new StateIntegrityError(`content of "${f.path}" does not match its hash`);
+  }
+}
