@@ -13,6 +13,7 @@ module.exports = {
       optimization: false,
       outputHashing: 'none',
       generatePackageJson: true,
+      assets: [{ glob: '*.{py,js}', input: './src/kernels', output: 'kernels' }],
       sourceMap: true,
     }),
   ],

@@ -1,6 +1,7 @@
 export * from './lib/constants';
 export * from './lib/schema-helpers';
 export * from './lib/common';
+export * from './lib/conditions';
 export * from './lib/pool';
 export * from './lib/session';
 export * from './lib/quantity';

@@ -69,6 +69,15 @@ export const ExecutorConfigSchema = Type.Object({
     minimum: 1000,
     description: 'On SIGTERM, longest wait for in-flight jobs before the final snapshots (terminationGracePeriodSeconds must exceed this plus snapshot time).',
   }),
+  PACKAGE_INSTALL_TIMEOUT_MS: Type.Integer({ default: 300_000, minimum: 1000, description: 'Timeout of one packages.install (pip / npm).' }),
+  PACKAGES_NETWORK: Type.Boolean({ default: true, description: 'Package installs may use the network even when the session may not.' }),
+  PIP_INDEX_URL: Type.String({ default: '', description: 'pip index (empty: pip default, PyPI).' }),
+  PIP_FIND_LINKS: Type.String({
+    default: '',
+    description: 'Local directory of wheels/sdists for pip (`--find-links`; bound read-only into the sandbox). Empty: none.',
+  }),
+  PIP_NO_INDEX: Type.Boolean({ default: false, description: 'pip uses only PIP_FIND_LINKS (no index; offline installs).' }),
+  NPM_REGISTRY: Type.String({ default: '', description: 'npm registry URL (empty: npm default).' }),
   HISTORY_LIMIT: Type.Integer({ default: 1000, minimum: 0, description: 'Execution records kept per session (oldest dropped).' }),
   PERSISTENCE_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100, description: 'Timeout of calls to the persistence service (snapshot, restore).' }),
 });

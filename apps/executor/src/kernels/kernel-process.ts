@@ -106,7 +106,7 @@ export class KernelProcess {
   private readyTimer?: NodeJS.Timeout;
 
   /** Runs one cell. Never rejects: kernel death and timeouts are outcomes. */
-  run(code: string, timeoutMs: number, env?: Record<string, string>): Promise<RunOutcome> {
+  run(code: string, timeoutMs: number, env?: Record<string, string>, invalidateImports = false): Promise<RunOutcome> {
     if (this.dead || !this.child) {
       return Promise.resolve({ exitCode: 1, stdout: '', stderr: 'kernel is not running\n', timedOut: false, truncated: false, kernelDied: true });
     }
@@ -140,7 +140,7 @@ export class KernelProcess {
         this.timedOutHard = true;
         this.kill();
       }, timeoutMs + KERNEL_TIMEOUT_GRACE_MS);
-      const line = JSON.stringify({ id, code, nonce, timeoutMs, env }) + '\n';
+      const line = JSON.stringify({ id, code, nonce, timeoutMs, env, invalidate: invalidateImports || undefined }) + '\n';
       (this.child?.stdio[3] as Writable).write(line);
     });
   }

@@ -9,6 +9,7 @@ A cell behaves like a REPL cell: the value of a final expression statement is pr
 unless it is None.
 """
 import ast
+import importlib
 import linecache
 import os
 import signal
@@ -90,6 +91,8 @@ def main():
         name = "<cell-%d>" % count
         code = req["code"]
         linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+        if req.get("invalidate"):
+            importlib.invalidate_caches()
         saved_env = None
         if req.get("env"):
             saved_env = {k: os.environ.get(k) for k in req["env"]}

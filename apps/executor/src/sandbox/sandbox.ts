@@ -55,6 +55,8 @@ export interface SpawnRequest {
   addressSpaceLimit: boolean;
   /** Working directory inside the sandbox (default: the workspace). */
   cwd?: string;
+  /** Host directories bound read-only at the same path (bwrap). */
+  roBinds?: string[];
 }
 
 const ROOT_LINKS = ['bin', 'lib', 'lib32', 'lib64', 'libx32', 'sbin'];
@@ -171,6 +173,7 @@ export class Sandbox {
       '--bind',
       slot.work,
       SANDBOX_WORKSPACE,
+      ...(req.roBinds ?? []).flatMap((d) => ['--ro-bind', d, d]),
       '--chdir',
       req.cwd ?? SANDBOX_WORKSPACE,
     ];

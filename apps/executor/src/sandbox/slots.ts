@@ -1,4 +1,4 @@
-import { chownSync, mkdirSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cgroups } from './cgroups';
 import type { Slot } from './sandbox';
@@ -70,8 +70,7 @@ export class SlotAllocator {
 }
 
 function chownRecursive(path: string, uid: number): void {
-  // lchown semantics: never follow symlinks out of the workspace.
-  const { lchownSync, lstatSync, readdirSync } = require('node:fs') as typeof import('node:fs');
+  // lchown: never follow symlinks out of the workspace.
   let st;
   try {
     st = lstatSync(path);

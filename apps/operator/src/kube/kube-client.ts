@@ -139,7 +139,7 @@ export class KubeClient {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const reqOpts: https.RequestOptions = { headers: {} };
     await this.kc.applyToHTTPSOptions(reqOpts);
-    const headers: http.OutgoingHttpHeaders = { ...(reqOpts.headers ?? {}), Accept: 'application/json' };
+    const headers: http.OutgoingHttpHeaders = { ...(reqOpts.headers as http.OutgoingHttpHeaders | undefined), Accept: 'application/json' };
     let payload: Buffer | undefined;
     if (opts.body !== undefined) {
       payload = Buffer.from(JSON.stringify(opts.body));

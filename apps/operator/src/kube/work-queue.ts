@@ -35,7 +35,8 @@ export class WorkQueue {
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly failures = new Map<string, number>();
   private readonly running = new Set<Promise<void>>();
-  private stopped = true;
+  private started = false;
+  private stopped = false;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -45,8 +46,9 @@ export class WorkQueue {
     this.logger = new Logger(`WorkQueue(${opts.name})`);
   }
 
+  /** Starts handing out keys (keys added before are kept and run now). */
   start(): void {
-    this.stopped = false;
+    this.started = true;
     this.pump();
   }
 
@@ -108,7 +110,7 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.stopped && this.processing.size < this.opts.concurrency && this.ready.length > 0) {
+    while (this.started && !this.stopped && this.processing.size < this.opts.concurrency && this.ready.length > 0) {
       const key = this.ready.shift() as string;
       this.queued.delete(key);
       this.processing.add(key);

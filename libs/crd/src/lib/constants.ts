@@ -122,3 +122,11 @@ export type ScalingMode = (typeof ScalingMode)[keyof typeof ScalingMode];
 
 export const NetworkEgress = { None: 'none', All: 'all' } as const;
 export type NetworkEgress = (typeof NetworkEgress)[keyof typeof NetworkEgress];
+
+/** Label keys shared by the operator, the samples and the load balancer. */
+export const LABEL_KEYS = {
+  pool: `${GROUP}/pool`,
+  template: `${GROUP}/template`,
+  tenant: `${GROUP}/tenant`,
+  session: `${GROUP}/session`,
+} as const;

@@ -390,6 +390,19 @@ describe('applyPoolDefaults', () => {
     expect(spec.scaling.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
   });
 
+  it('types defaulted fields as present and fields without a default as optional', () => {
+    const spec = applyPoolDefaults({ template: 'c' });
+    const min: number = spec.minReplicas;
+    const mode: 'hpa' | 'operator' = spec.scaling.mode;
+    const window: number = spec.scaling.behavior.scaleUp.stabilizationWindowSeconds;
+    const cpu: string = spec.resources.limits.cpu;
+    // @ts-expect-error replicas has no default (typecheck fails if Resolved<> made it required)
+    const replicas: number = spec.replicas;
+    // @ts-expect-error region has no default
+    const region: string = spec.region;
+    expect([min, mode, window, cpu, replicas, region]).toEqual([1, 'hpa', 60, '1', undefined, undefined]);
+  });
+
   it('throws for an unknown template', () => {
     expect(() => applyPoolDefaults({ template: 'perl' as 'c' })).toThrow(/Unknown template "perl"/);
   });

@@ -103,6 +103,11 @@ export class ExecutorClient {
     return new Session(this.http, info);
   }
 
+  /** Deletes a session by id (NotFoundError if it does not exist; `Session.close()` ignores that). */
+  deleteSession(id: string, options?: RequestOptions): Promise<void> {
+    return this.http.none({ method: 'DELETE', path: `/v1/sessions/${seg(id, 'session id')}`, options });
+  }
+
   /** This tenant's sessions. */
   async listSessions(options?: RequestOptions): Promise<Session[]> {
     const res = await this.http.json<{ items: SessionInfo[] }>({ method: 'GET', path: '/v1/sessions', options });

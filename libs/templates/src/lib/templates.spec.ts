@@ -229,6 +229,13 @@ describe('run steps on this machine', () => {
     expect(available).toEqual(expect.arrayContaining(['python', 'node', 'bash', 'typescript']));
   });
 
+  it.each(available.map((n) => [n]))('%s versionCommand exits 0 and prints a version', (name) => {
+    const [cmd, ...args] = getTemplate(name).versionCommand;
+    const result = spawnSync(cmd, args, { env: { ...process.env, PATH }, encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(0);
+    expect(`${result.stdout}${result.stderr}`).toMatch(/\d+\.\d+/);
+  });
+
   it.each(available.map((n) => [n]))('%s prints hello', (name) => {
     const t = getTemplate(name);
     const dir = mkdtempSync(path.join(tmpdir(), `tpl-${name}-`));

@@ -1,0 +1,89 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { randomBytes } from 'node:crypto';
+import type Redis from 'ioredis';
+import { register } from 'prom-client';
+import { JobRpcClient, createRedis } from '@executor/queues';
+import { PlatformHealthModule, type ReadinessCheck } from '@executor/platform';
+import { EXECUTOR_CONFIG, type ExecutorConfig } from './config/executor.config';
+import { FilesService } from './files/files.service';
+import { HeartbeatService } from './heartbeat/heartbeat.service';
+import { ExecutorMetrics, metricProviders } from './metrics/metrics';
+import { PackagesService } from './packages/packages.service';
+import { SandboxService } from './sandbox/sandbox.service';
+import { SessionsService } from './sessions/sessions.service';
+import { WarmPoolService } from './sessions/warm-pool.service';
+import { ShutdownService } from './shutdown/shutdown.service';
+import { PERSISTENCE_RPC, READINESS_CHECKS, REDIS } from './tokens';
+import { PodWorkerService } from './worker/pod-worker.service';
+
+/** Closes the shared connections last. */
+@Injectable()
+class Connections implements OnApplicationShutdown {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(PERSISTENCE_RPC) private readonly rpc: JobRpcClient,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.rpc.close().catch(() => undefined);
+    this.redis.disconnect();
+    register.clear(); // the default prom-client registry outlives the app (tests boot several in turn)
+  }
+}
+
+/** Every provider of the executor (global so the health module sees REDIS and the readiness checks). */
+@Module({})
+class ExecutorCoreModule {
+  static forRoot(cfg: ExecutorConfig): DynamicModule {
+    return {
+      module: ExecutorCoreModule,
+      global: true,
+      providers: [
+        { provide: EXECUTOR_CONFIG, useValue: cfg },
+        { provide: REDIS, useFactory: () => createRedis(cfg.REDIS_URL) },
+        {
+          provide: PERSISTENCE_RPC,
+          useFactory: () =>
+            new JobRpcClient({ redisUrl: cfg.REDIS_URL, prefix: cfg.QUEUE_PREFIX, callerId: `executor-${cfg.POD_NAME}-${randomBytes(4).toString('hex')}` }),
+        },
+        {
+          provide: READINESS_CHECKS,
+          inject: [PodWorkerService, SessionsService],
+          useFactory: (worker: PodWorkerService, sessions: SessionsService): ReadinessCheck[] => [
+            async () => ({
+              worker: { status: worker.running && sessions.accepting ? 'up' : 'down', running: worker.running, accepting: sessions.accepting },
+            }),
+          ],
+        },
+        ...metricProviders,
+        ExecutorMetrics,
+        SandboxService,
+        WarmPoolService,
+        SessionsService,
+        FilesService,
+        PackagesService,
+        PodWorkerService,
+        HeartbeatService,
+        ShutdownService,
+        Connections,
+      ],
+      exports: [EXECUTOR_CONFIG, REDIS, READINESS_CHECKS, SessionsService, WarmPoolService, ShutdownService, HeartbeatService, PodWorkerService, SandboxService],
+    };
+  }
+}
+
+/** The executor application: worker, heartbeats, /health, /metrics. */
+@Module({})
+export class AppModule {
+  static forRoot(cfg: ExecutorConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ExecutorCoreModule.forRoot(cfg),
+        PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
+        PlatformHealthModule.forRoot({ redisToken: REDIS, extraChecksToken: READINESS_CHECKS }),
+      ],
+    };
+  }
+}

@@ -1,0 +1,429 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
+import type Redis from 'ioredis';
+import {
+  JobCallError,
+  JobError,
+  PersistenceJobDefs,
+  QueueNames,
+  putTransfer,
+  takeTransfer,
+  type ExecutePayload,
+  type ExecuteResult,
+  type JobRpcClient,
+  type OpenSessionPayload,
+  type OpenSessionResult,
+  type PersistResult,
+  type SnapshotTrigger,
+} from '@executor/queues';
+import {
+  SESSION_STATE_SCHEMA_VERSION,
+  captureWorkspace,
+  decodeState,
+  diffWorkspace,
+  encodeState,
+  restoreWorkspace,
+  stripContent,
+  type SessionState,
+} from '@executor/session-state';
+import { getTemplate, type Template } from '@executor/templates';
+import { EXECUTOR_CONFIG, type ExecutorConfig } from '../config/executor.config';
+import { ExecutionOutcomes, ExecutorMetrics, type ExecutionOutcome } from '../metrics/metrics';
+import { createRuntime, type RuntimeDeps } from '../runner/runtime';
+import { SandboxService } from '../sandbox/sandbox.service';
+import { PERSISTENCE_RPC, REDIS } from '../tokens';
+import { newMutex, type Session } from './session';
+import { WarmPoolService } from './warm-pool.service';
+
+/** Code kept per history record (the full code still ran). */
+const HISTORY_CODE_BYTES = 64 * 1024;
+
+/**
+ * The sessions of this pod: open/restore, execute (one at a time per session, FIFO), snapshot,
+ * close. Every other service reaches a session through {@link withSession}.
+ */
+@Injectable()
+export class SessionsService implements OnModuleDestroy {
+  private readonly logger = new Logger(SessionsService.name);
+  private readonly sessions = new Map<string, Session>();
+  private readonly opening = new Map<string, Promise<OpenSessionResult>>();
+  private readonly template: Template;
+  readonly deps: RuntimeDeps;
+  private runningCount = 0;
+  private draining = false;
+  private periodic?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(EXECUTOR_CONFIG) private readonly cfg: ExecutorConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(PERSISTENCE_RPC) private readonly persistence: JobRpcClient,
+    private readonly sandbox: SandboxService,
+    private readonly warm: WarmPoolService,
+    private readonly metrics: ExecutorMetrics,
+  ) {
+    this.template = getTemplate(cfg.TEMPLATE);
+    this.deps = {
+      template: this.template,
+      sandbox: sandbox.sandbox,
+      maxOutputBytes: cfg.MAX_OUTPUT_BYTES,
+      memoryMb: cfg.MEMORY_LIMIT_MB,
+      compileTimeoutMs: cfg.COMPILE_TIMEOUT_MS,
+      onKernelRestart: () => this.metrics.kernelRestarts.inc({ template: this.template.name }),
+    };
+    this.warm.start(this.deps);
+    this.periodic = setInterval(() => void this.periodicSnapshots(), cfg.SNAPSHOT_INTERVAL_SECONDS * 1000);
+    this.periodic.unref();
+  }
+
+  get count(): number {
+    return this.sessions.size;
+  }
+
+  get running(): number {
+    return this.runningCount;
+  }
+
+  get accepting(): boolean {
+    return !this.draining;
+  }
+
+  /** Stop accepting new sessions (SIGTERM). */
+  stopAccepting(): void {
+    this.draining = true;
+  }
+
+  ids(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** The session (or `session_not_on_pod`), with its FIFO mutex held while `fn` runs. */
+  async withSession<T>(sessionId: string, fn: (s: Session) => Promise<T>): Promise<T> {
+    const s = this.sessions.get(sessionId);
+    if (!s) throw new JobError('session_not_on_pod', `session ${sessionId} is not on pod ${this.cfg.POD_NAME}`);
+    return s.mutex.run(async () => {
+      if (this.sessions.get(sessionId) !== s) {
+        throw new JobError('session_not_on_pod', `session ${sessionId} was closed on pod ${this.cfg.POD_NAME}`);
+      }
+      this.touch(s);
+      return fn(s);
+    });
+  }
+
+  // ------------------------------------------------------------------ open
+  async open(p: OpenSessionPayload): Promise<OpenSessionResult> {
+    if (p.template !== this.template.name) {
+      throw new JobError('invalid_argument', `pod ${this.cfg.POD_NAME} serves template ${this.template.name}, not ${p.template}`);
+    }
+    const existing = this.sessions.get(p.sessionId);
+    if (existing) {
+      if (existing.tenant !== p.tenant) throw new JobError('conflict', `session ${p.sessionId} belongs to another tenant`);
+      return { pod: this.cfg.POD_NAME, restored: false };
+    }
+    const inFlight = this.opening.get(p.sessionId);
+    if (inFlight) return inFlight;
+    if (this.draining) throw new JobError('unavailable', `pod ${this.cfg.POD_NAME} is shutting down`);
+    if (this.sessions.size + this.opening.size >= this.cfg.MAX_SESSIONS) {
+      throw new JobError('unavailable', `pod ${this.cfg.POD_NAME} is full (${this.cfg.MAX_SESSIONS} sessions)`);
+    }
+    const promise = this.doOpen(p).finally(() => this.opening.delete(p.sessionId));
+    this.opening.set(p.sessionId, promise);
+    return promise;
+  }
+
+  private async doOpen(p: OpenSessionPayload): Promise<OpenSessionResult> {
+    const network = p.network ?? this.cfg.ALLOW_NETWORK;
+    const warm = network === this.cfg.ALLOW_NETWORK ? this.warm.take() : undefined;
+    const slot = warm?.slot ?? this.sandbox.slots.allocate();
+    const now = new Date();
+    const session: Session = {
+      id: p.sessionId,
+      tenant: p.tenant,
+      template: this.template,
+      pool: p.pool,
+      persist: p.persist,
+      ttlSeconds: p.ttlSeconds,
+      env: { ...p.env },
+      metadata: { ...p.metadata },
+      network,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + p.ttlSeconds * 1000).toISOString(),
+      slot,
+      runtime: createRuntime(slot, this.deps, network, warm?.kernel),
+      history: [],
+      packages: [],
+      stateDirty: false,
+      invalidateImports: false,
+      mutex: newMutex(),
+    };
+    let restoredVersion: number | undefined;
+    try {
+      if (p.restore) restoredVersion = await this.restoreInto(session, p);
+    } catch (err) {
+      await session.runtime.close().catch(() => undefined);
+      this.sandbox.slots.release(slot);
+      throw err;
+    }
+    this.sessions.set(session.id, session);
+    this.metrics.sessions.set(this.sessions.size);
+    return restoredVersion !== undefined
+      ? { pod: this.cfg.POD_NAME, restored: true, restoredVersion }
+      : { pod: this.cfg.POD_NAME, restored: false };
+  }
+
+  private async restoreInto(s: Session, p: OpenSessionPayload): Promise<number | undefined> {
+    const res = await this.callPersistence(() =>
+      this.persistence.call(QueueNames.restore, PersistenceJobDefs.restore, { sessionId: s.id }, { timeoutMs: this.cfg.PERSISTENCE_TIMEOUT_MS }),
+    );
+    if (!res.found || !res.state || res.version === undefined) return undefined;
+    const state = decodeState(await takeTransfer(this.redis, res.state));
+    if (state.sessionId !== s.id) throw new JobError('internal', `restored state belongs to ${state.sessionId}, not ${s.id}`);
+    await restoreWorkspace(s.slot.work, state.files, { clean: true });
+    this.sandbox.slots.chownTree(s.slot, s.slot.work);
+    s.env = { ...state.env, ...p.env };
+    s.metadata = { ...state.metadata, ...p.metadata };
+    s.history = state.history;
+    s.packages = state.packages;
+    s.createdAt = state.createdAt;
+    s.invalidateImports = true;
+    s.lastSnapshot = { version: res.version, files: stripContent(state.files), at: new Date().toISOString(), bytes: res.state.size };
+    return res.version;
+  }
+
+  // ------------------------------------------------------------------ execute
+  async execute(p: ExecutePayload): Promise<ExecuteResult> {
+    const codeBytes = Buffer.byteLength(p.code);
+    if (codeBytes > this.cfg.MAX_CODE_BYTES) {
+      throw new JobError('payload_too_large', `code is ${codeBytes} bytes; the limit is ${this.cfg.MAX_CODE_BYTES}`);
+    }
+    if (p.language && !this.languageMatches(p.language)) {
+      throw new JobError('invalid_argument', `this session runs ${this.template.language} (template ${this.template.name}), not ${p.language}`);
+    }
+    return this.withSession(p.sessionId, async (s) => {
+      const at = new Date();
+      const t0 = performance.now();
+      this.runningCount++;
+      this.metrics.running.set(this.runningCount);
+      let outcome;
+      try {
+        const invalidate = s.invalidateImports;
+        s.invalidateImports = false;
+        outcome = await s.runtime.execute(p.code, p.timeoutMs, { ...s.env, ...(p.env ?? {}) }, { invalidateImports: invalidate });
+      } finally {
+        this.runningCount--;
+        this.metrics.running.set(this.runningCount);
+      }
+      const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
+      const label: ExecutionOutcome = outcome.timedOut
+        ? ExecutionOutcomes.timeout
+        : outcome.kernelDied
+          ? ExecutionOutcomes.killed
+          : outcome.exitCode === 0
+            ? ExecutionOutcomes.ok
+            : ExecutionOutcomes.error;
+      this.metrics.executions.inc({ template: this.template.name, outcome: label });
+      this.metrics.duration.observe({ template: this.template.name }, durationMs / 1000);
+      s.history.push({ id: p.executionId, code: truncateCode(p.code), exitCode: outcome.exitCode, durationMs, at: at.toISOString() });
+      if (s.history.length > this.cfg.HISTORY_LIMIT) s.history.splice(0, s.history.length - this.cfg.HISTORY_LIMIT);
+      s.stateDirty = true;
+      const result: ExecuteResult = {
+        id: p.executionId,
+        exitCode: outcome.exitCode,
+        stdout: outcome.stdout,
+        stderr: outcome.stderr,
+        durationMs,
+        timedOut: outcome.timedOut,
+        truncated: outcome.truncated,
+        at: at.toISOString(),
+      };
+      if (s.persist && this.cfg.SNAPSHOT_AFTER_EXECUTION) {
+        // Committed before the result is returned: a completed execution's files survive a crash.
+        const snap = await this.snapshot(s, 'execution', { onlyIfFilesChanged: true });
+        if (snap) result.snapshotVersion = snap.version;
+      }
+      return result;
+    });
+  }
+
+  private languageMatches(language: string): boolean {
+    const l = language.toLowerCase();
+    const t = this.template;
+    return l === t.language || l === t.name || (t.language === 'javascript' && (l === 'js' || l === 'node')) || (t.name === 'typescript' && l === 'ts') || (t.language === 'python' && l === 'python3');
+  }
+
+  // ------------------------------------------------------------------ snapshots
+  /** Explicit persist: always stores a version. */
+  async persist(sessionId: string): Promise<PersistResult> {
+    return this.withSession(sessionId, async (s) => {
+      const snap = await this.snapshot(s, 'explicit', { onlyIfFilesChanged: false });
+      if (!snap) throw new JobError('internal', 'snapshot was not stored');
+      return { version: snap.version, bytes: snap.bytes, at: snap.at };
+    });
+  }
+
+  /**
+   * Stores a snapshot of the session: a delta against the last stored version (unchanged files
+   * referenced by hash), or a full state for the first one. With onlyIfFilesChanged it is skipped
+   * when no file changed. Must run under the session's mutex.
+   */
+  async snapshot(
+    s: Session,
+    trigger: SnapshotTrigger,
+    opts: { onlyIfFilesChanged: boolean; orStateChanged?: boolean },
+  ): Promise<{ version: number; bytes: number; at: string } | undefined> {
+    const t0 = performance.now();
+    const prev = s.lastSnapshot;
+    const diff = await diffWorkspace(prev?.files ?? [], s.slot.work);
+    const filesChanged = diff.changedFiles > 0 || diff.removed.length > 0 || (!prev && diff.files.length > 0);
+    if (opts.onlyIfFilesChanged && !filesChanged && !(opts.orStateChanged && s.stateDirty)) return undefined;
+    const state: SessionState = {
+      schemaVersion: SESSION_STATE_SCHEMA_VERSION,
+      sessionId: s.id,
+      tenant: s.tenant,
+      poolName: s.pool,
+      podName: this.cfg.POD_NAME,
+      template: this.template.name,
+      createdAt: s.createdAt,
+      expiresAt: s.expiresAt,
+      ttlSeconds: s.ttlSeconds,
+      persist: s.persist,
+      files: diff.files,
+      env: s.env,
+      history: s.history,
+      packages: s.packages,
+      metadata: s.metadata,
+      baseVersion: prev?.version ?? null,
+    };
+    let res;
+    try {
+      res = await this.storeSnapshot(s, state, trigger);
+    } catch (err) {
+      this.metrics.snapshotFailures.inc({ trigger });
+      throw err;
+    }
+    s.lastSnapshot = { version: res.version, files: stripContent(diff.files), at: res.at, bytes: res.bytes };
+    s.stateDirty = false;
+    this.metrics.snapshotDuration.observe({ trigger }, (performance.now() - t0) / 1000);
+    return { version: res.version, bytes: res.bytes, at: res.at };
+  }
+
+  private async storeSnapshot(s: Session, state: SessionState, trigger: SnapshotTrigger): Promise<{ version: number; bytes: number; at: string }> {
+    const send = async (st: SessionState): Promise<{ version: number; bytes: number; at: string }> => {
+      const ref = await putTransfer(this.redis, encodeState(st), { prefix: this.cfg.QUEUE_PREFIX });
+      return this.callPersistence(() =>
+        this.persistence.call(
+          QueueNames.snapshot,
+          PersistenceJobDefs.snapshot,
+          {
+            sessionId: s.id,
+            tenant: s.tenant,
+            pool: s.pool,
+            pod: this.cfg.POD_NAME,
+            template: this.template.name,
+            trigger,
+            ttlSeconds: s.ttlSeconds,
+            expiresAt: s.expiresAt,
+            baseVersion: st.baseVersion ?? null,
+            state: ref,
+          },
+          { timeoutMs: this.cfg.PERSISTENCE_TIMEOUT_MS },
+        ),
+      );
+    };
+    try {
+      return await send(state);
+    } catch (err) {
+      // The base version is not what the store holds (another pod wrote, or it expired): send everything.
+      if (state.baseVersion != null && err instanceof JobError && ['conflict', 'not_found', 'invalid_argument'].includes(err.code)) {
+        this.logger.warn(`delta snapshot of ${s.id} refused (${err.message}); sending a full state`);
+        return send({ ...state, files: await captureWorkspace(s.slot.work), baseVersion: null });
+      }
+      throw err;
+    }
+  }
+
+  /** Calls the persistence service, mapping its failures to job errors. */
+  private async callPersistence<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof JobCallError) {
+        throw new JobError(err.code === 'timeout' ? 'unavailable' : err.code === 'session_not_on_pod' ? 'internal' : err.code, `persistence: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  private async periodicSnapshots(): Promise<void> {
+    for (const s of this.sessions.values()) {
+      if (!s.persist || s.mutex.pending > 0) continue; // busy sessions snapshot after their execution
+      try {
+        await s.mutex.run(() => this.snapshot(s, 'periodic', { onlyIfFilesChanged: true, orStateChanged: true }));
+      } catch (err) {
+        this.logger.warn(`periodic snapshot of ${s.id} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Snapshots every persistent session (SIGTERM); returns how many were stored. */
+  async snapshotAll(trigger: SnapshotTrigger): Promise<{ stored: number; failed: number }> {
+    let stored = 0;
+    let failed = 0;
+    await Promise.all(
+      [...this.sessions.values()]
+        .filter((s) => s.persist)
+        .map((s) =>
+          s.mutex
+            .run(() => this.snapshot(s, trigger, { onlyIfFilesChanged: false }))
+            .then(() => stored++)
+            .catch((err: Error) => {
+              failed++;
+              this.logger.error(`${trigger} snapshot of ${s.id} failed: ${err.message}`);
+            }),
+        ),
+    );
+    return { stored, failed };
+  }
+
+  // ------------------------------------------------------------------ close
+  async close(sessionId: string, deleteState: boolean): Promise<boolean> {
+    const s = this.sessions.get(sessionId);
+    if (deleteState) {
+      await this.persistence.send(QueueNames.persistenceAdmin, PersistenceJobDefs.delete, { sessionId });
+    }
+    if (!s) return false;
+    return s.mutex.run(async () => {
+      if (this.sessions.get(sessionId) !== s) return false;
+      this.sessions.delete(sessionId);
+      this.metrics.sessions.set(this.sessions.size);
+      await this.dispose(s);
+      return true;
+    });
+  }
+
+  private async dispose(s: Session): Promise<void> {
+    await s.runtime.close().catch((err: Error) => this.logger.warn(`closing the runtime of ${s.id}: ${err.message}`));
+    this.sandbox.slots.release(s.slot);
+  }
+
+  /** Closes every session's kernel and workspace (after the shutdown snapshots). */
+  async closeAll(): Promise<void> {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    this.metrics.sessions.set(0);
+    await Promise.all(all.map((s) => this.dispose(s)));
+    await this.warm.stop();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.periodic) clearInterval(this.periodic);
+    await this.closeAll();
+  }
+
+  private touch(s: Session): void {
+    s.expiresAt = new Date(Date.now() + s.ttlSeconds * 1000).toISOString();
+  }
+}
+
+function truncateCode(code: string): string {
+  return code.length > HISTORY_CODE_BYTES ? code.slice(0, HISTORY_CODE_BYTES) : code;
+}

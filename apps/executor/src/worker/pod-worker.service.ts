@@ -1,0 +1,106 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Worker, type Job } from 'bullmq';
+import type Redis from 'ioredis';
+import {
+  JobError,
+  PodJobDefs,
+  PodJobs,
+  bullConnection,
+  parsePayload,
+  podQueueName,
+  publishReplies,
+} from '@executor/queues';
+import { EXECUTOR_CONFIG, workerConcurrency, type ExecutorConfig } from '../config/executor.config';
+import { FilesService } from '../files/files.service';
+import { PackagesService } from '../packages/packages.service';
+import { SessionsService } from '../sessions/sessions.service';
+import { REDIS } from '../tokens';
+
+/**
+ * The BullMQ worker on this pod's queue (`pod-<POD_NAME>`). A plain bullmq Worker in a provider
+ * rather than an `@Processor` WorkerHost: the queue name comes from validated runtime config
+ * (POD_NAME), which a decorator argument cannot take, and the shutdown sequence needs to close
+ * the worker (finish in-flight jobs) before the final snapshots, in that order.
+ */
+@Injectable()
+export class PodWorkerService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(PodWorkerService.name);
+  private worker?: Worker;
+  readonly queueName: string;
+
+  constructor(
+    @Inject(EXECUTOR_CONFIG) private readonly cfg: ExecutorConfig,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly sessions: SessionsService,
+    private readonly files: FilesService,
+    private readonly packages: PackagesService,
+  ) {
+    this.queueName = podQueueName(cfg.POD_NAME);
+  }
+
+  get running(): boolean {
+    return !!this.worker?.isRunning();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const worker = new Worker(this.queueName, (job: Job) => this.process(job), {
+      connection: bullConnection(this.cfg.REDIS_URL),
+      prefix: this.cfg.QUEUE_PREFIX,
+      concurrency: workerConcurrency(this.cfg),
+      // Long executions (up to 300 s) keep their lock by renewal; a dead pod's job is not retried elsewhere.
+      maxStalledCount: 0,
+    });
+    worker.on('error', (err) => this.logger.error(`worker: ${err.message}`));
+    publishReplies(worker, this.redis, this.cfg.QUEUE_PREFIX);
+    await worker.waitUntilReady();
+    this.worker = worker;
+  }
+
+  /** Stops taking jobs and waits for the in-flight ones to finish. */
+  async close(): Promise<void> {
+    await this.worker?.close();
+  }
+
+  /** Dispatches one job (payload validated at the edge). */
+  async process(job: Job): Promise<unknown> {
+    const data: unknown = job.data;
+    switch (job.name) {
+      case PodJobs.open:
+        return this.sessions.open(parsePayload(PodJobDefs.open, data));
+      case PodJobs.execute:
+        return this.sessions.execute(parsePayload(PodJobDefs.execute, data));
+      case PodJobs.persist:
+        return this.sessions.persist(parsePayload(PodJobDefs.persist, data).sessionId);
+      case PodJobs.close: {
+        const p = parsePayload(PodJobDefs.close, data);
+        return { closed: await this.sessions.close(p.sessionId, p.deleteState) };
+      }
+      case PodJobs.filesPut: {
+        const p = parsePayload(PodJobDefs.filesPut, data);
+        return this.sessions.withSession(p.sessionId, (s) => this.files.put(s, p.path, p.blob));
+      }
+      case PodJobs.filesGet: {
+        const p = parsePayload(PodJobDefs.filesGet, data);
+        return this.sessions.withSession(p.sessionId, (s) => this.files.get(s, p.path));
+      }
+      case PodJobs.filesList: {
+        const p = parsePayload(PodJobDefs.filesList, data);
+        return this.sessions.withSession(p.sessionId, async (s) => ({ items: await this.files.list(s) }));
+      }
+      case PodJobs.filesDelete: {
+        const p = parsePayload(PodJobDefs.filesDelete, data);
+        return this.sessions.withSession(p.sessionId, async (s) => ({ deleted: await this.files.delete(s, p.path) }));
+      }
+      case PodJobs.packagesInstall: {
+        const p = parsePayload(PodJobDefs.packagesInstall, data);
+        return this.sessions.withSession(p.sessionId, async (s) => ({ installed: await this.packages.install(s, p) }));
+      }
+      case PodJobs.packagesList: {
+        const p = parsePayload(PodJobDefs.packagesList, data);
+        return this.sessions.withSession(p.sessionId, async (s) => ({ items: s.packages.map((x) => ({ ...x })) }));
+      }
+      default:
+        throw new JobError('invalid_argument', `unknown job "${job.name}" on ${this.queueName}`);
+    }
+  }
+}

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { AdminProcessor } from './admin.processor';
+
+@Module({ providers: [AdminProcessor] })
+export class AdminModule {}

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { SnapshotProcessor } from './snapshot.processor';
+
+@Module({ providers: [SnapshotProcessor] })
+export class SnapshotModule {}

@@ -1,0 +1,143 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_IMAGE_REGISTRY, DEFAULT_IMAGE_TAG, TEMPLATE_NAMES, getTemplate } from '@executor/templates';
+import { type Finding, isPinned, lintDockerfile, parseDockerfile, stagesOf } from './lib/dockerfile';
+import { APP_DOCKERFILES, REPO_ROOT, TEMPLATE_DOCKERFILE } from './lib/paths';
+
+const APP_PORTS = { executor: 8081, 'load-balancer': 8080, persistence: 8082, operator: 8083 } as const;
+/** The pools' pod runAsUser (the operator's EXECUTOR_UID) and the platform pods' runAsUser (k8s/config/deployment). */
+const EXECUTOR_UID = '10001';
+const PLATFORM_UID = '1000';
+/** Node.js packages come from the executor base image (node:22), not from Debian. */
+const FROM_BASE_IMAGE = new Set(['nodejs', 'npm']);
+
+const read = (path: string): string => readFileSync(path, 'utf8');
+const rules = (findings: Finding[]): string[] => findings.map((f) => f.rule).sort();
+
+describe('app Dockerfiles', () => {
+  describe.each(Object.entries(APP_DOCKERFILES))('%s', (app, path) => {
+    const text = read(path);
+    const { stages } = stagesOf(parseDockerfile(text));
+    const runtime = stages[stages.length - 1];
+    const build = stages.find((s) => s.alias === 'build');
+
+    it('passes the lint rules (multi-stage, pinned, non-root, HEALTHCHECK, exec form, no ADD)', () => {
+      expect(lintDockerfile(text, { requireMultiStage: true })).toEqual([]);
+    });
+
+    it('builds on Node 22 LTS, Debian bookworm slim, pinned to a patch version', () => {
+      for (const stage of stages) expect(stage.resolvedFrom).toMatch(/^node:22\.\d+\.\d+-bookworm-slim$/);
+    });
+
+    it('runs npm ci and nx build of the app in the build stage', () => {
+      const runs = build?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args) ?? [];
+      expect(runs).toContain('npm ci --no-audit --no-fund');
+      expect(runs.some((r) => new RegExp(`^npx nx build ${app}\\b`).test(r))).toBe(true);
+    });
+
+    it('copies only dist/apps/<app> into the runtime stage and installs production dependencies', () => {
+      const copies = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
+      expect(copies).toEqual([`--from=build /src/dist/apps/${app}/ ./`]);
+      const runs = runtime.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+      expect(runs.some((r) => r.startsWith('npm ci --omit=dev'))).toBe(true);
+    });
+
+    it('exposes the app port, sets PORT and runs as the uid its pods use', () => {
+      const port = String(APP_PORTS[app as keyof typeof APP_PORTS]);
+      expect(runtime.instructions.find((i) => i.keyword === 'EXPOSE')?.args).toBe(port);
+      expect(runtime.instructions.some((i) => i.keyword === 'ENV' && i.args.includes(`PORT=${port}`))).toBe(true);
+      const user = runtime.instructions.filter((i) => i.keyword === 'USER').pop()?.args;
+      expect(user).toBe(app === 'executor' ? `${EXECUTOR_UID}:${EXECUTOR_UID}` : `${PLATFORM_UID}:${PLATFORM_UID}`);
+    });
+  });
+
+  it('the executor base image has bubblewrap', () => {
+    expect(read(APP_DOCKERFILES.executor)).toMatch(/apt-get install -y --no-install-recommends [^\n]*\bbubblewrap\b/);
+  });
+});
+
+describe('per-template executor image (k8s/config/deployment/images/Dockerfile)', () => {
+  const text = read(TEMPLATE_DOCKERFILE);
+
+  /** TEMPLATE → package list, from the `case` of the RUN instruction. */
+  function packagesByTemplate(): Map<string, string[]> {
+    const map = new Map<string, string[]>();
+    for (const m of text.matchAll(/^\s+([a-z-]+)\)\s+pkgs="([^"]*)"\s*;;/gm)) {
+      map.set(m[1], m[2].split(/\s+/).filter(Boolean));
+    }
+    return map;
+  }
+
+  it('passes the lint rules (health comes from the base image and the pool pods probes)', () => {
+    expect(lintDockerfile(text, { requireMultiStage: false, healthFromProbes: true })).toEqual([]);
+  });
+
+  it('builds FROM the executor base image of the default registry and tag', () => {
+    const { stages } = stagesOf(parseDockerfile(text));
+    expect(stages.map((s) => s.resolvedFrom)).toEqual([`${DEFAULT_IMAGE_REGISTRY}/executor-base:${DEFAULT_IMAGE_TAG}`]);
+  });
+
+  it('installs exactly the Debian packages libs/templates lists for each of the 12 templates', () => {
+    const packages = packagesByTemplate();
+    expect([...packages.keys()].sort()).toEqual([...TEMPLATE_NAMES].sort());
+    for (const name of TEMPLATE_NAMES) {
+      const expected = getTemplate(name).debianPackages.filter((p) => !FROM_BASE_IMAGE.has(p));
+      expect({ name, packages: [...(packages.get(name) ?? [])].sort() }).toEqual({ name, packages: [...expected].sort() });
+    }
+  });
+
+  it('preinstalls the templates preinstalled packages (python-data from Debian, typescript from npm at the repo version)', () => {
+    const pkgs = packagesByTemplate();
+    for (const p of getTemplate('python-data').preinstalledPackages) expect(pkgs.get('python-data')).toContain(`python3-${p}`);
+    const repoTs = (JSON.parse(read(join(REPO_ROOT, 'package.json'))) as { devDependencies: Record<string, string> }).devDependencies['typescript'];
+    expect(getTemplate('typescript').preinstalledPackages).toEqual(['typescript']);
+    expect(text).toContain(`typescript@${repoTs}`);
+  });
+
+  it('fails the build for an unknown TEMPLATE', () => {
+    expect(text).toMatch(/\*\) echo "unknown TEMPLATE/);
+  });
+});
+
+describe('Dockerfile lint rules (they can fail)', () => {
+  it('flags an unpinned base, root user, ADD of a URL, shell-form CMD, careless apt-get and a missing HEALTHCHECK', () => {
+    const bad = [
+      'FROM node:latest',
+      'ADD https://example.com/x.tgz /x.tgz',
+      'RUN apt-get install curl',
+      'RUN curl -fsSL https://example.com/install.sh | sh',
+      'USER root',
+      'CMD node main.js',
+    ].join('\n');
+    expect(rules(lintDockerfile(bad, { requireMultiStage: true }))).toEqual(
+      ['DF001', 'DF002', 'DF003', 'DF004', 'DF005', 'DF005', 'DF005', 'DF005', 'DF006', 'DF007', 'DF008', 'DF009'].sort(),
+    );
+  });
+
+  it('resolves ARG defaults in FROM, accepts digests and stage aliases', () => {
+    const ok = [
+      'ARG BASE=debian:bookworm-20250101-slim',
+      'FROM ${BASE} AS build',
+      'RUN true',
+      'FROM build',
+      'COPY --from=build /a /a',
+      'USER 1000',
+      'HEALTHCHECK CMD ["true"]',
+      'CMD ["true"]',
+    ].join('\n');
+    expect(lintDockerfile(ok, { requireMultiStage: true })).toEqual([]);
+    expect(isPinned('node@sha256:' + 'a'.repeat(64))).toBe(true);
+    expect(isPinned('localhost:5000/node')).toBe(false);
+    expect(isPinned('${UNRESOLVED}')).toBe(false);
+  });
+
+  it('joins continuation lines, skips comments inside them, and rejects unknown instructions', () => {
+    const ins = parseDockerfile('FROM a:1\nRUN echo a \\\n  # comment\n  && echo b\n');
+    expect(ins.map((i) => [i.keyword, i.args, i.line])).toEqual([
+      ['FROM', 'a:1', 1],
+      ['RUN', 'echo a  && echo b', 2],
+    ]);
+    expect(() => parseDockerfile('FROM a:1\nRUNN x\n')).toThrow('line 2: unknown instruction RUNN');
+    expect(() => parseDockerfile('FROM a:1\nRUN x \\')).toThrow('continuation');
+  });
+});
