@@ -21,7 +21,13 @@ const TASK = 'Write solver.py: compute the first 15 primes, print them, and save
 function propose(history: Observation[]): string {
   if (history.length === 0) {
     // First attempt: a typo the feedback loop has to repair.
-    return ['import json', 'primes = [n for n in range(2, 60) if all(n % d for d in range(2, n))][:15]', 'print(primes)', 'json.dump(primes, open("result.json", "w")', ''].join('\n');
+    return [
+      'import json',
+      'primes = [n for n in range(2, 60) if all(n % d for d in range(2, n))][:15]',
+      'print(primes)',
+      'json.dump(primes, open("result.json", "w")',
+      '',
+    ].join('\n');
   }
   return [
     'import json',
@@ -43,10 +49,17 @@ function propose(history: Observation[]): string {
 async function main(): Promise<void> {
   const apiKey = process.env['EXECUTOR_API_KEY'];
   if (!apiKey) throw new Error('set EXECUTOR_API_KEY (npm start prints it)');
-  const client = new ExecutorClient({ baseUrl: process.env['EXECUTOR_URL'] ?? 'http://127.0.0.1:8080', apiKey });
+  const client = new ExecutorClient({
+    baseUrl: process.env['EXECUTOR_URL'] ?? 'http://127.0.0.1:8080',
+    apiKey,
+  });
 
   // `await using`: the session is closed when main() leaves this scope, even on errors.
-  await using session = await client.createSession({ template: 'python', ttlSeconds: 300, metadata: { example: 'agent-loop' } });
+  await using session = await client.createSession({
+    template: 'python',
+    ttlSeconds: 300,
+    metadata: { example: 'agent-loop' },
+  });
   console.log(`task: ${TASK}\nsession ${session.id} on ${session.info.pod}`);
 
   const history: Observation[] = [];
@@ -69,13 +82,17 @@ async function main(): Promise<void> {
     console.log(`  stdout: ${run.stdout.trim()}`);
     console.log(`  result.json: ${result.length} primes, last ${result[result.length - 1]}`);
     if (result.length !== 15 || result[14] !== 47) throw new Error('wrong answer');
-    console.log(`done after ${attempt} attempt(s); ${(await session.executions()).length} executions in the session history`);
+    console.log(
+      `done after ${attempt} attempt(s); ${(await session.executions()).length} executions in the session history`,
+    );
     return;
   }
   throw new Error('the agent gave up after 3 attempts');
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ExecutorError ? `${err.name} (${err.code}, HTTP ${err.status}): ${err.message}` : err);
+  console.error(
+    err instanceof ExecutorError ? `${err.name} (${err.code}, HTTP ${err.status}): ${err.message}` : err,
+  );
   process.exitCode = 1;
 });

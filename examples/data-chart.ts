@@ -34,13 +34,18 @@ async function main(): Promise<void> {
   const apiKey = process.env['EXECUTOR_API_KEY'];
   if (!apiKey) throw new Error('set EXECUTOR_API_KEY (npm start prints it)');
   const target = resolve(process.argv[2] ?? 'chart.png');
-  const client = new ExecutorClient({ baseUrl: process.env['EXECUTOR_URL'] ?? 'http://127.0.0.1:8080', apiKey });
+  const client = new ExecutorClient({
+    baseUrl: process.env['EXECUTOR_URL'] ?? 'http://127.0.0.1:8080',
+    apiKey,
+  });
 
   await using session = await client.createSession({ template: 'python-data', ttlSeconds: 300 });
   console.log(`session ${session.id} on ${session.info.pod}`);
 
   // python-data ships matplotlib/pandas/numpy; install into the session if this image lacks one.
-  const probe = await session.execute('import importlib.util as u\nprint(",".join(m for m in ["matplotlib", "pandas", "numpy"] if not u.find_spec(m)))');
+  const probe = await session.execute(
+    'import importlib.util as u\nprint(",".join(m for m in ["matplotlib", "pandas", "numpy"] if not u.find_spec(m)))',
+  );
   const missing = probe.stdout.trim().split(',').filter(Boolean);
   if (missing.length) {
     console.log(`installing ${missing.join(', ')} into the session…`);
@@ -59,6 +64,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ExecutorError ? `${err.name} (${err.code}, HTTP ${err.status}): ${err.message}` : err);
+  console.error(
+    err instanceof ExecutorError ? `${err.name} (${err.code}, HTTP ${err.status}): ${err.message}` : err,
+  );
   process.exitCode = 1;
 });

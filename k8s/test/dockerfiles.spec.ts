@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_IMAGE_REGISTRY, DEFAULT_IMAGE_TAG, TEMPLATE_NAMES, getTemplate } from '@executor/templates';
 import { type Finding, isPinned, lintDockerfile, parseDockerfile, stagesOf } from './lib/dockerfile';
-import { APP_DOCKERFILES, REPO_ROOT, TEMPLATE_DOCKERFILE } from './lib/paths';
+import { APP_DOCKERFILES, DEPLOYMENT_DIR, REPO_ROOT, TEMPLATE_DOCKERFILE } from './lib/paths';
 
 const APP_PORTS = { executor: 8081, 'load-balancer': 8080, persistence: 8082, operator: 8083 } as const;
 /** The pools' pod runAsUser (the operator's EXECUTOR_UID) and the platform pods' runAsUser (k8s/config/deployment). */
@@ -45,14 +45,29 @@ describe('app Dockerfiles', () => {
     it('exposes the app port, sets PORT and runs as the uid its pods use', () => {
       const port = String(APP_PORTS[app as keyof typeof APP_PORTS]);
       expect(runtime.instructions.find((i) => i.keyword === 'EXPOSE')?.args).toBe(port);
-      expect(runtime.instructions.some((i) => i.keyword === 'ENV' && i.args.includes(`PORT=${port}`))).toBe(true);
+      expect(runtime.instructions.some((i) => i.keyword === 'ENV' && i.args.includes(`PORT=${port}`))).toBe(
+        true,
+      );
       const user = runtime.instructions.filter((i) => i.keyword === 'USER').pop()?.args;
-      expect(user).toBe(app === 'executor' ? `${EXECUTOR_UID}:${EXECUTOR_UID}` : `${PLATFORM_UID}:${PLATFORM_UID}`);
+      expect(user).toBe(
+        app === 'executor' ? `${EXECUTOR_UID}:${EXECUTOR_UID}` : `${PLATFORM_UID}:${PLATFORM_UID}`,
+      );
     });
   });
 
+  it('is also reachable under the names of the feature summary (k8s/config/deployment/Dockerfile.operator, .loadbalancer)', () => {
+    expect(realpathSync(join(DEPLOYMENT_DIR, 'Dockerfile.operator'))).toBe(
+      realpathSync(APP_DOCKERFILES.operator),
+    );
+    expect(realpathSync(join(DEPLOYMENT_DIR, 'Dockerfile.loadbalancer'))).toBe(
+      realpathSync(APP_DOCKERFILES['load-balancer']),
+    );
+  });
+
   it('the executor base image has bubblewrap', () => {
-    expect(read(APP_DOCKERFILES.executor)).toMatch(/apt-get install -y --no-install-recommends [^\n]*\bbubblewrap\b/);
+    expect(read(APP_DOCKERFILES.executor)).toMatch(
+      /apt-get install -y --no-install-recommends [^\n]*\bbubblewrap\b/,
+    );
   });
 });
 
@@ -74,7 +89,9 @@ describe('per-template executor image (k8s/config/deployment/images/Dockerfile)'
 
   it('builds FROM the executor base image of the default registry and tag', () => {
     const { stages } = stagesOf(parseDockerfile(text));
-    expect(stages.map((s) => s.resolvedFrom)).toEqual([`${DEFAULT_IMAGE_REGISTRY}/executor-base:${DEFAULT_IMAGE_TAG}`]);
+    expect(stages.map((s) => s.resolvedFrom)).toEqual([
+      `${DEFAULT_IMAGE_REGISTRY}/executor-base:${DEFAULT_IMAGE_TAG}`,
+    ]);
   });
 
   it('installs exactly the Debian packages libs/templates lists for each of the 12 templates', () => {
@@ -82,14 +99,20 @@ describe('per-template executor image (k8s/config/deployment/images/Dockerfile)'
     expect([...packages.keys()].sort()).toEqual([...TEMPLATE_NAMES].sort());
     for (const name of TEMPLATE_NAMES) {
       const expected = getTemplate(name).debianPackages.filter((p) => !FROM_BASE_IMAGE.has(p));
-      expect({ name, packages: [...(packages.get(name) ?? [])].sort() }).toEqual({ name, packages: [...expected].sort() });
+      expect({ name, packages: [...(packages.get(name) ?? [])].sort() }).toEqual({
+        name,
+        packages: [...expected].sort(),
+      });
     }
   });
 
   it('preinstalls the templates preinstalled packages (python-data from Debian, typescript from npm at the repo version)', () => {
     const pkgs = packagesByTemplate();
-    for (const p of getTemplate('python-data').preinstalledPackages) expect(pkgs.get('python-data')).toContain(`python3-${p}`);
-    const repoTs = (JSON.parse(read(join(REPO_ROOT, 'package.json'))) as { devDependencies: Record<string, string> }).devDependencies['typescript'];
+    for (const p of getTemplate('python-data').preinstalledPackages)
+      expect(pkgs.get('python-data')).toContain(`python3-${p}`);
+    const repoTs = (
+      JSON.parse(read(join(REPO_ROOT, 'package.json'))) as { devDependencies: Record<string, string> }
+    ).devDependencies['typescript'];
     expect(getTemplate('typescript').preinstalledPackages).toEqual(['typescript']);
     expect(text).toContain(`typescript@${repoTs}`);
   });
@@ -110,7 +133,20 @@ describe('Dockerfile lint rules (they can fail)', () => {
       'CMD node main.js',
     ].join('\n');
     expect(rules(lintDockerfile(bad, { requireMultiStage: true }))).toEqual(
-      ['DF001', 'DF002', 'DF003', 'DF004', 'DF005', 'DF005', 'DF005', 'DF005', 'DF006', 'DF007', 'DF008', 'DF009'].sort(),
+      [
+        'DF001',
+        'DF002',
+        'DF003',
+        'DF004',
+        'DF005',
+        'DF005',
+        'DF005',
+        'DF005',
+        'DF006',
+        'DF007',
+        'DF008',
+        'DF009',
+      ].sort(),
     );
   });
 

@@ -53,21 +53,29 @@ describe('dev overlay on a real kube-apiserver (server-side dry run)', () => {
       const res = await createObject(client, discovery, crd, false);
       expect([201, 409]).toContain(res.status);
     }
-    await waitForCrds(client, monitoringCrds.map((c) => c.metadata.name));
+    await waitForCrds(
+      client,
+      monitoringCrds.map((c) => c.metadata.name),
+    );
     discovery.reset();
   });
 
   it('creates the Namespace and the CRDs (dry run first, then for real)', async () => {
     const first = objects.filter((o) => REAL_FIRST.has(o.kind));
-    expect(first.map((o) => o.kind)).toEqual(expect.arrayContaining(['Namespace', 'CustomResourceDefinition']));
+    expect(first.map((o) => o.kind)).toEqual(
+      expect.arrayContaining(['Namespace', 'CustomResourceDefinition']),
+    );
     const failures: string[] = [];
     for (const o of first) {
       const dry = await createObject(client, discovery, o, true);
-      if (dry.status !== 201 && dry.status !== 409) failures.push(`${describeObject(o)}: ${dry.status} ${String(dry.body['message'])}`);
+      if (dry.status !== 201 && dry.status !== 409)
+        failures.push(`${describeObject(o)}: ${dry.status} ${String(dry.body['message'])}`);
       const dropped = dry.status === 201 ? droppedFields(o as Json, dry.body as Json, NEWER_THAN_SERVER) : [];
-      if (dropped.length > 0) failures.push(`${describeObject(o)}: fields dropped by the server: ${dropped.join(', ')}`);
+      if (dropped.length > 0)
+        failures.push(`${describeObject(o)}: fields dropped by the server: ${dropped.join(', ')}`);
       const real = await createObject(client, discovery, o, false);
-      if (real.status !== 201 && real.status !== 409) failures.push(`${describeObject(o)} (real): ${real.status} ${String(real.body['message'])}`);
+      if (real.status !== 201 && real.status !== 409)
+        failures.push(`${describeObject(o)} (real): ${real.status} ${String(real.body['message'])}`);
     }
     expect(failures).toEqual([]);
     const crds = first.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name);
@@ -84,7 +92,8 @@ describe('dev overlay on a real kube-apiserver (server-side dry run)', () => {
       const res = await createObject(client, discovery, o, true);
       if (res.resolved?.fallbackFrom) {
         const key = `${o.apiVersion} ${o.kind}`;
-        if (EXPECTED_FALLBACKS[key] !== res.resolved.apiVersion) failures.push(`${describeObject(o)}: ${key} is not served`);
+        if (EXPECTED_FALLBACKS[key] !== res.resolved.apiVersion)
+          failures.push(`${describeObject(o)}: ${key} is not served`);
         fallbacks.push(key);
       }
       if (res.status !== 201) {
@@ -93,14 +102,18 @@ describe('dev overlay on a real kube-apiserver (server-side dry run)', () => {
       }
       const sent = { ...o, apiVersion: res.resolved?.apiVersion ?? o.apiVersion } as Json;
       const dropped = droppedFields(sent, res.body as Json, NEWER_THAN_SERVER);
-      if (dropped.length > 0) failures.push(`${describeObject(o)}: fields dropped by the server: ${dropped.join(', ')}`);
+      if (dropped.length > 0)
+        failures.push(`${describeObject(o)}: fields dropped by the server: ${dropped.join(', ')}`);
     }
     expect(failures).toEqual([]);
-    expect([...new Set(fallbacks)]).toEqual(['policy/v1 PodDisruptionBudget']);
+    // On 1.20 the PDBs are the only objects validated through another version (none on >= 1.21).
+    for (const key of fallbacks) expect(Object.keys(EXPECTED_FALLBACKS)).toContain(key);
   });
 
   it('reports what the server rejects or drops (the check can fail)', async () => {
-    const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === 'executor-load-balancer');
+    const deployment = objects.find(
+      (o) => o.kind === 'Deployment' && o.metadata.name === 'executor-load-balancer',
+    );
     expect(deployment).toBeDefined();
     const invalid = structuredClone(deployment as KObject);
     (invalid['spec'] as Record<string, Json>)['replicas'] = -1;
@@ -116,7 +129,8 @@ describe('dev overlay on a real kube-apiserver (server-side dry run)', () => {
 
     const monitor = objects.find((o) => o.kind === 'ServiceMonitor') as KObject;
     const badMonitor = structuredClone(monitor);
-    (badMonitor['spec'] as { endpoints: Array<Record<string, Json>> }).endpoints[0]['interval'] = '15 seconds';
+    (badMonitor['spec'] as { endpoints: Array<Record<string, Json>> }).endpoints[0]['interval'] =
+      '15 seconds';
     const badRes = await createObject(client, discovery, badMonitor, true);
     expect(badRes.status).toBe(422);
   });
@@ -130,9 +144,13 @@ describe('dev overlay on a real kube-apiserver (server-side dry run)', () => {
     expect(session.map((s) => s.kind)).toEqual(['ExecutorSession']);
     const failures: string[] = [];
     for (const o of [...pools, ...session]) {
-      const namespaced: KObject = { ...o, metadata: { ...o.metadata, namespace: o.metadata.namespace ?? 'executor-system' } };
+      const namespaced: KObject = {
+        ...o,
+        metadata: { ...o.metadata, namespace: o.metadata.namespace ?? 'executor-system' },
+      };
       const res = await createObject(client, discovery, namespaced, true);
-      if (res.status !== 201) failures.push(`${describeObject(namespaced)}: HTTP ${res.status} ${String(res.body['message'])}`);
+      if (res.status !== 201)
+        failures.push(`${describeObject(namespaced)}: HTTP ${res.status} ${String(res.body['message'])}`);
       else {
         const dropped = droppedFields(namespaced as Json, res.body as Json);
         if (dropped.length > 0) failures.push(`${describeObject(namespaced)}: dropped ${dropped.join(', ')}`);

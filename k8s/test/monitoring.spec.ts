@@ -35,22 +35,33 @@ const REQUIRED_ALERTS = [
   'RedisDown',
 ];
 
-const objects = parseObjects(readFileSync(join(DEPLOYMENT_DIR, 'prometheus-monitoring.yaml'), 'utf8'), 'prometheus-monitoring.yaml');
+const objects = parseObjects(
+  readFileSync(join(DEPLOYMENT_DIR, 'prometheus-monitoring.yaml'), 'utf8'),
+  'prometheus-monitoring.yaml',
+);
 const rule = objects.find((o) => o.kind === 'PrometheusRule') as KObject;
-const groups = (rule['spec'] as { groups: Group[] }).groups;
+const groups = (rule['spec'] as unknown as { groups: Group[] }).groups;
 const rules = groups.flatMap((g) => g.rules);
 const dashboard = JSON.parse(readFileSync(join(DEPLOYMENT_DIR, 'grafana-dashboard.json'), 'utf8')) as {
   uid: string;
   panels: Array<{ type: string; title: string; targets?: Array<{ expr: string }> }>;
 };
-const adapterMap = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'executor-prometheus-adapter') as KObject;
+const adapterMap = objects.find(
+  (o) => o.kind === 'ConfigMap' && o.metadata.name === 'executor-prometheus-adapter',
+) as KObject;
 const adapter = parse((adapterMap['data'] as Record<string, string>)['config.yaml']) as {
-  externalRules: Array<{ seriesQuery: string; metricsQuery: string; name: { matches: string; as: string }; resources: { namespaced: boolean } }>;
+  externalRules: Array<{
+    seriesQuery: string;
+    metricsQuery: string;
+    name: { matches: string; as: string };
+    resources: { namespaced: boolean };
+  }>;
 };
 
 function promtool(args: string[], cwd: string): { status: number | null; output: string } {
   const res = spawnSync('promtool', args, { cwd, encoding: 'utf8', timeout: 60_000 });
-  if (res.error) throw new Error(`promtool is needed (Debian: apt-get install -y prometheus): ${res.error.message}`);
+  if (res.error)
+    throw new Error(`promtool is needed (Debian: apt-get install -y prometheus): ${res.error.message}`);
   return { status: res.status, output: `${res.stdout}${res.stderr}` };
 }
 
@@ -64,8 +75,27 @@ function ruleDir(content: { groups: unknown[] }): string {
 /** Metric names in a PromQL expression (identifiers followed by `{`, `[`, `)` or whitespace, not functions/keywords). */
 function metricNames(expr: string): string[] {
   const withoutStrings = expr.replace(/"[^"]*"/g, '""').replace(/<<[^>]*>>/g, '');
-  const names = withoutStrings.match(/[a-zA-Z_:][a-zA-Z0-9_:]*(?=\s*(\{|\[|\)|$|\s|\/|>|<|=|\*|-|\+))/g) ?? [];
-  const keywords = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'le', 'pool', 'route', 'status', 'result', 'controller']);
+  const names =
+    withoutStrings.match(/[a-zA-Z_:][a-zA-Z0-9_:]*(?=\s*(\{|\[|\)|$|\s|\/|>|<|=|\*|-|\+))/g) ?? [];
+  const keywords = new Set([
+    'by',
+    'without',
+    'on',
+    'ignoring',
+    'group_left',
+    'group_right',
+    'and',
+    'or',
+    'unless',
+    'bool',
+    'offset',
+    'le',
+    'pool',
+    'route',
+    'status',
+    'result',
+    'controller',
+  ]);
   return names.filter((n) => !keywords.has(n) && /_/.test(n) && !/^\d/.test(n));
 }
 
@@ -79,7 +109,8 @@ describe('PrometheusRule', () => {
         for: 'string',
         severity: expect.stringMatching(/^(warning|critical)$/),
       });
-      for (const key of ['summary', 'description', 'runbook']) expect(a.annotations?.[key]?.length ?? 0).toBeGreaterThan(10);
+      for (const key of ['summary', 'description', 'runbook'])
+        expect(a.annotations?.[key]?.length ?? 0).toBeGreaterThan(10);
     }
     expect(rules.find((r) => r.alert === 'ExecutorQueueDepthHigh')?.for).toBe('5m');
   });
@@ -108,7 +139,9 @@ describe('PrometheusRule', () => {
   });
 
   it('promtool rejects a broken rule (the check can fail)', () => {
-    const dir = ruleDir({ groups: [{ name: 'bad', rules: [{ alert: 'Bad', expr: 'sum by (pool) (rate(x[5m])' }] }] });
+    const dir = ruleDir({
+      groups: [{ name: 'bad', rules: [{ alert: 'Bad', expr: 'sum by (pool) (rate(x[5m])' }] }],
+    });
     try {
       expect(promtool(['check', 'rules', 'rules.yaml'], dir).status).not.toBe(0);
     } finally {
@@ -118,11 +151,14 @@ describe('PrometheusRule', () => {
 });
 
 describe('Grafana dashboard', () => {
-  const targets = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+  const targets = dashboard.panels.flatMap((p) =>
+    (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })),
+  );
 
   it('shows pools, sessions, queue depth, latency and breaker state', () => {
     const titles = dashboard.panels.map((p) => p.title.toLowerCase()).join('\n');
-    for (const topic of ['pods per pool', 'sessions', 'queue depth', 'latency', 'circuit breaker']) expect(titles).toContain(topic);
+    for (const topic of ['pods per pool', 'sessions', 'queue depth', 'latency', 'circuit breaker'])
+      expect(titles).toContain(topic);
     expect(dashboard.uid).toBe('executor-platform');
   });
 
@@ -131,7 +167,10 @@ describe('Grafana dashboard', () => {
       groups: [
         {
           name: 'dashboard',
-          rules: targets.map((t, i) => ({ record: `dashboard:expr_${i}`, expr: t.expr.replace(/\$pool/g, '.*') })),
+          rules: targets.map((t, i) => ({
+            record: `dashboard:expr_${i}`,
+            expr: t.expr.replace(/\$pool/g, '.*'),
+          })),
         },
       ],
     });
@@ -145,7 +184,11 @@ describe('Grafana dashboard', () => {
 
   it('is shipped as a ConfigMap with the grafana_dashboard label', () => {
     const k = parse(readFileSync(join(DEPLOYMENT_DIR, 'kustomization.yaml'), 'utf8')) as {
-      configMapGenerator: Array<{ name: string; files: string[]; options: { labels: Record<string, string> } }>;
+      configMapGenerator: Array<{
+        name: string;
+        files: string[];
+        options: { labels: Record<string, string> };
+      }>;
     };
     const gen = k.configMapGenerator.find((g) => g.name === 'executor-grafana-dashboard');
     expect(gen?.files).toEqual(['executor-platform.json=grafana-dashboard.json']);
@@ -156,7 +199,9 @@ describe('Grafana dashboard', () => {
 describe('prometheus-adapter rules', () => {
   it('serve the External metric the pools HPAs use (libs/scaling), cluster-wide, selected by pool', () => {
     const hpa = toHpaSpec({ name: 'python-pool', minReplicas: 1, maxReplicas: 5 });
-    const external = hpa.metrics.find((m) => m.type === 'External') as { external: { metric: { name: string; selector: { matchLabels: Record<string, string> } } } };
+    const external = hpa.metrics.find((m) => m.type === 'External') as {
+      external: { metric: { name: string; selector: { matchLabels: Record<string, string> } } };
+    };
     expect(external.external.metric.name).toBe(DEFAULT_QUEUE_DEPTH_METRIC_NAME);
     const served = adapter.externalRules.find((r) => r.name.as === external.external.metric.name);
     expect(served).toBeDefined();
@@ -175,13 +220,17 @@ describe('prometheus-adapter rules', () => {
           name: 'adapter',
           rules: adapter.externalRules.map((r, i) => ({
             record: `adapter:expr_${i}`,
-            expr: r.metricsQuery.replace(/<<\.Series>>/g, 'executor_pool_queue_depth').replace(/<<\.LabelMatchers>>/g, 'pool="p"'),
+            expr: r.metricsQuery
+              .replace(/<<\.Series>>/g, 'executor_pool_queue_depth')
+              .replace(/<<\.LabelMatchers>>/g, 'pool="p"'),
           })),
         },
       ],
     });
     try {
-      expect(promtool(['check', 'rules', 'rules.yaml'], dir).output).toContain(`SUCCESS: ${adapter.externalRules.length} rules found`);
+      expect(promtool(['check', 'rules', 'rules.yaml'], dir).output).toContain(
+        `SUCCESS: ${adapter.externalRules.length} rules found`,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -192,7 +241,7 @@ describe('metric names', () => {
   it('every metric the alerts, the dashboard and the adapter use is defined in k8s/README.md', () => {
     const readme = readFileSync(join(K8S_DIR, 'README.md'), 'utf8');
     const used = new Set([
-      ...rules.filter((r) => r.alert).flatMap((r) => metricNames(r.expr)),
+      ...rules.flatMap((r) => metricNames(r.expr)),
       ...dashboard.panels.flatMap((p) => (p.targets ?? []).flatMap((t) => metricNames(t.expr))),
       ...adapter.externalRules.flatMap((r) => metricNames(r.metricsQuery)),
     ]);
@@ -205,7 +254,9 @@ describe('metric names', () => {
   });
 
   it('the name extractor finds metrics and skips functions and label names', () => {
-    expect(metricNames('sum by (pool) (rate(executor_x_total{a="b_c"}[5m])) / clamp_min(up, 1)').sort()).toEqual(['executor_x_total']);
+    expect(
+      metricNames('sum by (pool) (rate(executor_x_total{a="b_c"}[5m])) / clamp_min(up, 1)').sort(),
+    ).toEqual(['executor_x_total']);
     expect(execFileSync('promtool', ['--version'], { encoding: 'utf8' })).toMatch(/promtool/);
   });
 });

@@ -22,7 +22,15 @@ import { OVERLAYS } from './lib/paths';
 
 const NAMESPACE = 'executor-system';
 const OPERATOR_SA = 'executor-operator';
-const RBAC_KINDS = new Set(['Namespace', 'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+const RBAC_KINDS = new Set([
+  'Namespace',
+  'CustomResourceDefinition',
+  'ServiceAccount',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Role',
+  'RoleBinding',
+]);
 /** Verbs that discovery does not list but RBAC knows (escalation paths). */
 const SPECIAL: Permission[] = [
   { verb: 'impersonate', group: '', resource: 'users' },
@@ -33,7 +41,12 @@ const SPECIAL: Permission[] = [
   { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
   { verb: 'bind', group: 'rbac.authorization.k8s.io', resource: 'roles' },
   { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'roles' },
-  { verb: 'approve', group: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: 'approval' },
+  {
+    verb: 'approve',
+    group: 'certificates.k8s.io',
+    resource: 'certificatesigningrequests',
+    subresource: 'approval',
+  },
   { verb: 'use', group: 'policy', resource: 'podsecuritypolicies' },
 ];
 
@@ -75,9 +88,13 @@ describe('operator RBAC on a real kube-apiserver (impersonating its ServiceAccou
     objects = kustomizeBuild(OVERLAYS.dev);
     for (const o of objects.filter((x) => RBAC_KINDS.has(x.kind))) {
       const res = await createObject(client, discovery, o, false);
-      if (res.status !== 201 && res.status !== 409) throw new Error(`${o.kind} ${o.metadata.name}: HTTP ${res.status} ${String(res.body['message'])}`);
+      if (res.status !== 201 && res.status !== 409)
+        throw new Error(`${o.kind} ${o.metadata.name}: HTTP ${res.status} ${String(res.body['message'])}`);
     }
-    await waitForCrds(client, objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name));
+    await waitForCrds(
+      client,
+      objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name),
+    );
     discovery.reset();
   });
 
@@ -96,7 +113,9 @@ describe('operator RBAC on a real kube-apiserver (impersonating its ServiceAccou
   it('is granted every permission it declares, and nothing beyond them', async () => {
     const rules = declaredRules(objects, NAMESPACE, OPERATOR_SA);
     const declared = expandRules(rules);
-    const namespaces = [...new Set([NAMESPACE, 'default', ...rules.flatMap((r) => (r.namespace ? [r.namespace] : []))])];
+    const namespaces = [
+      ...new Set([NAMESPACE, 'default', ...rules.flatMap((r) => (r.namespace ? [r.namespace] : []))]),
+    ];
     const result = await audit(client, operator, nobody, declared, await candidates(discovery, namespaces));
     expect(result.missing).toEqual([]);
     expect(result.excess).toEqual([]);
@@ -105,9 +124,13 @@ describe('operator RBAC on a real kube-apiserver (impersonating its ServiceAccou
 
   it('can manage ExecutorPools cluster-wide but cannot read Secrets or exec into pods', async () => {
     const can = (p: Permission): Promise<boolean> => isAllowed(client, operator, p);
-    expect(await can({ verb: 'watch', group: 'executor.ai-orchestrator.io', resource: 'executorpools' })).toBe(true);
+    expect(
+      await can({ verb: 'watch', group: 'executor.ai-orchestrator.io', resource: 'executorpools' }),
+    ).toBe(true);
     expect(await can({ verb: 'get', group: '', resource: 'secrets', namespace: NAMESPACE })).toBe(false);
-    expect(await can({ verb: 'create', group: '', resource: 'pods', subresource: 'exec', namespace: NAMESPACE })).toBe(false);
+    expect(
+      await can({ verb: 'create', group: '', resource: 'pods', subresource: 'exec', namespace: NAMESPACE }),
+    ).toBe(false);
   });
 
   it('detects an excess permission (the audit can fail)', async () => {
@@ -131,7 +154,8 @@ describe('operator RBAC on a real kube-apiserver (impersonating its ServiceAccou
         subjects: [{ kind: 'ServiceAccount', name: probeSa, namespace: NAMESPACE }],
       },
     ];
-    for (const o of extra) expect([201, 409]).toContain((await createObject(client, discovery, o, false)).status);
+    for (const o of extra)
+      expect([201, 409]).toContain((await createObject(client, discovery, o, false)).status);
     // Declared: only "get deployments"; the ClusterRole also grants "list configmaps" (excess).
     const declared: Permission[] = [
       { verb: 'get', group: 'apps', resource: 'deployments' },

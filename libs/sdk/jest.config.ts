@@ -1,4 +1,3 @@
-/* eslint-disable */
 // Unit and package tests (real HTTP against node:http servers started by the tests, the built
 // package in child processes). The tests against the real platform are `test-platform`.
 export default {

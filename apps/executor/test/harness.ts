@@ -180,7 +180,7 @@ export class PodDriver {
 
   static async start(h: Harness, template: string, extra: Record<string, string> = {}): Promise<PodDriver> {
     const cfg = executorConfig(h, template, extra);
-    const app = await startExecutor(cfg);
+    const app = await startExecutor(cfg, ['warn', 'error']);
     return new PodDriver(h, cfg, app);
   }
 

@@ -308,7 +308,9 @@ describe('operator against kube-apiserver v1.20', () => {
   });
 
   it('scales pools with scaling.mode operator itself (no HPA) from queue depth', async () => {
-    await createPool('opm', { template: 'node', minReplicas: 1, maxReplicas: 4, scaleUpQueueDepthPerPod: 2, scaleDownQueueDepthPerPod: 1, scaling: { mode: 'operator' } });
+    await createPool('opm', { template: 'node', minReplicas: 1, maxReplicas: 4, scaleUpQueueDepthPerPod: 2, scaleDownQueueDepthPerPod: 1,
+      // No scale-up stabilization (the seed's 60 s would hold the first minute at the current count).
+      scaling: { mode: 'operator', behavior: { scaleUp: { stabilizationWindowSeconds: 0 } } } });
     await eventually(() => admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/opm`), 'opm Deployment');
     await createPod('opm-pod-a', 'opm', true);
     const q = queue(podQueueName('opm-pod-a'));

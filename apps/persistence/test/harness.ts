@@ -91,7 +91,7 @@ export interface SnapshotOpts {
 }
 
 /** The snapshot job payload for a state (its encoded bytes put in a transfer first). */
-export async function snapshotPayload(h: Pick<Harness, 'cmd' | 'config'>, state: SessionState, o: SnapshotOpts = {}): Promise<SnapshotPayload> {
+export async function snapshotPayload(h: { cmd: Redis; config: Pick<PersistenceConfig, 'QUEUE_PREFIX'> }, state: SessionState, o: SnapshotOpts = {}): Promise<SnapshotPayload> {
   const baseVersion = o.baseVersion ?? null;
   const ref = await putTransfer(h.cmd, encodeState({ ...state, baseVersion }, { compression: { codec: o.codec ?? 'brotli' } }), { prefix: h.config.QUEUE_PREFIX });
   return {
@@ -109,7 +109,7 @@ export async function snapshotPayload(h: Pick<Harness, 'cmd' | 'config'>, state:
 }
 
 /** Sends a snapshot through the real queue, as the executor does. */
-export async function snapshot(h: Pick<Harness, 'client' | 'cmd' | 'config'>, state: SessionState, o: SnapshotOpts = {}): Promise<SnapshotResult> {
+export async function snapshot(h: { client: JobRpcClient; cmd: Redis; config: Pick<PersistenceConfig, 'QUEUE_PREFIX'> }, state: SessionState, o: SnapshotOpts = {}): Promise<SnapshotResult> {
   const payload = await snapshotPayload(h, state, o);
   return h.client.call(QueueNames.snapshot, PersistenceJobDefs.snapshot, payload, { timeoutMs: o.timeoutMs ?? 20_000 });
 }

@@ -17,7 +17,11 @@ export interface ResolvedKind {
 }
 
 interface GroupList {
-  groups: Array<{ name: string; versions: Array<{ groupVersion: string }>; preferredVersion: { groupVersion: string } }>;
+  groups: Array<{
+    name: string;
+    versions: Array<{ groupVersion: string }>;
+    preferredVersion: { groupVersion: string };
+  }>;
 }
 
 export class Discovery {
@@ -82,19 +86,45 @@ export interface ApplyResult {
   resolved?: ResolvedKind;
 }
 
-/** POSTs `o` (with `?dryRun=All` when `dryRun`); a 409 on a real create counts as present. */
-export async function createObject(client: KubeClient, discovery: Discovery, o: KObject, dryRun: boolean): Promise<ApplyResult> {
+/**
+ * POSTs `o` (with `?dryRun=All` when `dryRun`). When the object exists (409) it is replaced instead
+ * (PUT over the stored resourceVersion; dry run or real), so reruns on the same server validate and
+ * install the current manifests; a successful replacement is reported as 201 too.
+ */
+export async function createObject(
+  client: KubeClient,
+  discovery: Discovery,
+  o: KObject,
+  dryRun: boolean,
+): Promise<ApplyResult> {
   const resolved = await discovery.resolve(o);
-  if (!resolved) return { object: o, status: 0, body: { message: `kind ${o.apiVersion} ${o.kind} is not served` } };
+  if (!resolved)
+    return { object: o, status: 0, body: { message: `kind ${o.apiVersion} ${o.kind} is not served` } };
   const sent: KObject = { ...o, apiVersion: resolved.apiVersion };
-  const path = collectionPath(resolved.apiVersion, resolved.plural, resolved.namespaced ? o.metadata.namespace : undefined);
+  const path = collectionPath(
+    resolved.apiVersion,
+    resolved.plural,
+    resolved.namespaced ? o.metadata.namespace : undefined,
+  );
   const query = dryRun ? '?dryRun=All&fieldManager=k8s-test' : '?fieldManager=k8s-test';
   const res = await client.request<Record<string, unknown>>('POST', path + query, sent);
-  return { object: o, status: res.status, body: res.body, resolved };
+  if (res.status !== 409) return { object: o, status: res.status, body: res.body, resolved };
+  const itemPath = `${path}/${o.metadata.name}`;
+  const current = await client.request<{ metadata?: { resourceVersion?: string } }>('GET', itemPath);
+  const replacement: KObject = {
+    ...sent,
+    metadata: { ...sent.metadata, resourceVersion: current.body.metadata?.resourceVersion ?? '' },
+  };
+  const put = await client.request<Record<string, unknown>>('PUT', itemPath + query, replacement);
+  return { object: o, status: put.status === 200 ? 201 : put.status, body: put.body, resolved };
 }
 
 /** Waits until every CRD named is Established (the API server serves its kind). */
-export async function waitForCrds(client: KubeClient, names: readonly string[], timeoutMs = 30_000): Promise<void> {
+export async function waitForCrds(
+  client: KubeClient,
+  names: readonly string[],
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const name of names) {
     for (;;) {
@@ -114,7 +144,12 @@ export async function waitForCrds(client: KubeClient, names: readonly string[], 
  * dropped (unknown to it, or pruned by a structural CRD schema) or changed. Values the server adds
  * (defaults) are fine. `ignoreKeys` are field names known to be newer than the server.
  */
-export function droppedFields(sent: Json, returned: Json, ignoreKeys: ReadonlySet<string> = new Set(), path = ''): string[] {
+export function droppedFields(
+  sent: Json,
+  returned: Json,
+  ignoreKeys: ReadonlySet<string> = new Set(),
+  path = '',
+): string[] {
   if (Array.isArray(sent)) {
     if (!Array.isArray(returned)) return [path || '.'];
     return sent.flatMap((item, i) => droppedFields(item, returned[i] ?? null, ignoreKeys, `${path}[${i}]`));
@@ -127,5 +162,7 @@ export function droppedFields(sent: Json, returned: Json, ignoreKeys: ReadonlySe
       return key in returned ? droppedFields(value, returned[key], ignoreKeys, child) : [child];
     });
   }
-  return sent === returned || String(sent) === String(returned) ? [] : [`${path} (${JSON.stringify(sent)} → ${JSON.stringify(returned)})`];
+  return sent === returned || String(sent) === String(returned)
+    ? []
+    : [`${path} (${JSON.stringify(sent)} → ${JSON.stringify(returned)})`];
 }

@@ -37,8 +37,24 @@ export interface Finding {
 }
 
 const KEYWORDS = new Set([
-  'FROM', 'RUN', 'CMD', 'LABEL', 'EXPOSE', 'ENV', 'ADD', 'COPY', 'ENTRYPOINT', 'VOLUME', 'USER',
-  'WORKDIR', 'ARG', 'ONBUILD', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL', 'MAINTAINER',
+  'FROM',
+  'RUN',
+  'CMD',
+  'LABEL',
+  'EXPOSE',
+  'ENV',
+  'ADD',
+  'COPY',
+  'ENTRYPOINT',
+  'VOLUME',
+  'USER',
+  'WORKDIR',
+  'ARG',
+  'ONBUILD',
+  'STOPSIGNAL',
+  'HEALTHCHECK',
+  'SHELL',
+  'MAINTAINER',
 ]);
 
 /** Splits a Dockerfile into instructions (comments dropped, `\` continuations joined). */
@@ -70,11 +86,17 @@ export function parseDockerfile(text: string): Instruction[] {
 }
 
 function substitute(value: string, args: Record<string, string>): string {
-  return value.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, a: string | undefined, b: string | undefined) => args[(a ?? b) as string] ?? whole);
+  return value.replace(
+    /\$\{(\w+)\}|\$(\w+)/g,
+    (whole, a: string | undefined, b: string | undefined) => args[(a ?? b) as string] ?? whole,
+  );
 }
 
 /** Groups instructions into stages; ARGs before the first FROM provide defaults for FROM lines. */
-export function stagesOf(instructions: readonly Instruction[]): { globalArgs: Record<string, string>; stages: Stage[] } {
+export function stagesOf(instructions: readonly Instruction[]): {
+  globalArgs: Record<string, string>;
+  stages: Stage[];
+} {
   const globalArgs: Record<string, string> = {};
   const stages: Stage[] = [];
   for (const ins of instructions) {
@@ -124,13 +146,34 @@ export function isPinned(ref: string): boolean {
 function lintApt(ins: Instruction, findings: Finding[]): void {
   const cmd = ins.args;
   if (!/apt-get\s+(-\S+\s+)*install/.test(cmd)) {
-    if (/apt-get\s+update/.test(cmd)) findings.push({ rule: 'DF005', line: ins.line, message: 'apt-get update without install in the same RUN' });
+    if (/apt-get\s+update/.test(cmd))
+      findings.push({
+        rule: 'DF005',
+        line: ins.line,
+        message: 'apt-get update without install in the same RUN',
+      });
     return;
   }
-  if (!/apt-get\s+update/.test(cmd)) findings.push({ rule: 'DF005', line: ins.line, message: 'apt-get install without apt-get update in the same RUN' });
-  if (!cmd.includes('--no-install-recommends')) findings.push({ rule: 'DF005', line: ins.line, message: 'apt-get install without --no-install-recommends' });
-  if (!/apt-get\s+(\S+\s+)*(-y|--yes|-qq)\b/.test(cmd)) findings.push({ rule: 'DF005', line: ins.line, message: 'apt-get install without -y' });
-  if (!/rm\s+-rf\s+\/var\/lib\/apt\/lists/.test(cmd)) findings.push({ rule: 'DF005', line: ins.line, message: 'apt lists not removed (rm -rf /var/lib/apt/lists/*) in the same RUN' });
+  if (!/apt-get\s+update/.test(cmd))
+    findings.push({
+      rule: 'DF005',
+      line: ins.line,
+      message: 'apt-get install without apt-get update in the same RUN',
+    });
+  if (!cmd.includes('--no-install-recommends'))
+    findings.push({
+      rule: 'DF005',
+      line: ins.line,
+      message: 'apt-get install without --no-install-recommends',
+    });
+  if (!/apt-get\s+(\S+\s+)*(-y|--yes|-qq)\b/.test(cmd))
+    findings.push({ rule: 'DF005', line: ins.line, message: 'apt-get install without -y' });
+  if (!/rm\s+-rf\s+\/var\/lib\/apt\/lists/.test(cmd))
+    findings.push({
+      rule: 'DF005',
+      line: ins.line,
+      message: 'apt lists not removed (rm -rf /var/lib/apt/lists/*) in the same RUN',
+    });
 }
 
 /** Lints a Dockerfile's text; returns every finding (empty = clean). */
@@ -142,7 +185,11 @@ export function lintDockerfile(text: string, options: LintOptions): Finding[] {
   const aliases = new Set<string>();
   for (const stage of stages) {
     if (!aliases.has(stage.resolvedFrom) && !isPinned(stage.resolvedFrom)) {
-      findings.push({ rule: 'DF001', line: stage.instructions[0].line, message: `base image ${stage.from} (${stage.resolvedFrom}) is not pinned to a tag or digest` });
+      findings.push({
+        rule: 'DF001',
+        line: stage.instructions[0].line,
+        message: `base image ${stage.from} (${stage.resolvedFrom}) is not pinned to a tag or digest`,
+      });
     }
     if (stage.alias) aliases.add(stage.alias);
   }
@@ -150,30 +197,55 @@ export function lintDockerfile(text: string, options: LintOptions): Finding[] {
   for (const ins of instructions) {
     if (ins.keyword === 'SHELL' && ins.args.includes('pipefail')) pipefail = true;
     if (ins.keyword === 'FROM') pipefail = false;
-    if (ins.keyword === 'ADD') findings.push({ rule: 'DF004', line: ins.line, message: 'ADD is not allowed (use COPY; never ADD a URL)' });
+    if (ins.keyword === 'ADD')
+      findings.push({
+        rule: 'DF004',
+        line: ins.line,
+        message: 'ADD is not allowed (use COPY; never ADD a URL)',
+      });
     if ((ins.keyword === 'CMD' || ins.keyword === 'ENTRYPOINT') && !isExecForm(ins.args)) {
-      findings.push({ rule: 'DF006', line: ins.line, message: `${ins.keyword} must use the exec (JSON array) form` });
+      findings.push({
+        rule: 'DF006',
+        line: ins.line,
+        message: `${ins.keyword} must use the exec (JSON array) form`,
+      });
     }
     if (ins.keyword === 'RUN') {
       lintApt(ins, findings);
-      if (/\b(curl|wget)\b[^|]*\|\s*(ba)?sh\b/.test(ins.args)) findings.push({ rule: 'DF007', line: ins.line, message: 'piping a download into a shell' });
+      if (/\b(curl|wget)\b[^|]*\|\s*(ba)?sh\b/.test(ins.args))
+        findings.push({ rule: 'DF007', line: ins.line, message: 'piping a download into a shell' });
       if (/\bsudo\b/.test(ins.args)) findings.push({ rule: 'DF007', line: ins.line, message: 'sudo in RUN' });
-      if (/[^|]\|[^|]/.test(ins.args) && !pipefail) findings.push({ rule: 'DF009', line: ins.line, message: 'RUN with a pipe needs SHELL ["/bin/bash", "-o", "pipefail", "-c"] first' });
+      if (/[^|]\|[^|]/.test(ins.args) && !pipefail)
+        findings.push({
+          rule: 'DF009',
+          line: ins.line,
+          message: 'RUN with a pipe needs SHELL ["/bin/bash", "-o", "pipefail", "-c"] first',
+        });
     }
   }
   const last = stages[stages.length - 1];
   const users = last.instructions.filter((i) => i.keyword === 'USER');
   const finalUser = users.length > 0 ? users[users.length - 1].args.split(':')[0] : undefined;
   if (finalUser === undefined || !/^\d+$/.test(finalUser) || finalUser === '0') {
-    findings.push({ rule: 'DF002', line: users[users.length - 1]?.line ?? last.instructions[0].line, message: `the final stage must end with a numeric non-root USER (got ${finalUser ?? 'none'})` });
+    findings.push({
+      rule: 'DF002',
+      line: users[users.length - 1]?.line ?? last.instructions[0].line,
+      message: `the final stage must end with a numeric non-root USER (got ${finalUser ?? 'none'})`,
+    });
   }
   if (!options.healthFromProbes && !instructions.some((i) => i.keyword === 'HEALTHCHECK')) {
     findings.push({ rule: 'DF003', line: 1, message: 'no HEALTHCHECK' });
   }
   if (options.requireMultiStage) {
-    const copiesFromEarlier = last.instructions.some((i) => i.keyword === 'COPY' && /--from=\S+/.test(i.args));
+    const copiesFromEarlier = last.instructions.some(
+      (i) => i.keyword === 'COPY' && /--from=\S+/.test(i.args),
+    );
     if (stages.length < 2 || !copiesFromEarlier) {
-      findings.push({ rule: 'DF008', line: 1, message: 'must be multi-stage: build in one stage, COPY --from it into the runtime stage' });
+      findings.push({
+        rule: 'DF008',
+        line: 1,
+        message: 'must be multi-stage: build in one stage, COPY --from it into the runtime stage',
+      });
     }
   }
   return findings;

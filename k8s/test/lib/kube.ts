@@ -23,7 +23,10 @@ export interface RequestOptions {
 }
 
 interface KubeconfigFile {
-  clusters: Array<{ name: string; cluster: { server: string; 'certificate-authority'?: string; 'certificate-authority-data'?: string } }>;
+  clusters: Array<{
+    name: string;
+    cluster: { server: string; 'certificate-authority'?: string; 'certificate-authority-data'?: string };
+  }>;
   users: Array<{ name: string; user: { token?: string } }>;
   contexts: Array<{ name: string; context: { cluster: string; user: string } }>;
   'current-context': string;
@@ -43,7 +46,8 @@ export class KubeClient {
     if (!ctx) throw new Error(`${path}: current context ${cfg['current-context']} not found`);
     const cluster = cfg.clusters.find((c) => c.name === ctx.cluster)?.cluster;
     const user = cfg.users.find((u) => u.name === ctx.user)?.user;
-    if (!cluster || !user?.token) throw new Error(`${path}: the tests need a cluster and a bearer-token user`);
+    if (!cluster || !user?.token)
+      throw new Error(`${path}: the tests need a cluster and a bearer-token user`);
     const ca = cluster['certificate-authority-data']
       ? Buffer.from(cluster['certificate-authority-data'], 'base64')
       : readFileSync(resolve(dirname(path), cluster['certificate-authority'] ?? ''));
@@ -69,7 +73,15 @@ export class KubeClient {
     if (options.impersonateGroups?.length) headers['Impersonate-Group'] = [...options.impersonateGroups];
     return new Promise((resolvePromise, reject) => {
       const req = request(
-        { host: this.server.hostname, port: this.server.port, path, method, headers, ca: this.ca, timeout: 30_000 },
+        {
+          host: this.server.hostname,
+          port: this.server.port,
+          path,
+          method,
+          headers,
+          ca: this.ca,
+          timeout: 30_000,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));

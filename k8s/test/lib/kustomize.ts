@@ -219,7 +219,8 @@ function generatorData(root: string, gen: JsonObject, where: string): Record<str
     if (key in data) throw new KustomizeError(`${where}: key ${key} given twice`);
     data[key] = value;
   };
-  for (const literal of asStringList(gen['literals'], `${where}.literals`)) put(...parseKeyValue(literal, where));
+  for (const literal of asStringList(gen['literals'], `${where}.literals`))
+    put(...parseKeyValue(literal, where));
   for (const envFile of asStringList(gen['envs'], `${where}.envs`)) {
     for (const line of loadFile(root, envFile, `${where}.envs`).split(/\r?\n/)) {
       if (line.trim() === '' || line.trim().startsWith('#')) continue;
@@ -251,7 +252,10 @@ function generate(
       `${where} ${name}: name suffix hashes are not implemented by this kustomize subset; set generatorOptions.disableNameSuffixHash: true`,
     );
   }
-  const labels = { ...asStringMap(options['labels'], where), ...asStringMap(own['labels'], `${where}.options.labels`) };
+  const labels = {
+    ...asStringMap(options['labels'], where),
+    ...asStringMap(own['labels'], `${where}.options.labels`),
+  };
   const annotations = {
     ...asStringMap(options['annotations'], where),
     ...asStringMap(own['annotations'], `${where}.options.annotations`),
@@ -260,11 +264,16 @@ function generate(
   const raw = generatorData(root, gen, `${where} ${name}`);
   const data: Record<string, string> =
     kind === 'Secret'
-      ? Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]))
+      ? Object.fromEntries(
+          Object.entries(raw).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]),
+        )
       : raw;
   const behavior = gen['behavior'] ?? 'create';
   const existing = acc.objects.find(
-    (o) => o.kind === kind && o.metadata.name === name && (namespace === undefined || o.metadata.namespace === namespace),
+    (o) =>
+      o.kind === kind &&
+      o.metadata.name === name &&
+      (namespace === undefined || o.metadata.namespace === namespace),
   );
   if (behavior === 'create') {
     const metadata: KObject['metadata'] = { name };
@@ -279,11 +288,13 @@ function generate(
   if (behavior !== 'merge' && behavior !== 'replace') {
     throw new KustomizeError(`${where} ${name}: behavior must be create, merge or replace`);
   }
-  if (!existing) throw new KustomizeError(`${where} ${name}: behavior ${behavior} needs an existing ${kind} ${name}`);
+  if (!existing)
+    throw new KustomizeError(`${where} ${name}: behavior ${behavior} needs an existing ${kind} ${name}`);
   const previous = isPlainObject(existing['data']) ? existing['data'] : {};
   existing['data'] = behavior === 'merge' ? { ...previous, ...data } : data;
   const meta = existing.metadata;
-  if (Object.keys(labels).length > 0) meta['labels'] = { ...asStringMap(meta['labels'], 'labels'), ...labels };
+  if (Object.keys(labels).length > 0)
+    meta['labels'] = { ...asStringMap(meta['labels'], 'labels'), ...labels };
   if (Object.keys(annotations).length > 0) {
     meta['annotations'] = { ...asStringMap(meta['annotations'], 'annotations'), ...annotations };
   }
@@ -318,9 +329,11 @@ function applyPatches(root: string, patches: unknown, acc: Accumulator): void {
     const where = `${root}: patches[${i}]`;
     const p = asObject(entry, where);
     for (const key of Object.keys(p)) {
-      if (!['path', 'patch', 'target', 'options'].includes(key)) throw new KustomizeError(`${where}: unknown field ${key}`);
+      if (!['path', 'patch', 'target', 'options'].includes(key))
+        throw new KustomizeError(`${where}: unknown field ${key}`);
     }
-    if (p['options'] !== undefined) throw new KustomizeError(`${where}: patch options are not supported by this subset`);
+    if (p['options'] !== undefined)
+      throw new KustomizeError(`${where}: patch options are not supported by this subset`);
     const text =
       typeof p['path'] === 'string'
         ? loadFile(root, p['path'], `${where}.path`)
@@ -333,9 +346,12 @@ function applyPatches(root: string, patches: unknown, acc: Accumulator): void {
       return d.toJS() as unknown;
     });
     if (docs.some((d) => Array.isArray(d))) {
-      throw new KustomizeError(`${where}: JSON 6902 patches are not supported by this subset (use a strategic merge patch)`);
+      throw new KustomizeError(
+        `${where}: JSON 6902 patches are not supported by this subset (use a strategic merge patch)`,
+      );
     }
-    const target = p['target'] === undefined ? undefined : (asObject(p['target'], `${where}.target`) as Target);
+    const target =
+      p['target'] === undefined ? undefined : (asObject(p['target'], `${where}.target`) as Target);
     for (const doc of docs) {
       if (doc === null || doc === undefined) continue;
       const patch = asObject(doc, where);
@@ -365,7 +381,9 @@ function applyOnePatch(patch: JsonObject, target: Target | undefined, acc: Accum
       acc.objects.splice(index, 1);
       continue;
     }
-    const body: JsonObject = target ? patch : { ...patch, metadata: { ...(patch['metadata'] as JsonObject) } };
+    const body: JsonObject = target
+      ? patch
+      : { ...patch, metadata: { ...(patch['metadata'] as JsonObject) } };
     if (!target) {
       // The identifying fields select the target; they are not changes.
       delete (body['metadata'] as JsonObject)['name'];
@@ -379,7 +397,9 @@ function setNamespace(acc: Accumulator, namespace: string, root: string): void {
   for (const o of acc.objects) {
     if (CLUSTER_SCOPED_KINDS.has(o.kind)) continue;
     if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') {
-      throw new KustomizeError(`${root}: the namespace transformer on ${o.kind} subjects is not supported by this subset`);
+      throw new KustomizeError(
+        `${root}: the namespace transformer on ${o.kind} subjects is not supported by this subset`,
+      );
     }
     o.metadata.namespace = namespace;
   }
@@ -398,7 +418,11 @@ export function parseImage(image: string): ImageRef {
   const rest = at >= 0 ? image.slice(0, at) : image;
   const colon = rest.lastIndexOf(':');
   const hasTag = colon > rest.lastIndexOf('/');
-  return { name: hasTag ? rest.slice(0, colon) : rest, tag: hasTag ? rest.slice(colon + 1) : undefined, digest };
+  return {
+    name: hasTag ? rest.slice(0, colon) : rest,
+    tag: hasTag ? rest.slice(colon + 1) : undefined,
+    digest,
+  };
 }
 
 function setImages(acc: Accumulator, images: unknown, root: string): void {
@@ -428,7 +452,8 @@ function setImages(acc: Accumulator, images: unknown, root: string): void {
     if (Array.isArray(node)) node.forEach(walk);
     else if (isPlainObject(node)) {
       for (const [key, value] of Object.entries(node)) {
-        if ((key === 'containers' || key === 'initContainers') && Array.isArray(value)) value.forEach(rewrite);
+        if ((key === 'containers' || key === 'initContainers') && Array.isArray(value))
+          value.forEach(rewrite);
         walk(value);
       }
     }
@@ -444,13 +469,18 @@ function build(dir: string, visited: readonly string[]): KObject[] {
     const path = resolve(root, entry);
     if (existsSync(path) && statSync(path).isDirectory()) {
       const cycle = [...visited, root].find((v) => isInside(path, v));
-      if (cycle) throw new KustomizeError(`${root}: cycle detected: candidate root ${path} contains visited root ${cycle}`);
+      if (cycle)
+        throw new KustomizeError(
+          `${root}: cycle detected: candidate root ${path} contains visited root ${cycle}`,
+        );
       for (const o of build(path, [...visited, root])) acc.add(o, `${root}: ${entry}`);
     } else {
-      for (const o of parseObjects(loadFile(root, entry, 'resource'), join(root, entry))) acc.add(o, `${root}: ${entry}`);
+      for (const o of parseObjects(loadFile(root, entry, 'resource'), join(root, entry)))
+        acc.add(o, `${root}: ${entry}`);
     }
   }
-  const options = k['generatorOptions'] === undefined ? {} : asObject(k['generatorOptions'], `${root}: generatorOptions`);
+  const options =
+    k['generatorOptions'] === undefined ? {} : asObject(k['generatorOptions'], `${root}: generatorOptions`);
   const generators: Array<['ConfigMap' | 'Secret', string]> = [
     ['ConfigMap', 'configMapGenerator'],
     ['Secret', 'secretGenerator'],
@@ -459,7 +489,9 @@ function build(dir: string, visited: readonly string[]): KObject[] {
     const list = k[field];
     if (list === undefined) continue;
     if (!Array.isArray(list)) throw new KustomizeError(`${root}: ${field} must be a list`);
-    list.forEach((gen, i) => generate(root, kind, asObject(gen, `${root}: ${field}[${i}]`), options, acc, `${root}: ${field}[${i}]`));
+    list.forEach((gen, i) =>
+      generate(root, kind, asObject(gen, `${root}: ${field}[${i}]`), options, acc, `${root}: ${field}[${i}]`),
+    );
   }
   applyPatches(root, k['patches'], acc);
   if (k['namespace'] !== undefined) {

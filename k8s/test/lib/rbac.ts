@@ -54,12 +54,19 @@ export function bindingsOf(objects: readonly KObject[], saNamespace: string, saN
     .filter((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'RoleBinding')
     .filter((o) =>
       ((o['subjects'] as Array<{ kind: string; name: string; namespace?: string }> | undefined) ?? []).some(
-        (s) => s.kind === 'ServiceAccount' && s.name === saName && (s.namespace ?? o.metadata.namespace) === saNamespace,
+        (s) =>
+          s.kind === 'ServiceAccount' &&
+          s.name === saName &&
+          (s.namespace ?? o.metadata.namespace) === saNamespace,
       ),
     )
     .map((o) => {
       const ref = o['roleRef'] as { kind: 'ClusterRole' | 'Role'; name: string };
-      return { roleKind: ref.kind, roleName: ref.name, namespace: o.kind === 'RoleBinding' ? o.metadata.namespace : undefined };
+      return {
+        roleKind: ref.kind,
+        roleName: ref.name,
+        namespace: o.kind === 'RoleBinding' ? o.metadata.namespace : undefined,
+      };
     });
 }
 
@@ -71,10 +78,14 @@ export function declaredRules(
 ): Array<{ rule: PolicyRule; namespace?: string; source: string }> {
   return bindingsOf(objects, saNamespace, saName).flatMap((b) => {
     const role = objects.find(
-      (o) => o.kind === b.roleKind && o.metadata.name === b.roleName && (b.roleKind === 'ClusterRole' || o.metadata.namespace === b.namespace),
+      (o) =>
+        o.kind === b.roleKind &&
+        o.metadata.name === b.roleName &&
+        (b.roleKind === 'ClusterRole' || o.metadata.namespace === b.namespace),
     );
-    if (!role) throw new Error(`${b.roleKind} ${b.roleName} is bound to ${saName} but not part of the manifests`);
-    return ((role['rules'] as PolicyRule[] | undefined) ?? []).map((rule) => ({
+    if (!role)
+      throw new Error(`${b.roleKind} ${b.roleName} is bound to ${saName} but not part of the manifests`);
+    return ((role['rules'] as unknown as PolicyRule[] | undefined) ?? []).map((rule) => ({
       rule,
       namespace: b.namespace,
       source: `${b.roleKind} ${b.roleName}`,
@@ -89,7 +100,9 @@ export function expandRules(rules: ReturnType<typeof declaredRules>): Permission
       (rule.resources ?? []).flatMap((res) => {
         const [resource, subresource] = res.split('/');
         const names = rule.resourceNames?.length ? rule.resourceNames : [undefined];
-        return rule.verbs.flatMap((verb) => names.map((name) => ({ verb, group, resource, subresource, namespace, name })));
+        return rule.verbs.flatMap((verb) =>
+          names.map((name) => ({ verb, group, resource, subresource, namespace, name })),
+        );
       }),
     ),
   );
@@ -128,7 +141,11 @@ export async function isAllowed(client: KubeClient, subject: Subject, p: Permiss
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -89,7 +89,9 @@ function checkDirectives(patch: JsonObject): void {
   }
   const directive = patch['$patch'];
   if (directive !== undefined && directive !== 'delete' && directive !== 'replace' && directive !== 'merge') {
-    throw new PatchError(`unknown $patch directive ${JSON.stringify(directive)} (expected delete, replace or merge)`);
+    throw new PatchError(
+      `unknown $patch directive ${JSON.stringify(directive)} (expected delete, replace or merge)`,
+    );
   }
 }
 
@@ -98,22 +100,35 @@ function withoutDirective(patch: JsonObject): JsonObject {
   return rest;
 }
 
-function mergeList(target: Json[], patch: Json[], key: string, path: readonly string[], kind: string): Json[] {
-  const result = target.map((item) => clone(item));
+/**
+ * Merges a keyed list like kustomize (kyaml) does: the patch's elements first, in patch order (each
+ * merged into the original element with the same key, if any), then the original elements the patch
+ * does not mention, in their order; `$patch: delete` elements remove theirs.
+ */
+function mergeList(
+  target: Json[],
+  patch: Json[],
+  key: string,
+  path: readonly string[],
+  kind: string,
+): Json[] {
+  const keyOf = (item: Json): Json | undefined => (isPlainObject(item) ? item[key] : undefined);
+  const merged: Json[] = [];
+  const mentioned = new Set<Json>();
   for (const element of patch) {
     if (!isPlainObject(element) || !(key in element)) {
       throw new PatchError(`list ${path.join('.')} merges by "${key}": every patch element needs it`);
     }
     checkDirectives(element);
-    const index = result.findIndex((item) => isPlainObject(item) && item[key] === element[key]);
-    if (element['$patch'] === 'delete') {
-      if (index >= 0) result.splice(index, 1);
-      continue;
-    }
-    if (index < 0) result.push(strategicMerge(null, withoutDirective(element), path, kind));
-    else result[index] = strategicMerge(result[index], element, path, kind);
+    mentioned.add(element[key]);
+    if (element['$patch'] === 'delete') continue;
+    const original = target.find((item) => keyOf(item) === element[key]);
+    merged.push(
+      strategicMerge(original === undefined ? null : original, withoutDirective(element), path, kind),
+    );
   }
-  return result;
+  const untouched = target.filter((item) => !mentioned.has(keyOf(item) ?? null)).map((item) => clone(item));
+  return [...merged, ...untouched];
 }
 
 /**
@@ -134,7 +149,8 @@ export function strategicMerge(target: Json, patch: Json, path: readonly string[
     } else if (Array.isArray(value)) {
       const key = mergeKeyFor(field, path, kind);
       const current = result[field];
-      result[field] = key && Array.isArray(current) ? mergeList(current, value, key, childPath, kind) : clone(value);
+      result[field] =
+        key && Array.isArray(current) ? mergeList(current, value, key, childPath, kind) : clone(value);
     } else {
       result[field] = strategicMerge(result[field] ?? null, value, childPath, kind);
     }

@@ -9,8 +9,10 @@ import { REPO_ROOT } from '../lib/paths';
 
 export default function globalSetup(): void {
   if (process.env['K8S_TEST_KUBECONFIG']) return;
+  // FORCE_COLOR (set by Nx) makes node's console.log colour the free ports tools/kube picks.
+  const { FORCE_COLOR: _color, ...env } = process.env;
   const run = execFileSync('bash', [join(REPO_ROOT, 'tools/kube/start.sh')], {
-    env: { ...process.env, WITH_KCM: '0' },
+    env: { ...env, WITH_KCM: '0' },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     timeout: 600_000,

@@ -15,7 +15,9 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const pkg = JSON.parse(readFileSync(join(lib, 'package.json'), 'utf8'));
 const versionTs = readFileSync(join(lib, 'src', 'lib', 'version.ts'), 'utf8');
 if (!versionTs.includes(`'${pkg.version}'`)) {
-  console.error(`libs/sdk: SDK_VERSION in src/lib/version.ts differs from package.json version ${pkg.version}`);
+  console.error(
+    `libs/sdk: SDK_VERSION in src/lib/version.ts differs from package.json version ${pkg.version}`,
+  );
   process.exit(1);
 }
 
@@ -26,7 +28,10 @@ for (const config of ['tsconfig.cjs.json', 'tsconfig.esm.json']) {
 writeFileSync(join(out, 'cjs', 'package.json'), JSON.stringify({ type: 'commonjs' }) + '\n');
 writeFileSync(join(out, 'esm', 'package.json'), JSON.stringify({ type: 'module' }) + '\n');
 const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-writeFileSync(join(out, 'package.json'), JSON.stringify({ ...pkg, license: pkg.license ?? rootPkg.license }, null, 2) + '\n');
+writeFileSync(
+  join(out, 'package.json'),
+  JSON.stringify({ ...pkg, license: pkg.license ?? rootPkg.license }, null, 2) + '\n',
+);
 copyFileSync(join(lib, 'README.md'), join(out, 'README.md'));
 if (existsSync(join(root, 'LICENSE'))) copyFileSync(join(root, 'LICENSE'), join(out, 'LICENSE'));
 const bin = join(out, pkg.bin.executor);

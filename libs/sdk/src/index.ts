@@ -1,7 +1,15 @@
 import './lib/polyfill.js';
 
 export { ExecutorClient, Pools, type ClientOptions, type CreateSessionOptions } from './lib/client.js';
-export { Session, SessionFiles, SessionPackages, DEFAULT_EXECUTION_TIMEOUT_MS, type ExecuteOptions, type InstallOptions, type FileData } from './lib/session.js';
+export {
+  Session,
+  SessionFiles,
+  SessionPackages,
+  DEFAULT_EXECUTION_TIMEOUT_MS,
+  type ExecuteOptions,
+  type InstallOptions,
+  type FileData,
+} from './lib/session.js';
 export { isRetryable, type RequestOptions, type RetryEvent, type HttpMethod } from './lib/http.js';
 export {
   ExecutorError,

@@ -84,7 +84,8 @@ def main():
     ns = {"__name__": "__main__", "__builtins__": __builtins__}
     sys.path.insert(0, os.getcwd())
     count = 0
-    _reply({"ready": True, "pid": os.getpid()})
+    kernel_pid = os.getpid()
+    _reply({"ready": True, "pid": kernel_pid})
     for line in _read_lines():
         req = json.loads(line)
         count += 1
@@ -134,6 +135,13 @@ def main():
                         os.environ.pop(k, None)
                     else:
                         os.environ[k] = v
+        if os.getpid() != kernel_pid:
+            # A process forked by the cell finished the cell: it must never answer for the kernel.
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(exit_code if 0 <= exit_code < 256 else 1)
         try:
             sys.stdout.flush()
         except BaseException:

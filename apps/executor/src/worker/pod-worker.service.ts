@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import {
@@ -23,7 +23,7 @@ import { REDIS } from '../tokens';
  * the worker (finish in-flight jobs) before the final snapshots, in that order.
  */
 @Injectable()
-export class PodWorkerService implements OnApplicationBootstrap {
+export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(PodWorkerService.name);
   private worker?: Worker;
   readonly queueName: string;
@@ -59,6 +59,10 @@ export class PodWorkerService implements OnApplicationBootstrap {
   /** Stops taking jobs and waits for the in-flight ones to finish. */
   async close(): Promise<void> {
     await this.worker?.close();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.close();
   }
 
   /** Dispatches one job (payload validated at the edge). */

@@ -71,7 +71,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     let value = inline;
     if (value === undefined) {
       const next = argv[i + 1];
-      if (next === undefined || (next.startsWith('--') && next !== '--')) throw new UsageError(`option --${name} needs a value`);
+      if (next === undefined || (next.startsWith('--') && next !== '--'))
+        throw new UsageError(`option --${name} needs a value`);
       value = next;
       i++;
     }
@@ -99,7 +100,8 @@ export function bool(args: ParsedArgs, name: string): boolean {
 export function int(args: ParsedArgs, name: string, min = 1): number | undefined {
   const v = str(args, name);
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`option --${name} must be an integer ≥ ${min}, got "${v}"`);
+  if (!/^\d+$/.test(v) || Number(v) < min)
+    throw new UsageError(`option --${name} must be an integer ≥ ${min}, got "${v}"`);
   return Number(v);
 }
 
@@ -120,6 +122,7 @@ export function keyValues(args: ParsedArgs, name: string): Record<string, string
 export function allowOnly(args: ParsedArgs, command: string, allowed: readonly string[]): void {
   const global = ['help', 'version', 'json', 'url', 'key', 'config'];
   for (const name of Object.keys(args.flags)) {
-    if (!global.includes(name) && !allowed.includes(name)) throw new UsageError(`option --${name} does not apply to "${command}"`);
+    if (!global.includes(name) && !allowed.includes(name))
+      throw new UsageError(`option --${name} does not apply to "${command}"`);
   }
 }

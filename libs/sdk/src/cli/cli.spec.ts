@@ -27,7 +27,10 @@ describe('executor CLI (in-process, against an API-shaped HTTP server)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function cli(argv: string[], opts: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  async function cli(
+    argv: string[],
+    opts: { stdin?: string | Buffer; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<Result> {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const code = await runCli(argv, {
@@ -51,7 +54,9 @@ describe('executor CLI (in-process, against an API-shaped HTTP server)', () => {
   });
 
   it('run: reads stdin with --template, --keep keeps the session, --json prints the result', async () => {
-    const r = await cli(['run', '-', '--template', 'bash', '--keep', '--json', '--env', 'A=1'], { stdin: '# out: x\n' });
+    const r = await cli(['run', '-', '--template', 'bash', '--keep', '--json', '--env', 'A=1'], {
+      stdin: '# out: x\n',
+    });
     expect(r.code).toBe(0);
     const parsed = JSON.parse(r.stdout) as Record<string, unknown>;
     expect(parsed).toMatchObject({ exitCode: 0, stdout: 'x\n', timedOut: false });
@@ -69,23 +74,46 @@ describe('executor CLI (in-process, against an API-shaped HTTP server)', () => {
 
   it('run: usage errors exit 2', async () => {
     writeFileSync(join(dir, 'x.unknown'), '');
-    expect(await cli(['run', 'x.unknown'])).toMatchObject({ code: 2, stderr: expect.stringContaining('cannot infer the template of "x.unknown"') });
-    expect(await cli(['run', '-'])).toMatchObject({ code: 2, stderr: expect.stringContaining('reading from stdin needs --template') });
-    expect(await cli(['run', 'missing.py'])).toMatchObject({ code: 2, stderr: expect.stringContaining('cannot read missing.py: no such file') });
-    expect(await cli(['frobnicate'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "frobnicate"') });
+    expect(await cli(['run', 'x.unknown'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('cannot infer the template of "x.unknown"'),
+    });
+    expect(await cli(['run', '-'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('reading from stdin needs --template'),
+    });
+    expect(await cli(['run', 'missing.py'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('cannot read missing.py: no such file'),
+    });
+    expect(await cli(['frobnicate'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown command "frobnicate"'),
+    });
     expect(await cli(['pools', '--ttl', '3'])).toMatchObject({ code: 2 });
     expect(await cli([])).toMatchObject({ code: 2, stdout: expect.stringContaining('Usage:') });
     expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('executor cp') });
   });
 
   it('session create/list/get/extend/persist/rm and exec', async () => {
-    const created = await cli(['session', 'create', 'python', '--ttl', '60', '--meta', 'user=ana', '--no-persist']);
+    const created = await cli([
+      'session',
+      'create',
+      'python',
+      '--ttl',
+      '60',
+      '--meta',
+      'user=ana',
+      '--no-persist',
+    ]);
     expect(created.code).toBe(0);
     const id = created.stdout.trim();
     expect(api.sessions.get(id)?.info).toMatchObject({ persist: false, metadata: { user: 'ana' } });
     const list = await cli(['session', 'list']);
     expect(list.stdout).toMatch(new RegExp(`^ID +TEMPLATE +POD +STATUS +PERSIST +EXPIRES\\n${id} +python`));
-    const listJson = JSON.parse((await cli(['session', 'list', '--json'])).stdout) as { items: Array<{ id: string }> };
+    const listJson = JSON.parse((await cli(['session', 'list', '--json'])).stdout) as {
+      items: Array<{ id: string }>;
+    };
     expect(listJson.items.map((s) => s.id)).toEqual([id]);
     expect(JSON.parse((await cli(['session', 'get', id])).stdout)).toMatchObject({ id, migrations: [] });
     expect((await cli(['session', 'extend', id, '--ttl', '120'])).stdout).toContain(`${id} expires at`);
@@ -110,29 +138,50 @@ describe('executor CLI (in-process, against an API-shaped HTTP server)', () => {
     expect(readFileSync(join(dir, 'back.bin')).equals(bytes)).toBe(true);
     const toStdout = await cli(['cp', `${id}:data/blob.bin`, '-']);
     expect(toStdout.stdoutBytes.equals(bytes)).toBe(true);
-    const json = JSON.parse((await cli(['cp', 'blob.bin', `${id}:x.bin`, '--json'])).stdout) as Record<string, unknown>;
+    const json = JSON.parse((await cli(['cp', 'blob.bin', `${id}:x.bin`, '--json'])).stdout) as Record<
+      string,
+      unknown
+    >;
     expect(json).toEqual({ session: id, path: 'x.bin', bytes: 4096 });
     const ls = await cli(['ls', id]);
     expect(ls.stdout).toMatch(/data\/blob\.bin +4\.0 KiB/);
-    expect(await cli(['cp', 'a', 'b'])).toMatchObject({ code: 2, stderr: expect.stringContaining('one side to be <session>:<path>') });
-    expect((await cli(['cp', `${id}:nope.bin`, 'n.bin'])).stderr).toContain('not_found (404): file "nope.bin" not found');
+    expect(await cli(['cp', 'a', 'b'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('one side to be <session>:<path>'),
+    });
+    expect((await cli(['cp', `${id}:nope.bin`, 'n.bin'])).stderr).toContain(
+      'not_found (404): file "nope.bin" not found',
+    );
   });
 
   it('pools: a table with health and breaker state; --json parses', async () => {
     const r = await cli(['pools']);
-    expect(r.stdout.split('\n')[0]).toMatch(/^NAME +TEMPLATE +REGION +WEIGHT +HEALTHY +CIRCUIT +PODS +SESSIONS +CONNS +QUEUE$/);
+    expect(r.stdout.split('\n')[0]).toMatch(
+      /^NAME +TEMPLATE +REGION +WEIGHT +HEALTHY +CIRCUIT +PODS +SESSIONS +CONNS +QUEUE$/,
+    );
     expect(r.stdout).toMatch(/node +node +eu +2 +NO +open +0 +0 +0 +3/);
     const j = JSON.parse((await cli(['pools', '--json'])).stdout) as { items: Array<{ circuit: string }> };
     expect(j.items.map((p) => p.circuit)).toEqual(['closed', 'open']);
-    expect(JSON.parse((await cli(['pools', 'python'])).stdout)).toMatchObject({ name: 'python', podDetails: [] });
+    expect(JSON.parse((await cli(['pools', 'python'])).stdout)).toMatchObject({
+      name: 'python',
+      podDetails: [],
+    });
   });
 
   it('API and network errors: clear message, exit 1, JSON on stderr with --json', async () => {
-    const bad = await cli(['pools'], { env: { EXECUTOR_URL: api.url, EXECUTOR_API_KEY: 'wrong-key-000', HOME: dir } });
+    const bad = await cli(['pools'], {
+      env: { EXECUTOR_URL: api.url, EXECUTOR_API_KEY: 'wrong-key-000', HOME: dir },
+    });
     expect(bad).toMatchObject({ code: 1, stdout: '' });
-    expect(bad.stderr).toBe('executor: authentication failed (401): missing or unknown API key. Check --key / EXECUTOR_API_KEY.\n');
-    const badJson = await cli(['pools', '--json'], { env: { EXECUTOR_URL: api.url, EXECUTOR_API_KEY: 'wrong-key-000', HOME: dir } });
-    expect(JSON.parse(badJson.stderr)).toEqual({ error: { code: 'unauthenticated', status: 401, message: 'missing or unknown API key' } });
+    expect(bad.stderr).toBe(
+      'executor: authentication failed (401): missing or unknown API key. Check --key / EXECUTOR_API_KEY.\n',
+    );
+    const badJson = await cli(['pools', '--json'], {
+      env: { EXECUTOR_URL: api.url, EXECUTOR_API_KEY: 'wrong-key-000', HOME: dir },
+    });
+    expect(JSON.parse(badJson.stderr)).toEqual({
+      error: { code: 'unauthenticated', status: 401, message: 'missing or unknown API key' },
+    });
     const url = api.url;
     await api.close();
     const down = await cli(['pools', '--url', url, '--key', 'k']);
@@ -145,11 +194,15 @@ describe('executor CLI (in-process, against an API-shaped HTTP server)', () => {
   });
 
   it('503 with retryAfterSeconds is reported with its hint after the retries', async () => {
-    const busy = await startHttpServer((_req, res) => apiError(res, 503, 'unavailable', 'no healthy pool for template "python"', { retryAfterSeconds: 0 }));
+    const busy = await startHttpServer((_req, res) =>
+      apiError(res, 503, 'unavailable', 'no healthy pool for template "python"', { retryAfterSeconds: 0 }),
+    );
     try {
       const r = await cli(['session', 'create', 'python', '--url', busy.url, '--key', 'k']);
       expect(r.code).toBe(1);
-      expect(r.stderr).toBe('executor: unavailable (503): no healthy pool for template "python" (retry after 0s)\n');
+      expect(r.stderr).toBe(
+        'executor: unavailable (503): no healthy pool for template "python" (retry after 0s)\n',
+      );
       expect(busy.requests).toHaveLength(4); // 1 + 3 retries
     } finally {
       await busy.close();
@@ -159,7 +212,15 @@ describe('executor CLI (in-process, against an API-shaped HTTP server)', () => {
 
 describe('CLI helpers', () => {
   it('infers templates from extensions', () => {
-    expect(['a.py', 'b.ts', 'c.mjs', 'd.R', 'e.rs', 'f.cc', 'g.txt'].map(templateForFile)).toEqual(['python', 'typescript', 'node', 'r', 'rust', 'cpp', undefined]);
+    expect(['a.py', 'b.ts', 'c.mjs', 'd.R', 'e.rs', 'f.cc', 'g.txt'].map(templateForFile)).toEqual([
+      'python',
+      'typescript',
+      'node',
+      'r',
+      'rust',
+      'cpp',
+      undefined,
+    ]);
   });
 
   it('parses <session>:<path>', () => {

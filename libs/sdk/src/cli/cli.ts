@@ -1,7 +1,15 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { ExecutorClient } from '../lib/client.js';
-import { AbortError, ExecutorError, NetworkError, TimeoutError, UnauthenticatedError, UnavailableError, RateLimitedError } from '../lib/errors.js';
+import {
+  AbortError,
+  ExecutorError,
+  NetworkError,
+  TimeoutError,
+  UnauthenticatedError,
+  UnavailableError,
+  RateLimitedError,
+} from '../lib/errors.js';
 import type { Session } from '../lib/session.js';
 import type { Execution, PoolInfo, SessionInfo } from '../lib/types.js';
 import { SDK_VERSION } from '../lib/version.js';
@@ -91,7 +99,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       json,
       client: () => {
         if (client) return client;
-        const config = resolveConfig({ url: str(args, 'url'), key: str(args, 'key'), config: str(args, 'config') }, io.env);
+        const config = resolveConfig(
+          { url: str(args, 'url'), key: str(args, 'key'), config: str(args, 'config') },
+          io.env,
+        );
         url = config.url;
         client = new ExecutorClient({ baseUrl: config.url, apiKey: config.apiKey });
         return client;
@@ -105,7 +116,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 }
 
 function reportError(err: unknown, io: CliIo, json: boolean, url: string): number {
-  const exit = err instanceof UsageError ? EXIT_USAGE : err instanceof AbortError ? EXIT_INTERRUPTED : EXIT_API;
+  const exit =
+    err instanceof UsageError ? EXIT_USAGE : err instanceof AbortError ? EXIT_INTERRUPTED : EXIT_API;
   if (json) {
     const e = err as Partial<ExecutorError> & Error;
     const code = err instanceof UsageError ? 'usage' : err instanceof ExecutorError ? err.code : 'error';
@@ -125,12 +137,14 @@ export function describeError(err: unknown, url: string): string {
     return `cannot reach the API at ${url || 'the configured URL'}: ${err.message}. Is the platform running (npm start)? Set --url or EXECUTOR_URL.`;
   }
   if (err instanceof TimeoutError && err.status === 0) return `no answer from ${url}: ${err.message}`;
-  if (err instanceof UnauthenticatedError) return `authentication failed (401): ${err.message}. Check --key / EXECUTOR_API_KEY.`;
+  if (err instanceof UnauthenticatedError)
+    return `authentication failed (401): ${err.message}. Check --key / EXECUTOR_API_KEY.`;
   if (err instanceof UnavailableError || err instanceof RateLimitedError) {
     const after = err.retryAfterSeconds === undefined ? '' : ` (retry after ${err.retryAfterSeconds}s)`;
     return `${err.code} (${err.status}): ${err.message}${after}`;
   }
-  if (err instanceof ExecutorError) return `${err.code}${err.status ? ` (${err.status})` : ''}: ${err.message}`;
+  if (err instanceof ExecutorError)
+    return `${err.code}${err.status ? ` (${err.status})` : ''}: ${err.message}`;
   if (err instanceof Error) return err.message;
   return String(err);
 }
@@ -151,7 +165,9 @@ async function readLocal(ctx: Ctx, file: string): Promise<Buffer> {
     return await readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
+    throw new UsageError(
+      `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`,
+    );
   }
 }
 
@@ -170,7 +186,13 @@ export function exitCodeOf(result: Execution): number {
   return Number.isInteger(code) && code >= 0 && code <= 255 ? code : 1;
 }
 
-async function runAndPrint(ctx: Ctx, session: Session, code: string, label: string, extra: Record<string, unknown>): Promise<number> {
+async function runAndPrint(
+  ctx: Ctx,
+  session: Session,
+  code: string,
+  label: string,
+  extra: Record<string, unknown>,
+): Promise<number> {
   const args = ctx.args;
   const spin = spinner(ctx.io.stderr, label);
   let result: Execution;
@@ -189,7 +211,10 @@ async function runAndPrint(ctx: Ctx, session: Session, code: string, label: stri
   } else {
     ctx.io.stdout.write(result.stdout);
     ctx.io.stderr.write(result.stderr);
-    if (result.timedOut) ctx.io.stderr.write(`executor: the code timed out (after ${Math.round(result.durationMs)} ms) and was stopped\n`);
+    if (result.timedOut)
+      ctx.io.stderr.write(
+        `executor: the code timed out (after ${Math.round(result.durationMs)} ms) and was stopped\n`,
+      );
     if (result.truncated) ctx.io.stderr.write('executor: output was truncated at 1 MiB\n');
   }
   return exitCodeOf(result);
@@ -200,7 +225,8 @@ export function parseRemote(arg: string): { session: string; path: string } | un
   const colon = arg.indexOf(':');
   if (colon <= 0) return undefined;
   const session = arg.slice(0, colon);
-  if (session.includes('/') || session.includes('\\') || session === '.' || session === '..') return undefined;
+  if (session.includes('/') || session.includes('\\') || session === '.' || session === '..')
+    return undefined;
   return { session, path: arg.slice(colon + 1) };
 }
 
@@ -214,7 +240,11 @@ const run: Command = async (ctx, rest) => {
   const file = rest[0] as string;
   const template = str(ctx.args, 'template') ?? (file === '-' ? undefined : templateForFile(file));
   if (!template) {
-    throw new UsageError(file === '-' ? 'reading from stdin needs --template' : `cannot infer the template of "${file}" from its extension: pass --template`);
+    throw new UsageError(
+      file === '-'
+        ? 'reading from stdin needs --template'
+        : `cannot infer the template of "${file}" from its extension: pass --template`,
+    );
   }
   const code = (await readLocal(ctx, file)).toString('utf8');
   const client = ctx.client();
@@ -226,12 +256,22 @@ const run: Command = async (ctx, rest) => {
     signal: ctx.io.signal,
   });
   try {
-    return await runAndPrint(ctx, session, code, `running ${file === '-' ? 'stdin' : basename(file)} (${template}) on ${session.info.pod}`, { session: session.id });
+    return await runAndPrint(
+      ctx,
+      session,
+      code,
+      `running ${file === '-' ? 'stdin' : basename(file)} (${template}) on ${session.info.pod}`,
+      { session: session.id },
+    );
   } finally {
     if (bool(ctx.args, 'keep')) {
       if (!ctx.json) ctx.io.stderr.write(`executor: session ${session.id} kept\n`);
     } else {
-      await session.close().catch((err: Error) => ctx.io.stderr.write(`executor: closing session ${session.id} failed: ${err.message}\n`));
+      await session
+        .close()
+        .catch((err: Error) =>
+          ctx.io.stderr.write(`executor: closing session ${session.id} failed: ${err.message}\n`),
+        );
     }
   }
 };
@@ -240,7 +280,10 @@ const exec: Command = async (ctx, rest) => {
   allowOnly(ctx.args, 'exec', ['timeout', 'env', 'language']);
   need(rest, 2, 'session id and code (or - for stdin)');
   const [id, ...codeParts] = rest as [string, ...string[]];
-  const code = codeParts.length === 1 && codeParts[0] === '-' ? (await readAll(ctx.io.stdin)).toString('utf8') : codeParts.join(' ');
+  const code =
+    codeParts.length === 1 && codeParts[0] === '-'
+      ? (await readAll(ctx.io.stdin)).toString('utf8')
+      : codeParts.join(' ');
   const session = await ctx.client().getSession(id, { signal: ctx.io.signal });
   return runAndPrint(ctx, session, code, `running on ${session.info.pod}`, {});
 };
@@ -255,7 +298,15 @@ const session: Command = async (ctx, rest) => {
   const signal = ctx.io.signal;
   switch (sub) {
     case 'create': {
-      allowOnly(ctx.args, 'session create', ['template', 'ttl', 'region', 'persist', 'no-persist', 'env', 'meta']);
+      allowOnly(ctx.args, 'session create', [
+        'template',
+        'ttl',
+        'region',
+        'persist',
+        'no-persist',
+        'env',
+        'meta',
+      ]);
       const template = str(ctx.args, 'template') ?? args[0];
       if (!template) throw new UsageError('session create needs a template (executor session create python)');
       const s = await client().createSession({
@@ -276,7 +327,10 @@ const session: Command = async (ctx, rest) => {
       allowOnly(ctx.args, 'session list', []);
       const items = (await client().listSessions({ signal })).map((s) => s.info);
       if (ctx.json) printJson(ctx, { items });
-      else ctx.io.stdout.write(table(['ID', 'TEMPLATE', 'POD', 'STATUS', 'PERSIST', 'EXPIRES'], items.map(sessionRow)));
+      else
+        ctx.io.stdout.write(
+          table(['ID', 'TEMPLATE', 'POD', 'STATUS', 'PERSIST', 'EXPIRES'], items.map(sessionRow)),
+        );
       return 0;
     }
     case 'get':
@@ -302,7 +356,8 @@ const session: Command = async (ctx, rest) => {
       allowOnly(ctx.args, 'session extend', ['ttl']);
       need(args, 1, 'session id');
       const ttl = int(ctx.args, 'ttl') ?? (args[1] !== undefined ? Number(args[1]) : undefined);
-      if (!ttl || !Number.isInteger(ttl) || ttl < 1) throw new UsageError('session extend needs --ttl <seconds>');
+      if (!ttl || !Number.isInteger(ttl) || ttl < 1)
+        throw new UsageError('session extend needs --ttl <seconds>');
       const s = await client().getSession(args[0] as string, { signal });
       const info = await s.extend(ttl, { signal });
       if (ctx.json) printJson(ctx, info);
@@ -319,13 +374,18 @@ const session: Command = async (ctx, rest) => {
       return 0;
     }
     default:
-      throw new UsageError(sub ? `unknown session command "${sub}" (create, list, get, rm, extend, persist)` : 'session needs a command: create, list, get, rm, extend, persist');
+      throw new UsageError(
+        sub
+          ? `unknown session command "${sub}" (create, list, get, rm, extend, persist)`
+          : 'session needs a command: create, list, get, rm, extend, persist',
+      );
   }
 };
 
 const cp: Command = async (ctx, rest) => {
   allowOnly(ctx.args, 'cp', []);
-  if (rest.length !== 2) throw new UsageError('cp needs a source and a destination, one of them <session>:<path>');
+  if (rest.length !== 2)
+    throw new UsageError('cp needs a source and a destination, one of them <session>:<path>');
   const [src, dst] = rest as [string, string];
   const from = parseRemote(src);
   const to = parseRemote(dst);
@@ -368,7 +428,13 @@ const ls: Command = async (ctx, rest) => {
   const s = await ctx.client().getSession(rest[0] as string, { signal: ctx.io.signal });
   const items = await s.files.list({ signal: ctx.io.signal });
   if (ctx.json) printJson(ctx, { items });
-  else ctx.io.stdout.write(table(['PATH', 'SIZE', 'MODIFIED'], items.map((f) => [f.path, humanSize(f.size), f.modifiedAt])));
+  else
+    ctx.io.stdout.write(
+      table(
+        ['PATH', 'SIZE', 'MODIFIED'],
+        items.map((f) => [f.path, humanSize(f.size), f.modifiedAt]),
+      ),
+    );
   return 0;
 };
 
@@ -376,14 +442,21 @@ const install: Command = async (ctx, rest) => {
   allowOnly(ctx.args, 'install', ['manager']);
   need(rest, 2, 'session id and at least one package');
   const manager = str(ctx.args, 'manager');
-  if (manager !== undefined && manager !== 'pip' && manager !== 'npm') throw new UsageError('--manager must be pip or npm');
+  if (manager !== undefined && manager !== 'pip' && manager !== 'npm')
+    throw new UsageError('--manager must be pip or npm');
   const [id, ...packages] = rest as [string, ...string[]];
   const s = await ctx.client().getSession(id, { signal: ctx.io.signal });
   const spin = spinner(ctx.io.stderr, `installing ${packages.join(' ')}`);
   try {
     const installed = await s.packages.install(packages, { manager, signal: ctx.io.signal });
     if (ctx.json) printJson(ctx, { installed });
-    else ctx.io.stdout.write(table(['NAME', 'VERSION'], installed.map((p) => [p.name, p.version])));
+    else
+      ctx.io.stdout.write(
+        table(
+          ['NAME', 'VERSION'],
+          installed.map((p) => [p.name, p.version]),
+        ),
+      );
   } finally {
     spin.stop();
   }
@@ -391,7 +464,18 @@ const install: Command = async (ctx, rest) => {
 };
 
 function poolRow(p: PoolInfo): Array<string | number> {
-  return [p.name, p.template, p.region || '-', p.weight, p.healthy ? 'yes' : 'NO', p.circuit, p.pods, p.sessions, p.connections, p.queueDepth];
+  return [
+    p.name,
+    p.template,
+    p.region || '-',
+    p.weight,
+    p.healthy ? 'yes' : 'NO',
+    p.circuit,
+    p.pods,
+    p.sessions,
+    p.connections,
+    p.queueDepth,
+  ];
 }
 
 const pools: Command = async (ctx, rest) => {
@@ -406,7 +490,10 @@ const pools: Command = async (ctx, rest) => {
   if (ctx.json) printJson(ctx, { items });
   else {
     ctx.io.stdout.write(
-      table(['NAME', 'TEMPLATE', 'REGION', 'WEIGHT', 'HEALTHY', 'CIRCUIT', 'PODS', 'SESSIONS', 'CONNS', 'QUEUE'], items.map(poolRow)),
+      table(
+        ['NAME', 'TEMPLATE', 'REGION', 'WEIGHT', 'HEALTHY', 'CIRCUIT', 'PODS', 'SESSIONS', 'CONNS', 'QUEUE'],
+        items.map(poolRow),
+      ),
     );
   }
   return 0;

@@ -20,9 +20,17 @@ describe('resolveConfig', () => {
     writeConfig(JSON.stringify({ url: 'http://file:1', apiKey: 'file-key' }));
     const env = { HOME: home };
     expect(resolveConfig({}, env)).toEqual({ url: 'http://file:1', apiKey: 'file-key' });
-    expect(resolveConfig({}, { ...env, EXECUTOR_URL: 'http://env:2', EXECUTOR_API_KEY: 'env-key' })).toEqual({ url: 'http://env:2', apiKey: 'env-key' });
-    expect(resolveConfig({ url: 'http://flag:3', key: 'flag-key' }, { ...env, EXECUTOR_URL: 'http://env:2' })).toEqual({ url: 'http://flag:3', apiKey: 'flag-key' });
-    expect(resolveConfig({}, { HOME: join(home, 'none'), EXECUTOR_API_KEY: 'k' })).toEqual({ url: DEFAULT_URL, apiKey: 'k' });
+    expect(resolveConfig({}, { ...env, EXECUTOR_URL: 'http://env:2', EXECUTOR_API_KEY: 'env-key' })).toEqual({
+      url: 'http://env:2',
+      apiKey: 'env-key',
+    });
+    expect(
+      resolveConfig({ url: 'http://flag:3', key: 'flag-key' }, { ...env, EXECUTOR_URL: 'http://env:2' }),
+    ).toEqual({ url: 'http://flag:3', apiKey: 'flag-key' });
+    expect(resolveConfig({}, { HOME: join(home, 'none'), EXECUTOR_API_KEY: 'k' })).toEqual({
+      url: DEFAULT_URL,
+      apiKey: 'k',
+    });
   });
 
   it('reads EXECUTOR_CONFIG and XDG_CONFIG_HOME', () => {
@@ -33,14 +41,20 @@ describe('resolveConfig', () => {
   });
 
   it('explains every problem', () => {
-    expect(() => resolveConfig({}, { HOME: home })).toThrow(/no API key: pass --key, set EXECUTOR_API_KEY, or put \{"apiKey": "..."\} in .*config.json/);
-    expect(() => resolveConfig({}, { EXECUTOR_CONFIG: join(home, 'missing.json') })).toThrow('cannot read config file');
+    expect(() => resolveConfig({}, { HOME: home })).toThrow(
+      /no API key: pass --key, set EXECUTOR_API_KEY, or put \{"apiKey": "..."\} in .*config.json/,
+    );
+    expect(() => resolveConfig({}, { EXECUTOR_CONFIG: join(home, 'missing.json') })).toThrow(
+      'cannot read config file',
+    );
     writeConfig('{nope');
     expect(() => resolveConfig({}, { HOME: home })).toThrow('is not valid JSON');
     writeConfig('{"apiKey": 5}');
     expect(() => resolveConfig({}, { HOME: home })).toThrow('"apiKey" must be a string');
     writeConfig('{"token": "x"}');
     expect(() => resolveConfig({}, { HOME: home })).toThrow('unknown field "token"');
-    expect(() => resolveConfig({ url: 'ftp://x', key: 'k' }, { HOME: join(home, 'none') })).toThrow('is not an http(s) URL');
+    expect(() => resolveConfig({ url: 'ftp://x', key: 'k' }, { HOME: join(home, 'none') })).toThrow(
+      'is not an http(s) URL',
+    );
   });
 });

@@ -39,18 +39,23 @@ function readConfigFile(path: string, explicit: boolean): FileConfig {
   } catch (err) {
     throw new UsageError(`config file ${path} is not valid JSON: ${(err as Error).message}`);
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`config file ${path}: expected a JSON object like {"url": "...", "apiKey": "..."}`);
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new UsageError(`config file ${path}: expected a JSON object like {"url": "...", "apiKey": "..."}`);
   const obj = parsed as Record<string, unknown>;
   const out: FileConfig = {};
   for (const [field, value] of Object.entries(obj)) {
-    if (field !== 'url' && field !== 'apiKey') throw new UsageError(`config file ${path}: unknown field "${field}" (known: url, apiKey)`);
+    if (field !== 'url' && field !== 'apiKey')
+      throw new UsageError(`config file ${path}: unknown field "${field}" (known: url, apiKey)`);
     if (typeof value !== 'string') throw new UsageError(`config file ${path}: "${field}" must be a string`);
     out[field] = value;
   }
   return out;
 }
 
-export function resolveConfig(flags: { url?: string; key?: string; config?: string }, env: NodeJS.ProcessEnv): CliConfig {
+export function resolveConfig(
+  flags: { url?: string; key?: string; config?: string },
+  env: NodeJS.ProcessEnv,
+): CliConfig {
   const { path, explicit } = configPath(env, flags.config);
   const file = readConfigFile(path, explicit);
   const url = flags.url || env['EXECUTOR_URL'] || file.url || DEFAULT_URL;

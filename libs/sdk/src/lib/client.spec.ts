@@ -1,4 +1,10 @@
-import { apiError, dropConnection, sendJson, startHttpServer, type TestServer } from '../../test/support/http-server';
+import {
+  apiError,
+  dropConnection,
+  sendJson,
+  startHttpServer,
+  type TestServer,
+} from '../../test/support/http-server';
 import { startFakeApi, type FakeApi } from '../../test/support/api-server';
 import { ExecutorClient, type ClientOptions } from './client';
 import {
@@ -48,13 +54,20 @@ describe('ExecutorClient over real HTTP', () => {
     expect(() => new ExecutorClient({ baseUrl: 'nope', apiKey: KEY })).toThrow(InvalidArgumentError);
     expect(() => new ExecutorClient({ baseUrl: 'ftp://x', apiKey: KEY })).toThrow('must be http(s)');
     expect(() => new ExecutorClient({ baseUrl: 'http://x', apiKey: '' })).toThrow('apiKey is required');
-    expect(() => new ExecutorClient({ baseUrl: 'http://x', apiKey: KEY, retries: -1 })).toThrow('retries must be a number ≥ 0');
+    expect(() => new ExecutorClient({ baseUrl: 'http://x', apiKey: KEY, retries: -1 })).toThrow(
+      'retries must be a number ≥ 0',
+    );
     expect(() => new ExecutorClient({ baseUrl: 'http://x', apiKey: KEY, timeoutMs: 0 })).toThrow('timeoutMs');
   });
 
   it('creates a session: bearer key, JSON body without undefined fields, user agent, region header', async () => {
     server.handle((_req, res) => sendJson(res, 201, SESSION));
-    const s = await client({ region: 'eu-west' }).createSession({ template: 'python', ttlSeconds: 60, env: { A: '1' }, persist: undefined });
+    const s = await client({ region: 'eu-west' }).createSession({
+      template: 'python',
+      ttlSeconds: 60,
+      env: { A: '1' },
+      persist: undefined,
+    });
     expect(s.id).toBe('ses-1');
     expect(s.info).toEqual(SESSION);
     const req = server.requests[0];
@@ -63,43 +76,68 @@ describe('ExecutorClient over real HTTP', () => {
     expect(req?.headers['content-type']).toBe('application/json');
     expect(req?.headers['x-client-region']).toBe('eu-west');
     expect(req?.headers['user-agent']).toContain(`executor-sdk/${SDK_VERSION}`);
-    expect(JSON.parse(req?.body.toString() ?? '')).toEqual({ template: 'python', ttlSeconds: 60, env: { A: '1' } });
+    expect(JSON.parse(req?.body.toString() ?? '')).toEqual({
+      template: 'python',
+      ttlSeconds: 60,
+      env: { A: '1' },
+    });
   });
 
   it('calls every endpoint with the method, path and body of API.md', async () => {
     server.handle((req, res) => {
       const route = `${req.method} ${req.url}`;
       if (req.method === 'DELETE' || req.method === 'PUT') return void res.writeHead(204).end();
-      if (route === 'GET /v1/sessions/ses-1/files/dir/a%20b.bin') return void res.writeHead(200).end(Buffer.from([0, 255, 10]));
+      if (route === 'GET /v1/sessions/ses-1/files/dir/a%20b.bin')
+        return void res.writeHead(200).end(Buffer.from([0, 255, 10]));
       const answers: Record<string, unknown> = {
         'POST /v1/sessions': SESSION,
         'GET /v1/sessions': { items: [SESSION] },
         'GET /v1/sessions/ses-1': { ...SESSION, migrations: [], lastSnapshotAt: null },
         'PATCH /v1/sessions/ses-1': { ...SESSION, expiresAt: '2026-01-01T01:00:00.000Z' },
         'POST /v1/sessions/ses-1/persist': { version: 3, bytes: 10, at: 'now' },
-        'POST /v1/sessions/ses-1/executions': { id: 'e', exitCode: 0, stdout: '2\n', stderr: '', durationMs: 1, timedOut: false, truncated: false },
-        'GET /v1/sessions/ses-1/executions': { items: [{ id: 'e', code: '1+1', exitCode: 0, durationMs: 1, at: 'now' }] },
+        'POST /v1/sessions/ses-1/executions': {
+          id: 'e',
+          exitCode: 0,
+          stdout: '2\n',
+          stderr: '',
+          durationMs: 1,
+          timedOut: false,
+          truncated: false,
+        },
+        'GET /v1/sessions/ses-1/executions': {
+          items: [{ id: 'e', code: '1+1', exitCode: 0, durationMs: 1, at: 'now' }],
+        },
         'GET /v1/sessions/ses-1/files': { items: [{ path: 'dir/a b.bin', size: 3, modifiedAt: 'now' }] },
         'POST /v1/sessions/ses-1/packages': { installed: [{ name: 'requests', version: '2.31.0' }] },
-        'GET /v1/sessions/ses-1/packages': { items: [{ manager: 'pip', name: 'requests', version: '2.31.0' }] },
+        'GET /v1/sessions/ses-1/packages': {
+          items: [{ manager: 'pip', name: 'requests', version: '2.31.0' }],
+        },
         'GET /v1/pools': { items: [{ name: 'python' }] },
         'GET /v1/pools/python': { name: 'python', podDetails: [] },
         'POST /v1/pools': { name: 'gpu' },
       };
       if (!(route in answers)) return apiError(res, 404, 'not_found', route);
-      sendJson(res, route.startsWith('POST /v1/sessions') && route.length === 'POST /v1/sessions'.length ? 201 : 200, answers[route]);
+      sendJson(
+        res,
+        route.startsWith('POST /v1/sessions') && route.length === 'POST /v1/sessions'.length ? 201 : 200,
+        answers[route],
+      );
     });
     const c = client();
     const s = await c.createSession({ template: 'python' });
     expect((await c.getSession('ses-1')).info.migrations).toEqual([]);
     expect((await c.listSessions()).map((x) => x.id)).toEqual(['ses-1']);
-    expect(await s.execute('1+1', { timeoutMs: 5000, language: 'python', env: { X: 'y' } })).toMatchObject({ stdout: '2\n' });
+    expect(await s.execute('1+1', { timeoutMs: 5000, language: 'python', env: { X: 'y' } })).toMatchObject({
+      stdout: '2\n',
+    });
     expect(await s.executions()).toHaveLength(1);
     await s.files.write('dir/a b.bin', new Uint8Array([0, 255, 10]));
     expect([...(await s.files.read('dir/a b.bin'))]).toEqual([0, 255, 10]);
     expect(await s.files.list()).toEqual([{ path: 'dir/a b.bin', size: 3, modifiedAt: 'now' }]);
     await s.files.remove('dir/a b.bin');
-    expect(await s.packages.install(['requests==2.31.0'], { manager: 'pip' })).toEqual([{ name: 'requests', version: '2.31.0' }]);
+    expect(await s.packages.install(['requests==2.31.0'], { manager: 'pip' })).toEqual([
+      { name: 'requests', version: '2.31.0' },
+    ]);
     expect(await s.packages.list()).toHaveLength(1);
     expect(await s.persist()).toEqual({ version: 3, bytes: 10, at: 'now' });
     expect((await s.extend(3600)).expiresAt).toBe('2026-01-01T01:00:00.000Z');
@@ -179,7 +217,7 @@ describe('ExecutorClient over real HTTP', () => {
     await s.files.write('t.txt', 'héllo ✓');
     expect(await s.files.readText('t.txt')).toBe('héllo ✓');
     await s.files.write('buf.bin', Buffer.from([1, 2, 3]).subarray(1));
-    expect([...stored.get('/v1/sessions/ses-1/files/buf.bin')!]).toEqual([2, 3]);
+    expect([...(stored.get('/v1/sessions/ses-1/files/buf.bin') ?? [])]).toEqual([2, 3]);
     await expect(s.files.write('../escape', 'x')).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
@@ -212,9 +250,25 @@ describe('ExecutorClient over real HTTP', () => {
       let n = 0;
       server.handle((_req, res) => {
         n++;
-        if (n === 1) return apiError(res, 503, 'unavailable', 'no healthy pod', { retryAfterSeconds: 1 }, { 'retry-after': '1' });
+        if (n === 1)
+          return apiError(
+            res,
+            503,
+            'unavailable',
+            'no healthy pod',
+            { retryAfterSeconds: 1 },
+            { 'retry-after': '1' },
+          );
         if (n === 2) return apiError(res, 503, 'unavailable', 'no healthy pod', { retryAfterSeconds: 0 });
-        sendJson(res, 200, { id: 'e', exitCode: 0, stdout: '', stderr: '', durationMs: 1, timedOut: false, truncated: false });
+        sendJson(res, 200, {
+          id: 'e',
+          exitCode: 0,
+          stdout: '',
+          stderr: '',
+          durationMs: 1,
+          timedOut: false,
+          truncated: false,
+        });
       });
       const events: RetryEvent[] = [];
       const s = await sessionOn(client({ onRetry: (e) => events.push(e) }));
@@ -253,7 +307,10 @@ describe('ExecutorClient over real HTTP', () => {
 
     it('does not wait for a Retry-After longer than maxRetryDelayMs', async () => {
       server.handle((_req, res) => apiError(res, 503, 'unavailable', 'later', { retryAfterSeconds: 60 }));
-      await expect(client({ maxRetryDelayMs: 5000 }).pools.list()).rejects.toMatchObject({ code: 'unavailable', retryAfterSeconds: 60 });
+      await expect(client({ maxRetryDelayMs: 5000 }).pools.list()).rejects.toMatchObject({
+        code: 'unavailable',
+        retryAfterSeconds: 60,
+      });
       expect(server.requests).toHaveLength(1);
     });
 
@@ -266,7 +323,9 @@ describe('ExecutorClient over real HTTP', () => {
         sendJson(res, 200, { items: [{ name: 'python' }] });
       });
       const events: RetryEvent[] = [];
-      await expect(client({ onRetry: (e) => events.push(e) }).pools.list()).resolves.toEqual([{ name: 'python' }]);
+      await expect(client({ onRetry: (e) => events.push(e) }).pools.list()).resolves.toEqual([
+        { name: 'python' },
+      ]);
       expect(events.map((e) => e.error.code)).toEqual(['network_error', 'network_error']);
       n = 0;
       const s = await sessionOn(client());
@@ -288,14 +347,23 @@ describe('ExecutorClient over real HTTP', () => {
       server.handle((_req, res) => apiError(res, 504, 'timeout', 'platform too slow'));
       await expect(client({ retries: 1 }).listSessions()).rejects.toBeInstanceOf(TimeoutError);
       expect(server.requests).toHaveLength(2);
-      await expect(client({ retries: 1 }).pools.register({ name: 'a', template: 'python' })).rejects.toMatchObject({ status: 504 });
+      await expect(
+        client({ retries: 1 }).pools.register({ name: 'a', template: 'python' }),
+      ).rejects.toMatchObject({ status: 504 });
       expect(server.requests).toHaveLength(3);
     });
 
     it('a connection refused is a NetworkError naming the URL', async () => {
       const url = server.url;
       await server.close();
-      const err = await new ExecutorClient({ baseUrl: url, apiKey: KEY, retries: 1, retryBaseDelayMs: 1 }).pools.list().catch((e: unknown) => e);
+      const err = await new ExecutorClient({
+        baseUrl: url,
+        apiKey: KEY,
+        retries: 1,
+        retryBaseDelayMs: 1,
+      }).pools
+        .list()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NetworkError);
       expect((err as NetworkError).message).toContain('ECONNREFUSED');
       expect((err as NetworkError).message).toContain(url);
@@ -317,7 +385,9 @@ describe('ExecutorClient over real HTTP', () => {
 
     it('per-call requestTimeoutMs overrides the client default', async () => {
       server.handle(() => undefined);
-      await expect(client({ timeoutMs: 60_000 }).pools.list({ requestTimeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
+      await expect(
+        client({ timeoutMs: 60_000 }).pools.list({ requestTimeoutMs: 100 }),
+      ).rejects.toBeInstanceOf(TimeoutError);
     });
 
     it('aborts an in-flight call with AbortError', async () => {
@@ -357,7 +427,9 @@ describe('ExecutorClient over real HTTP', () => {
     });
 
     it('a wrong key is UnauthenticatedError; an unknown session NotFoundError; RateLimitedError keeps its hint', async () => {
-      await expect(new ExecutorClient({ baseUrl: api.url, apiKey: 'wrong-key-000' }).listSessions()).rejects.toBeInstanceOf(UnauthenticatedError);
+      await expect(
+        new ExecutorClient({ baseUrl: api.url, apiKey: 'wrong-key-000' }).listSessions(),
+      ).rejects.toBeInstanceOf(UnauthenticatedError);
       const c = new ExecutorClient({ baseUrl: api.url, apiKey: KEY });
       await expect(c.getSession('ses-nope')).rejects.toThrow('session "ses-nope" not found');
       await expect(c.createSession({ template: 'cobol' })).rejects.toBeInstanceOf(InvalidArgumentError);
@@ -370,5 +442,7 @@ describe('ExecutorClient over real HTTP', () => {
 /** A Session object bound to `c` (the server answers the creation with SESSION). */
 async function sessionOn(c: ExecutorClient): Promise<import('./session').Session> {
   const { Session } = await import('./session');
-  return new Session((c as unknown as { http: ConstructorParameters<typeof Session>[0] }).http, { ...SESSION });
+  return new Session((c as unknown as { http: ConstructorParameters<typeof Session>[0] }).http, {
+    ...SESSION,
+  });
 }

@@ -62,7 +62,10 @@ export class ExecutorClient {
   constructor(options: ClientOptions) {
     validateOptions(options);
     const fetchImpl = options.fetch ?? globalThis.fetch;
-    if (typeof fetchImpl !== 'function') throw new InvalidArgumentError('no fetch: Node ≥ 20 is required (or pass options.fetch)', { status: 0 });
+    if (typeof fetchImpl !== 'function')
+      throw new InvalidArgumentError('no fetch: Node ≥ 20 is required (or pass options.fetch)', {
+        status: 0,
+      });
     this.http = new Transport({
       baseUrl: options.baseUrl,
       apiKey: options.apiKey,
@@ -99,7 +102,11 @@ export class ExecutorClient {
 
   /** An existing session of this tenant (NotFoundError if absent, expired or another tenant's). */
   async getSession(id: string, options?: RequestOptions): Promise<Session> {
-    const info = await this.http.json<SessionInfo>({ method: 'GET', path: `/v1/sessions/${seg(id, 'session id')}`, options });
+    const info = await this.http.json<SessionInfo>({
+      method: 'GET',
+      path: `/v1/sessions/${seg(id, 'session id')}`,
+      options,
+    });
     return new Session(this.http, info);
   }
 
@@ -110,29 +117,44 @@ export class ExecutorClient {
 
   /** This tenant's sessions. */
   async listSessions(options?: RequestOptions): Promise<Session[]> {
-    const res = await this.http.json<{ items: SessionInfo[] }>({ method: 'GET', path: '/v1/sessions', options });
+    const res = await this.http.json<{ items: SessionInfo[] }>({
+      method: 'GET',
+      path: '/v1/sessions',
+      options,
+    });
     return res.items.map((info) => new Session(this.http, info));
   }
 }
 
 function validateOptions(options: ClientOptions): void {
-  if (!options || typeof options !== 'object') throw new InvalidArgumentError('ExecutorClient: options are required', { status: 0 });
+  if (!options || typeof options !== 'object')
+    throw new InvalidArgumentError('ExecutorClient: options are required', { status: 0 });
   let url: URL;
   try {
     url = new URL(options.baseUrl);
   } catch {
-    throw new InvalidArgumentError(`ExecutorClient: baseUrl ${JSON.stringify(options.baseUrl)} is not a URL`, { status: 0 });
+    throw new InvalidArgumentError(
+      `ExecutorClient: baseUrl ${JSON.stringify(options.baseUrl)} is not a URL`,
+      { status: 0 },
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new InvalidArgumentError(`ExecutorClient: baseUrl must be http(s), got ${url.protocol}`, { status: 0 });
+    throw new InvalidArgumentError(`ExecutorClient: baseUrl must be http(s), got ${url.protocol}`, {
+      status: 0,
+    });
   }
   if (typeof options.apiKey !== 'string' || options.apiKey.length === 0) {
     throw new InvalidArgumentError('ExecutorClient: apiKey is required', { status: 0 });
   }
-  const nonNegative = (name: 'timeoutMs' | 'retries' | 'retryBaseDelayMs' | 'maxRetryDelayMs', min: number): void => {
+  const nonNegative = (
+    name: 'timeoutMs' | 'retries' | 'retryBaseDelayMs' | 'maxRetryDelayMs',
+    min: number,
+  ): void => {
     const v = options[name];
     if (v !== undefined && (!Number.isFinite(v) || v < min)) {
-      throw new InvalidArgumentError(`ExecutorClient: ${name} must be a number ≥ ${min}, got ${String(v)}`, { status: 0 });
+      throw new InvalidArgumentError(`ExecutorClient: ${name} must be a number ≥ ${min}, got ${String(v)}`, {
+        status: 0,
+      });
     }
   };
   nonNegative('timeoutMs', 1);

@@ -27,34 +27,54 @@ const CASES = [
 
 describe('errorFromResponse', () => {
   it.each(CASES)('maps code %s (%i) to its class', (code, status, Ctor) => {
-    const err = errorFromResponse({ status, text: JSON.stringify({ error: { code, message: `m-${code}` } }), request: 'GET /v1/x' });
+    const err = errorFromResponse({
+      status,
+      text: JSON.stringify({ error: { code, message: `m-${code}` } }),
+      request: 'GET /v1/x',
+    });
     expect(err).toBeInstanceOf(Ctor);
     expect(err).toBeInstanceOf(ExecutorError);
     expect(err).toBeInstanceOf(Error);
     expect(err).toMatchObject({ code, status, message: `m-${code}`, request: 'GET /v1/x', name: Ctor.name });
   });
 
-  it.each(CASES.filter(([, status]) => status !== 500))('falls back to the status when the body is not the API format (%s)', (code, status, Ctor) => {
-    const err = errorFromResponse({ status, text: '<html>bad gateway</html>' });
-    expect(err).toBeInstanceOf(Ctor);
-    expect(err.code).toBe(code);
-    expect(err.message).toBe(`HTTP ${status}: <html>bad gateway</html>`);
-  });
+  it.each(CASES.filter(([, status]) => status !== 500))(
+    'falls back to the status when the body is not the API format (%s)',
+    (code, status, Ctor) => {
+      const err = errorFromResponse({ status, text: '<html>bad gateway</html>' });
+      expect(err).toBeInstanceOf(Ctor);
+      expect(err.code).toBe(code);
+      expect(err.message).toBe(`HTTP ${status}: <html>bad gateway</html>`);
+    },
+  );
 
   it('maps unknown 5xx to InternalError and unknown 4xx to InvalidArgumentError', () => {
     expect(errorFromResponse({ status: 502, text: '' })).toBeInstanceOf(InternalError);
-    expect(errorFromResponse({ status: 418, text: '{"error":{"code":"teapot","message":"short and stout"}}' })).toMatchObject({
+    expect(
+      errorFromResponse({ status: 418, text: '{"error":{"code":"teapot","message":"short and stout"}}' }),
+    ).toMatchObject({
       code: 'invalid_argument',
       message: 'short and stout',
     });
   });
 
   it('reads retryAfterSeconds from the error body, the top level or the Retry-After header', () => {
-    const inBody = errorFromResponse({ status: 503, text: '{"error":{"code":"unavailable","message":"x","retryAfterSeconds":4}}', retryAfterHeader: '9' });
+    const inBody = errorFromResponse({
+      status: 503,
+      text: '{"error":{"code":"unavailable","message":"x","retryAfterSeconds":4}}',
+      retryAfterHeader: '9',
+    });
     expect((inBody as UnavailableError).retryAfterSeconds).toBe(4);
-    const top = errorFromResponse({ status: 503, text: '{"error":{"code":"unavailable","message":"x"},"retryAfterSeconds":3}' });
+    const top = errorFromResponse({
+      status: 503,
+      text: '{"error":{"code":"unavailable","message":"x"},"retryAfterSeconds":3}',
+    });
     expect((top as UnavailableError).retryAfterSeconds).toBe(3);
-    const header = errorFromResponse({ status: 429, text: '{"error":{"code":"rate_limited","message":"x"}}', retryAfterHeader: '7' });
+    const header = errorFromResponse({
+      status: 429,
+      text: '{"error":{"code":"rate_limited","message":"x"}}',
+      retryAfterHeader: '7',
+    });
     expect((header as RateLimitedError).retryAfterSeconds).toBe(7);
   });
 

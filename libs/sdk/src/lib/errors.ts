@@ -175,7 +175,10 @@ export function isApiErrorCode(code: unknown): code is ApiErrorCode {
 }
 
 /** Parses a `Retry-After` header: delay-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | null | undefined,
+  now: number = Date.now(),
+): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed);
@@ -195,7 +198,12 @@ export interface HttpErrorInput {
  * Turns an error response into the typed error: the body's `error.code` decides the class; when
  * the body is not the API's format (a proxy's HTML page…), the HTTP status does.
  */
-export function errorFromResponse({ status, text, retryAfterHeader, request }: HttpErrorInput): ExecutorError {
+export function errorFromResponse({
+  status,
+  text,
+  retryAfterHeader,
+  request,
+}: HttpErrorInput): ExecutorError {
   let body: unknown = text;
   let code: ApiErrorCode | undefined;
   let message: string | undefined;
@@ -205,7 +213,8 @@ export function errorFromResponse({ status, text, retryAfterHeader, request }: H
   } catch {
     /* not JSON: keep the text */
   }
-  const err = (body as { error?: { code?: unknown; message?: unknown; retryAfterSeconds?: unknown } } | null)?.error;
+  const err = (body as { error?: { code?: unknown; message?: unknown; retryAfterSeconds?: unknown } } | null)
+    ?.error;
   if (err && typeof err === 'object') {
     if (isApiErrorCode(err.code)) code = err.code;
     if (typeof err.message === 'string') message = err.message;

@@ -87,7 +87,8 @@ export class Transport {
     const signal = call.options?.signal;
     const retries = call.options?.retries ?? this.opts.retries;
     for (let attempt = 0; ; attempt++) {
-      if (signal?.aborted) throw new AbortError(undefined, { status: 0, request: describe(call), cause: signal.reason });
+      if (signal?.aborted)
+        throw new AbortError(undefined, { status: 0, request: describe(call), cause: signal.reason });
       try {
         return await this.attempt(call, expect);
       } catch (err) {
@@ -127,9 +128,18 @@ export class Transport {
     userSignal?.addEventListener('abort', onAbort, { once: true });
     const fail = (err: unknown): ExecutorError => {
       if (err instanceof ExecutorError) return err;
-      if (userSignal?.aborted) return new AbortError(undefined, { status: 0, request, cause: userSignal.reason });
-      if (timedOut) return new TimeoutError(`${request}: no answer within ${timeoutMs} ms (client request timeout)`, { status: 0, request });
-      return new NetworkError(`${request}: ${networkReason(err)} (${this.base})`, { status: 0, request, cause: err });
+      if (userSignal?.aborted)
+        return new AbortError(undefined, { status: 0, request, cause: userSignal.reason });
+      if (timedOut)
+        return new TimeoutError(`${request}: no answer within ${timeoutMs} ms (client request timeout)`, {
+          status: 0,
+          request,
+        });
+      return new NetworkError(`${request}: ${networkReason(err)} (${this.base})`, {
+        status: 0,
+        request,
+        cause: err,
+      });
     };
     try {
       const headers: Record<string, string> = {
@@ -146,10 +156,20 @@ export class Transport {
         headers['content-type'] = 'application/octet-stream';
         body = call.bytes;
       }
-      const res = await this.opts.fetch(this.base + call.path, { method: call.method, headers, body, signal: ctrl.signal });
+      const res = await this.opts.fetch(this.base + call.path, {
+        method: call.method,
+        headers,
+        body,
+        signal: ctrl.signal,
+      });
       if (!res.ok) {
         const text = await res.text();
-        throw errorFromResponse({ status: res.status, text, retryAfterHeader: res.headers.get('retry-after'), request });
+        throw errorFromResponse({
+          status: res.status,
+          text,
+          retryAfterHeader: res.headers.get('retry-after'),
+          request,
+        });
       }
       if (expect === 'bytes') return new Uint8Array(await res.arrayBuffer());
       const text = await res.text();
@@ -157,11 +177,15 @@ export class Transport {
       try {
         return JSON.parse(text);
       } catch {
-        throw new ExecutorError('unknown', `${request}: the server answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`, {
-          status: res.status,
-          body: text,
-          request,
-        });
+        throw new ExecutorError(
+          'unknown',
+          `${request}: the server answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`,
+          {
+            status: res.status,
+            body: text,
+            request,
+          },
+        );
       }
     } catch (err) {
       throw fail(err);
@@ -197,7 +221,8 @@ function networkReason(err: unknown): string {
 
 function sleep(ms: number, signal: AbortSignal | undefined, request: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError(undefined, { status: 0, request, cause: signal.reason }));
+    if (signal?.aborted)
+      return reject(new AbortError(undefined, { status: 0, request, cause: signal.reason }));
     const onAbort = (): void => {
       clearTimeout(timer);
       reject(new AbortError(undefined, { status: 0, request, cause: signal?.reason }));

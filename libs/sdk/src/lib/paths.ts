@@ -10,13 +10,18 @@ export function encodeWorkspacePath(path: string): string {
     throw new InvalidArgumentError('file path: must be a non-empty string', { status: 0 });
   }
   if (path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path)) {
-    throw new InvalidArgumentError(`file path "${path}": must be relative to the session's workspace`, { status: 0 });
+    throw new InvalidArgumentError(`file path "${path}": must be relative to the session's workspace`, {
+      status: 0,
+    });
   }
   const segments = path.split('/').filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) {
-    throw new InvalidArgumentError(`file path "${path}": ".." would escape the session's workspace`, { status: 0 });
+    throw new InvalidArgumentError(`file path "${path}": ".." would escape the session's workspace`, {
+      status: 0,
+    });
   }
-  if (segments.length === 0) throw new InvalidArgumentError(`file path "${path}": names no file`, { status: 0 });
+  if (segments.length === 0)
+    throw new InvalidArgumentError(`file path "${path}": names no file`, { status: 0 });
   return segments.map(encodeURIComponent).join('/');
 }
 

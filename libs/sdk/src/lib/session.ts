@@ -48,12 +48,21 @@ export class SessionFiles {
   /** Writes (creates or replaces) a file; parent directories are created. Binary-safe. */
   async write(path: string, data: FileData, options?: RequestOptions): Promise<void> {
     const bytes = await toBytes(data);
-    await this.http.none({ method: 'PUT', path: `${this.base()}/files/${encodeWorkspacePath(path)}`, bytes, options });
+    await this.http.none({
+      method: 'PUT',
+      path: `${this.base()}/files/${encodeWorkspacePath(path)}`,
+      bytes,
+      options,
+    });
   }
 
   /** Reads a file's bytes (NotFoundError if absent). */
   read(path: string, options?: RequestOptions): Promise<Uint8Array> {
-    return this.http.bytes({ method: 'GET', path: `${this.base()}/files/${encodeWorkspacePath(path)}`, options });
+    return this.http.bytes({
+      method: 'GET',
+      path: `${this.base()}/files/${encodeWorkspacePath(path)}`,
+      options,
+    });
   }
 
   /** Reads a file as UTF-8 text. */
@@ -63,13 +72,21 @@ export class SessionFiles {
 
   /** Every file of the workspace, recursively. */
   async list(options?: RequestOptions): Promise<FileEntry[]> {
-    const res = await this.http.json<{ items: FileEntry[] }>({ method: 'GET', path: `${this.base()}/files`, options });
+    const res = await this.http.json<{ items: FileEntry[] }>({
+      method: 'GET',
+      path: `${this.base()}/files`,
+      options,
+    });
     return res.items;
   }
 
   /** Deletes a file. */
   remove(path: string, options?: RequestOptions): Promise<void> {
-    return this.http.none({ method: 'DELETE', path: `${this.base()}/files/${encodeWorkspacePath(path)}`, options });
+    return this.http.none({
+      method: 'DELETE',
+      path: `${this.base()}/files/${encodeWorkspacePath(path)}`,
+      options,
+    });
   }
 }
 
@@ -94,7 +111,11 @@ export class SessionPackages {
   }
 
   async list(options?: RequestOptions): Promise<PackageEntry[]> {
-    const res = await this.http.json<{ items: PackageEntry[] }>({ method: 'GET', path: `${this.base()}/packages`, options });
+    const res = await this.http.json<{ items: PackageEntry[] }>({
+      method: 'GET',
+      path: `${this.base()}/packages`,
+      options,
+    });
     return res.items;
   }
 }
@@ -142,7 +163,12 @@ export class Session {
     return this.http.json<Execution>({
       method: 'POST',
       path: `${this.path}/executions`,
-      json: { code, ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(language ? { language } : {}), ...(env ? { env } : {}) },
+      json: {
+        code,
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+        ...(language ? { language } : {}),
+        ...(env ? { env } : {}),
+      },
       options: rest,
       timeoutMs: execTimeout + EXECUTION_REQUEST_GRACE_MS,
     });
@@ -150,18 +176,32 @@ export class Session {
 
   /** The session's executions, oldest first. */
   async executions(options?: RequestOptions): Promise<ExecutionSummary[]> {
-    const res = await this.http.json<{ items: ExecutionSummary[] }>({ method: 'GET', path: `${this.path}/executions`, options });
+    const res = await this.http.json<{ items: ExecutionSummary[] }>({
+      method: 'GET',
+      path: `${this.path}/executions`,
+      options,
+    });
     return res.items;
   }
 
   /** Stores a snapshot now; resolves once it is stored. */
   persist(options?: RequestOptions): Promise<PersistResult> {
-    return this.http.json<PersistResult>({ method: 'POST', path: `${this.path}/persist`, options, timeoutMs: 5 * 60_000 });
+    return this.http.json<PersistResult>({
+      method: 'POST',
+      path: `${this.path}/persist`,
+      options,
+      timeoutMs: 5 * 60_000,
+    });
   }
 
   /** Sets the idle TTL (the expiry becomes now + ttlSeconds). */
   async extend(ttlSeconds: number, options?: RequestOptions): Promise<SessionInfo> {
-    this.current = await this.http.json<SessionInfo>({ method: 'PATCH', path: this.path, json: { ttlSeconds }, options });
+    this.current = await this.http.json<SessionInfo>({
+      method: 'PATCH',
+      path: this.path,
+      json: { ttlSeconds },
+      options,
+    });
     return this.current;
   }
 

@@ -32,7 +32,10 @@ describe('SDK against the real load balancer (no executors)', () => {
 
   it('lists no sessions for a new tenant; an unknown session → NotFoundError (404)', async () => {
     expect(await client.listSessions()).toEqual([]);
-    await expect(client.getSession('ses-does-not-exist')).rejects.toMatchObject({ status: 404, code: 'not_found' });
+    await expect(client.getSession('ses-does-not-exist')).rejects.toMatchObject({
+      status: 404,
+      code: 'not_found',
+    });
     await expect(client.getSession('ses-does-not-exist')).rejects.toBeInstanceOf(NotFoundError);
     await expect(client.deleteSession('ses-does-not-exist')).rejects.toBeInstanceOf(NotFoundError);
   });
@@ -45,15 +48,27 @@ describe('SDK against the real load balancer (no executors)', () => {
   });
 
   it('bad field types → InvalidArgumentError (400)', async () => {
-    await expect(client.createSession({ template: 'python', ttlSeconds: -5 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(client.createSession({ template: 'python', ttlSeconds: -5 })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
   });
 
   it('pools: register, list, get, conflict (409), deregister, not found', async () => {
-    const reg = await client.pools.register({ name: 'sdk-ruby', template: 'ruby', region: 'eu-west', weight: 2 });
+    const reg = await client.pools.register({
+      name: 'sdk-ruby',
+      template: 'ruby',
+      region: 'eu-west',
+      weight: 2,
+    });
     expect(reg).toMatchObject({ name: 'sdk-ruby', template: 'ruby' });
     // The load balancer answers 409 only for another template (same template = re-registration).
-    await expect(client.pools.register({ name: 'sdk-ruby', template: 'python' })).rejects.toBeInstanceOf(ConflictError);
-    await expect(client.pools.register({ name: 'sdk-ruby', template: 'python' })).rejects.toMatchObject({ status: 409, code: 'conflict' });
+    await expect(client.pools.register({ name: 'sdk-ruby', template: 'python' })).rejects.toBeInstanceOf(
+      ConflictError,
+    );
+    await expect(client.pools.register({ name: 'sdk-ruby', template: 'python' })).rejects.toMatchObject({
+      status: 409,
+      code: 'conflict',
+    });
     const list = await client.pools.list();
     const mine = list.find((x) => x.name === 'sdk-ruby');
     expect(mine).toMatchObject({ template: 'ruby', region: 'eu-west', weight: 2, healthy: false, pods: 0 });
@@ -67,8 +82,15 @@ describe('SDK against the real load balancer (no executors)', () => {
   it('no healthy pod → UnavailableError (503) with retryAfterSeconds, retried with the hint', async () => {
     await client.pools.register({ name: 'sdk-go', template: 'go' });
     const events: RetryEvent[] = [];
-    const retrying = new ExecutorClient({ baseUrl: p.url, apiKey: p.key, retries: 2, onRetry: (e) => events.push(e) });
-    const err = (await retrying.createSession({ template: 'go' }).catch((e: unknown) => e)) as UnavailableError;
+    const retrying = new ExecutorClient({
+      baseUrl: p.url,
+      apiKey: p.key,
+      retries: 2,
+      onRetry: (e) => events.push(e),
+    });
+    const err = (await retrying
+      .createSession({ template: 'go' })
+      .catch((e: unknown) => e)) as UnavailableError;
     expect(err).toBeInstanceOf(UnavailableError);
     expect(err.status).toBe(503);
     expect(typeof err.retryAfterSeconds).toBe('number');
@@ -86,8 +108,15 @@ describe('SDK against the real load balancer (no executors)', () => {
     await expect(client.pools.list({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
     await client.pools.register({ name: 'sdk-c', template: 'c' });
     const ctrl = new AbortController();
-    const retrying = new ExecutorClient({ baseUrl: p.url, apiKey: p.key, retries: 5, onRetry: () => ctrl.abort() });
-    await expect(retrying.createSession({ template: 'c', signal: ctrl.signal })).rejects.toBeInstanceOf(AbortError);
+    const retrying = new ExecutorClient({
+      baseUrl: p.url,
+      apiKey: p.key,
+      retries: 5,
+      onRetry: () => ctrl.abort(),
+    });
+    await expect(retrying.createSession({ template: 'c', signal: ctrl.signal })).rejects.toBeInstanceOf(
+      AbortError,
+    );
     await client.pools.deregister('sdk-c');
   });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -6,6 +6,13 @@ import { Platform, type PlatformOptions, type PoolSpec } from '@executor/launche
 
 export const ROOT = join(__dirname, '..', '..', '..', '..');
 export const CLI_BIN = join(ROOT, 'dist', 'libs', 'sdk', 'cjs', 'cli', 'main.js');
+
+/**
+ * pip index for package installs in the executors: `SDK_TEST_PIP_INDEX_URL`, else the local
+ * mirror of this dev machine when present (no network here), else PyPI.
+ */
+export const PIP_INDEX_URL =
+  process.env['SDK_TEST_PIP_INDEX_URL'] ?? (existsSync('/opt/pypi/simple') ? 'file:///opt/pypi/simple' : '');
 
 export interface TestPlatform {
   platform: Platform;
@@ -21,13 +28,27 @@ export interface TestPlatform {
  * bundles in dist/apps, in a temp dir — what `npm start` runs. Logs stay in the data dir when
  * KEEP_PLATFORM_DATA is set.
  */
-export async function startPlatform(pools: PoolSpec[], opts: Partial<PlatformOptions> = {}): Promise<TestPlatform> {
+export async function startPlatform(
+  pools: PoolSpec[],
+  opts: Partial<PlatformOptions> = {},
+): Promise<TestPlatform> {
   const dataDir = mkdtempSync(join(tmpdir(), 'executor-sdk-'));
+  // mkdtemp makes the dir 0700; running as root, the executor runs sessions under other uids,
+  // which must be able to traverse to their workspace by absolute path (pip --target does).
+  chmodSync(dataDir, 0o755);
   const key = randomBytes(16).toString('hex');
   const otherKey = randomBytes(16).toString('hex');
   let platform: Platform;
   try {
-    platform = await Platform.start({ rootDir: ROOT, dataDir, lbPorts: [0], apiKeys: `acme:${key},globex:${otherKey}`, pools, output: 'file', ...opts });
+    platform = await Platform.start({
+      rootDir: ROOT,
+      dataDir,
+      lbPorts: [0],
+      apiKeys: `acme:${key},globex:${otherKey}`,
+      pools,
+      output: 'file',
+      ...opts,
+    });
   } catch (err) {
     if (!process.env['KEEP_PLATFORM_DATA']) rmSync(dataDir, { recursive: true, force: true });
     throw err;

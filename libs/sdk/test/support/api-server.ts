@@ -17,20 +17,49 @@ export async function startFakeApi(key = 'test-key-123456'): Promise<FakeApi> {
   const server = await startHttpServer();
   const sessions: FakeApi['sessions'] = new Map();
   const pools = [
-    { name: 'python', template: 'python', region: '', weight: 1, healthy: true, circuit: 'closed', pods: 2, sessions: 0, connections: 0, queueDepth: 0 },
-    { name: 'node', template: 'node', region: 'eu', weight: 2, healthy: false, circuit: 'open', pods: 0, sessions: 0, connections: 0, queueDepth: 3 },
+    {
+      name: 'python',
+      template: 'python',
+      region: '',
+      weight: 1,
+      healthy: true,
+      circuit: 'closed',
+      pods: 2,
+      sessions: 0,
+      connections: 0,
+      queueDepth: 0,
+    },
+    {
+      name: 'node',
+      template: 'node',
+      region: 'eu',
+      weight: 2,
+      healthy: false,
+      circuit: 'open',
+      pods: 0,
+      sessions: 0,
+      connections: 0,
+      queueDepth: 3,
+    },
   ];
   server.handle(async (req, res) => {
-    if (req.headers['authorization'] !== `Bearer ${key}`) return apiError(res, 401, 'unauthenticated', 'missing or unknown API key');
+    if (req.headers['authorization'] !== `Bearer ${key}`)
+      return apiError(res, 401, 'unauthenticated', 'missing or unknown API key');
     await route(req, res, sessions, pools);
   });
   return Object.assign(server, { key, sessions });
 }
 
-async function route(req: RecordedRequest, res: ServerResponse, sessions: FakeApi['sessions'], pools: Array<Record<string, unknown>>): Promise<void> {
+async function route(
+  req: RecordedRequest,
+  res: ServerResponse,
+  sessions: FakeApi['sessions'],
+  pools: Array<Record<string, unknown>>,
+): Promise<void> {
   const url = new URL(req.url, 'http://x');
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  const json = (): Record<string, unknown> => JSON.parse(req.body.toString('utf8') || '{}') as Record<string, unknown>;
+  const json = (): Record<string, unknown> =>
+    JSON.parse(req.body.toString('utf8') || '{}') as Record<string, unknown>;
   if (parts[0] !== 'v1') return apiError(res, 404, 'not_found', 'no route');
   if (parts[1] === 'pools') {
     if (req.method === 'GET' && parts.length === 2) return sendJson(res, 200, { items: pools });
@@ -42,7 +71,13 @@ async function route(req: RecordedRequest, res: ServerResponse, sessions: FakeAp
   if (parts.length === 2) {
     if (req.method === 'GET') return sendJson(res, 200, { items: [...sessions.values()].map((s) => s.info) });
     const body = json();
-    if (!['python', 'node', 'bash'].includes(String(body['template']))) return apiError(res, 400, 'invalid_argument', `body/template: unknown template "${String(body['template'])}"`);
+    if (!['python', 'node', 'bash'].includes(String(body['template'])))
+      return apiError(
+        res,
+        400,
+        'invalid_argument',
+        `body/template: unknown template "${String(body['template'])}"`,
+      );
     const id = `ses-${randomBytes(6).toString('hex')}`;
     const now = new Date();
     const info = {
@@ -70,14 +105,24 @@ async function route(req: RecordedRequest, res: ServerResponse, sessions: FakeAp
       res.writeHead(204).end();
       return;
     }
-    if (req.method === 'PATCH') session.info['expiresAt'] = new Date(Date.now() + Number(json()['ttlSeconds']) * 1000).toISOString();
+    if (req.method === 'PATCH')
+      session.info['expiresAt'] = new Date(Date.now() + Number(json()['ttlSeconds']) * 1000).toISOString();
     return sendJson(res, 200, { ...session.info, migrations: [], lastSnapshotAt: null });
   }
   if (sub === 'executions' && req.method === 'POST') {
     const code = String(json()['code']);
     const lines = (re: RegExp): string => [...code.matchAll(re)].map((m) => `${m[1]}\n`).join('');
     const sleep = /# sleep: (\d+)/.exec(code);
-    if (sleep) await new Promise((r) => setTimeout(r, Number(sleep[1])));
+    if (sleep) {
+      // Ends early when the client goes away, so no timer outlives the test.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Number(sleep[1]));
+        res.on('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     const exit = /# exit: (\d+)/.exec(code);
     return sendJson(res, 200, {
       id: `exe-${randomBytes(4).toString('hex')}`,
@@ -92,7 +137,13 @@ async function route(req: RecordedRequest, res: ServerResponse, sessions: FakeAp
   if (sub === 'files') {
     const path = parts.slice(4).join('/');
     if (!path && req.method === 'GET') {
-      return sendJson(res, 200, { items: [...session.files].map(([p, b]) => ({ path: p, size: b.length, modifiedAt: new Date(0).toISOString() })) });
+      return sendJson(res, 200, {
+        items: [...session.files].map(([p, b]) => ({
+          path: p,
+          size: b.length,
+          modifiedAt: new Date(0).toISOString(),
+        })),
+      });
     }
     if (req.method === 'PUT') {
       session.files.set(path, req.body);
@@ -113,7 +164,9 @@ async function route(req: RecordedRequest, res: ServerResponse, sessions: FakeAp
   if (sub === 'packages') {
     if (req.method === 'POST') {
       const pkgs = json()['packages'] as string[];
-      return sendJson(res, 200, { installed: pkgs.map((p) => ({ name: p.split(/[=@]/)[0], version: '1.0.0' })) });
+      return sendJson(res, 200, {
+        installed: pkgs.map((p) => ({ name: p.split(/[=@]/)[0], version: '1.0.0' })),
+      });
     }
     return sendJson(res, 200, { items: [] });
   }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { blobRawSize, compressBlob, decompressBlob } from './blob';
+import { blobRawSize, compressBlob, decompressBlob, verifyBlob } from './blob';
 import { StateIntegrityError } from './errors';
 import { hashContent } from './hash';
 
@@ -18,7 +18,7 @@ describe('content-addressed blobs', () => {
     const random = randomBytes(512 * 1024);
     const b = compressBlob(random);
     expect(b.data[2]).toBe(0);
-    expect(b.data.length).toBe(random.length + 9);
+    expect(b.data.length).toBe(random.length + 13);
     expect(decompressBlob(b.data, b.hash).equals(random)).toBe(true);
   });
 
@@ -31,6 +31,8 @@ describe('content-addressed blobs', () => {
     expect(() => decompressBlob(b.data.subarray(0, b.data.length - 3), b.hash)).toThrow(StateIntegrityError);
     expect(() => decompressBlob(b.data.subarray(0, 4), b.hash)).toThrow(/bad header or truncated/);
     expect(() => decompressBlob(b.data, hashContent(Buffer.from('other')))).toThrow(/corrupted/);
+    expect(verifyBlob(b.data, b.hash)).toBe(text.length);
+    expect(() => verifyBlob(flipped, b.hash)).toThrow(/crc32 mismatch/);
     const raw = compressBlob(randomBytes(1000), { codec: 'none' });
     const rawBad = Buffer.from(raw.data);
     rawBad[100] = (rawBad[100] as number) ^ 1;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { compressBlob } from './blob';
 import { decodeState, encodeState } from './codec';
 import { encodeStateV0ForTests } from './codec-v0';
 import { StateIntegrityError, StateVersionError } from './errors';
@@ -60,6 +61,23 @@ describe('encodeState / decodeState', () => {
     const { content: _c, ...noContent } = full;
     const delta = sampleState([noContent, file('b.txt', 'new')], { baseVersion: 3 });
     expect(decodeState(encodeState(delta))).toEqual(delta);
+  });
+
+  it('writes pre-compressed blobs as they are and decodes them to verified contents', () => {
+    const a = file('a.txt', 'hello blob '.repeat(500));
+    const twin = { ...file('copy.txt', 'hello blob '.repeat(500)) };
+    const blob = compressBlob(a.content as Buffer);
+    const strip = ({ content: _c, ...e }: typeof a) => e;
+    const state = sampleState([strip(a), strip(twin), file('b.txt', 'inline')]);
+    const buf = encodeState(state, { blobs: new Map([[blob.hash, blob.data]]), compression: { codec: 'none' } });
+    expect(buf.indexOf(blob.data)).toBeGreaterThan(0);
+    expect(buf.lastIndexOf(blob.data)).toBe(buf.indexOf(blob.data)); // stored once for both paths
+    const back = decodeState(buf);
+    expect(back.files.map((f) => f.content?.toString())).toEqual(['hello blob '.repeat(500), 'hello blob '.repeat(500), 'inline']);
+    // A blob whose content does not match the entry's hash is refused.
+    const other = compressBlob(Buffer.from('something else'));
+    const lying = encodeState(sampleState([strip(a)]), { blobs: new Map([[a.hash as string, other.data]]) });
+    expect(() => decodeState(lying)).toThrow(StateIntegrityError);
   });
 
   it('rejects every truncation with StateIntegrityError', () => {

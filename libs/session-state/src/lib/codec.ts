@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Codecs, compressWith, decompressWith, looksIncompressible, MIN_GAIN_RATIO, PROBE_THRESHOLD, type CompressionOptions } from './compression';
+import { decompressBlob } from './blob';
 import { StateIntegrityError, StateVersionError, WorkspaceEntryError } from './errors';
 import { hashContent } from './hash';
 import { SESSION_STATE_SCHEMA_VERSION, type SessionState, type WorkspaceEntry } from './model';
@@ -27,7 +28,11 @@ import { decodeV0 } from './codec-v0';
  * stream (many small files compress far better together). Contents that do not compress
  * (big files whose sample does not shrink: archives, images, random data) go raw in the
  * stored section. The meta JSON is the state without contents; each file with content has
- * `c: [section, offset, length]` (section 0 = packed after the meta, 1 = stored).
+ * `c: [section, offset, length]`: 0 = packed section after the meta, 1 = raw bytes in the
+ * stored section, 2 = a stored blob (`compressBlob` format, i.e. individually compressed with
+ * its crc32) in the stored section. Kind 2 lets the persistence service hand out a state
+ * straight from its content-addressed store without decompressing and recompressing every
+ * file; `decodeState` decompresses it and checks the content against the entry's sha256.
  */
 export const STATE_MAGIC = Buffer.from('ESST', 'ascii');
 const HEADER_BYTES = 68;
@@ -38,6 +43,11 @@ const MAX_UNPACKED_BYTES = 8 * 1024 ** 3;
 export interface EncodeOptions {
   /** Compression of the packed section (default brotli quality 4). */
   compression?: CompressionOptions;
+  /**
+   * Already-compressed contents by sha256 (`compressBlob(...).data`): a file entry WITHOUT
+   * `content` whose hash is in this map is written from it (section kind 2).
+   */
+  blobs?: ReadonlyMap<string, Buffer>;
 }
 
 export interface DecodeOptions {
@@ -55,7 +65,7 @@ const MetaEntry = Type.Object({
   hash: Type.Optional(Type.String()),
   target: Type.Optional(Type.String()),
   racy: Type.Optional(Type.Boolean()),
-  c: Type.Optional(Type.Tuple([Type.Union([Type.Literal(0), Type.Literal(1)]), Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })])),
+  c: Type.Optional(Type.Tuple([Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)]), Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })])),
 });
 const StrMap = Type.Record(Type.String(), Type.String());
 const Meta = Type.Object({
@@ -81,6 +91,7 @@ const Meta = Type.Object({
   baseVersion: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
 });
 type Meta = Static<typeof Meta>;
+const MetaCheck = TypeCompiler.Compile(Meta);
 type MetaEntry = Static<typeof MetaEntry>;
 
 /**
@@ -93,10 +104,22 @@ export function encodeState(state: SessionState, opts: EncodeOptions = {}): Buff
   const storedParts: Buffer[] = [];
   let packedOffset = 0;
   let storedOffset = 0;
+  const blobAt = new Map<string, [number, number]>();
   const files: MetaEntry[] = state.files.map((f) => {
     const { content, ...rest } = f;
     const entry: MetaEntry = { ...rest };
-    if (content === undefined) return entry;
+    if (content === undefined) {
+      const blob = f.type === 'file' && f.hash !== undefined ? opts.blobs?.get(f.hash) : undefined;
+      const at = f.hash !== undefined ? blobAt.get(f.hash) : undefined;
+      if (at) entry.c = [2, at[0], at[1]];
+      else if (blob) {
+        entry.c = [2, storedOffset, blob.byteLength];
+        blobAt.set(f.hash as string, [storedOffset, blob.byteLength]);
+        storedParts.push(blob);
+        storedOffset += blob.byteLength;
+      }
+      return entry;
+    }
     if (f.type !== 'file') throw new WorkspaceEntryError(f.path, `a ${f.type} cannot carry content`);
     if (content.byteLength !== f.size) {
       throw new WorkspaceEntryError(f.path, `content has ${content.byteLength} bytes but size says ${f.size}`);
@@ -186,27 +209,40 @@ function decodeV1(buf: Buffer): SessionState {
   } catch {
     throw new StateIntegrityError('encoded state has unreadable metadata');
   }
-  if (!Value.Check(Meta, meta)) {
-    const first = [...Value.Errors(Meta, meta)][0];
+  if (!MetaCheck.Check(meta)) {
+    const first = [...MetaCheck.Errors(meta)][0];
     throw new StateIntegrityError(`encoded state metadata is malformed (${first?.path ?? ''}: ${first?.message ?? ''})`);
   }
-  const sections = [unpacked.subarray(metaLen), buf.subarray(HEADER_BYTES + packedLen)];
+  const stored = buf.subarray(HEADER_BYTES + packedLen);
+  const sections = [unpacked.subarray(metaLen), stored, stored];
+  const verified = new WeakSet<Buffer>();
   const files = meta.files.map((m): WorkspaceEntry => {
     const { c, ...entry } = m;
     if (!c) return entry;
     const [section, offset, length] = c;
     const sec = sections[section] as Buffer;
-    if (offset + length > sec.byteLength || length !== m.size) {
+    if (offset + length > sec.byteLength || (section !== 2 && length !== m.size)) {
       throw new StateIntegrityError(`content of "${m.path}" lies outside its section`);
     }
-    return { ...entry, content: sec.subarray(offset, offset + length) };
+    if (section !== 2) return { ...entry, content: sec.subarray(offset, offset + length) };
+    if (m.hash === undefined) throw new StateIntegrityError(`blob content of "${m.path}" has no hash`);
+    const content = decompressBlob(sec.subarray(offset, offset + length), m.hash); // checks crc32 and sha256
+    if (content.byteLength !== m.size) throw new StateIntegrityError(`content of "${m.path}" has the wrong size`);
+    verified.add(content);
+    return { ...entry, content };
   });
-  return { ...(meta as unknown as SessionState), files };
+  const state = { ...(meta as unknown as SessionState), files };
+  verifiedContents.set(state, verified);
+  return state;
 }
 
+/** Contents already checked against their hash while decoding (blob sections). */
+const verifiedContents = new WeakMap<SessionState, WeakSet<Buffer>>();
+
 function verifyContents(state: SessionState): void {
+  const done = verifiedContents.get(state);
   for (const f of state.files) {
-    if (f.content === undefined || f.hash === undefined) continue;
+    if (f.content === undefined || f.hash === undefined || done?.has(f.content)) continue;
     const actual = hashContent(f.content);
     if (actual !== f.hash) throw new StateIntegrityError(`content of "${f.path}" does not match its hash`);
   }

@@ -28,9 +28,12 @@ export class SessionCaller {
     @Inject(LB_CONFIG) private readonly config: LbConfig,
   ) {}
 
-  /** Loads and touches a session of `tenant`; 404 when missing, expired or someone else's. */
-  async load(tenant: string, id: string, opts: { newTtlSeconds?: number; withMigrations?: boolean } = {}): Promise<LiveSession> {
-    const r = await this.store.load(id, tenant, 'touch', opts);
+  /**
+   * Loads a session of `tenant` and (unless `peek`) moves its idle expiry; 404 when missing,
+   * expired or someone else's. Reading the session's metadata (GET) peeks: only use extends it.
+   */
+  async load(tenant: string, id: string, opts: { newTtlSeconds?: number; withMigrations?: boolean; peek?: boolean } = {}): Promise<LiveSession> {
+    const r = await this.store.load(id, tenant, opts.peek ? 'peek' : 'touch', opts);
     if (r.status !== 'ok') throw sessionNotFound(id);
     if (r.touchState) this.touchState(r.session);
     return r;

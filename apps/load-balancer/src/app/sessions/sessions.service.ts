@@ -124,7 +124,7 @@ export class SessionsService {
   }
 
   async get(tenant: string, id: string): Promise<SessionView> {
-    const r = await this.caller.load(tenant, checkSessionId(id), { withMigrations: true });
+    const r = await this.caller.load(tenant, checkSessionId(id), { withMigrations: true, peek: true });
     return toView(r.session, r.migrations);
   }
 

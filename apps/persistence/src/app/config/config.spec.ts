@@ -13,6 +13,7 @@ describe('persistence config', () => {
       MAX_SNAPSHOT_BYTES: 512 * 1024 * 1024,
       SESSION_QUOTA_BYTES: 1024 * 1024 * 1024,
       CONCURRENCY: 2,
+      BLOB_BROTLI_QUALITY: 1,
       SWEEP_INTERVAL_SECONDS: 30,
       PENDING_BLOB_TTL_SECONDS: 3600,
     });

@@ -26,6 +26,8 @@ export const PersistenceConfigSchema = Type.Object({
   SESSION_QUOTA_BYTES: Type.Integer({ minimum: 0, default: 1024 * MiB, description: 'Per-session quota: distinct file bytes referenced by its kept versions (0 = unlimited); over it a snapshot fails `payload_too_large`.' }),
   /** Jobs processed in parallel per queue (default 2: the work is CPU-bound compression). */
   CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2, description: 'Jobs processed in parallel per queue (snapshot, restore, admin).' }),
+  /** brotli quality of stored file blobs, 0-11 (default 1: see README for the measurements). */
+  BLOB_BROTLI_QUALITY: Type.Integer({ minimum: 0, maximum: 11, default: 1, description: 'brotli quality of stored file blobs (1 = fastest useful; 4 = ~10% smaller, ~2-3x slower per file).' }),
   /** Seconds between expiry sweeps (default 30). */
   SWEEP_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 30, description: 'Seconds between sweeps removing expired state.' }),
   /** Seconds an uploaded but not yet committed blob lives (a crash mid-snapshot leaves no garbage) (default 3600). */

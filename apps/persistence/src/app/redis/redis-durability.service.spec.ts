@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Redis from 'ioredis';
 import { startRedis, type TestRedis } from '@executor/testing';
 import { RedisDurabilityService } from './redis-durability.service';
@@ -17,8 +19,18 @@ describe('RedisDurabilityService (real redis-server)', () => {
     for (const s of servers) await s.stop();
   });
 
-  it('is satisfied by AOF + noeviction (the shipped redis.conf settings)', async () => {
-    expect(await check({ appendOnly: true })).toEqual({ checked: true, problems: [] });
+  it('is satisfied by the shipped apps/persistence/redis.conf', async () => {
+    const conf = readFileSync(join(__dirname, '../../../redis.conf'), 'utf8');
+    const args = conf
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))
+      .flatMap((l) => {
+        const [key, ...rest] = l.split(/\s+/);
+        return [`--${key}`, rest.join(' ')];
+      });
+    expect(args).toContain('--maxmemory-policy');
+    expect(await check({ args })).toEqual({ checked: true, problems: [] });
   });
 
   it('flags an evicting policy and AOF off', async () => {

@@ -10,9 +10,10 @@ import { StateStore } from '../store/state-store';
 import { WorkerFactory } from '../workers/worker-factory';
 
 /**
- * Consumes `state.restore` jobs on QueueNames.restore: the newest intact version, encoded
- * with `encodeState` WITHOUT compression (the hand-off crosses a local Redis once; skipping
- * a second compression keeps a 10 MB restore in tens of ms) and handed over with putTransfer.
+ * Consumes `state.restore` jobs on QueueNames.restore: the newest intact version, encoded with
+ * `encodeState` from the stored blobs as they are (section kind 2: no decompression and
+ * recompression here; the executor's `decodeState` decompresses and checks each sha256) and
+ * handed over with putTransfer.
  */
 @Injectable()
 export class RestoreProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -44,7 +45,7 @@ export class RestoreProcessor implements OnApplicationBootstrap, BeforeApplicati
         this.metrics.restores.inc({ outcome: Outcomes.notFound });
         return { found: false };
       }
-      const bytes = encodeState(out.state, { compression: { codec: 'none' } });
+      const bytes = encodeState(out.state, { compression: { codec: 'none' }, blobs: out.blobs });
       const state = await putTransfer(this.redis, bytes, { prefix: this.config.QUEUE_PREFIX });
       if (out.skipped.length) {
         this.metrics.integrityFailures.inc(out.skipped.length);

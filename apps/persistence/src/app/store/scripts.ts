@@ -25,6 +25,25 @@ local function unref_blob(P, h, acc)
     redis.call('HDEL', P .. ':braw', h)
   end
 end
+-- HMGET in chunks (Lua's unpack is limited to a few thousand values).
+local function hmget_all(key, fields)
+  local out = {}
+  for s = 1, #fields, 1000 do
+    local chunk = {}
+    for j = s, math.min(s + 999, #fields) do chunk[#chunk + 1] = fields[j] end
+    local vals = redis.call('HMGET', key, unpack(chunk))
+    for j = 1, #vals do out[#out + 1] = vals[j] end
+  end
+  return out
+end
+-- One multi-argument command per 1000 arguments (HSET field value…, HDEL field…).
+local function bulk(key, cmd, args)
+  for s = 1, #args, 1000 do
+    local chunk = {}
+    for j = s, math.min(s + 999, #args) do chunk[#chunk + 1] = args[j] end
+    redis.call(cmd, key, unpack(chunk))
+  end
+end
 local function vinfo_logical(S, v)
   local j = redis.call('HGET', S .. ':vinfo', v)
   if not j then return 0 end
@@ -45,7 +64,7 @@ local logical, info = tonumber(ARGV[7]), ARGV[8]
 local tenant, pool, pod, template, expiresAt = ARGV[9], ARGV[10], ARGV[11], ARGV[12], ARGV[13]
 local deadline, quota, now = tonumber(ARGV[14]), tonumber(ARGV[15]), ARGV[16]
 local S = k_session(P, sid)
-local n = #hashes / 64
+local refsKey = S .. ':refs'
 local list = {}
 local raw = {}
 local i = 0
@@ -55,10 +74,14 @@ for s in string.gmatch(sizes, '[^,]+') do
   raw[h] = tonumber(s)
   i = i + 1
 end
--- 1. every referenced blob must be stored (uploaded by this snapshot or already shared)
+-- 1. current session reference counts (bulk); blobs new to this session must be stored
+local cur = {}
+local vals = hmget_all(refsKey, list)
 local missing = {}
-for _, h in ipairs(list) do
-  if redis.call('EXISTS', P .. ':blob:' .. h) == 0 then missing[#missing + 1] = h end
+for j, h in ipairs(list) do
+  local c = tonumber(vals[j] or '0') or 0
+  cur[h] = c
+  if c == 0 and redis.call('EXISTS', P .. ':blob:' .. h) == 0 then missing[#missing + 1] = h end
 end
 if #missing > 0 then return {'missing', missing} end
 -- 2. which versions fall out, and how the session's references move
@@ -67,23 +90,33 @@ local trim = {}
 for j = keep, #versions do trim[#trim + 1] = versions[j] end
 local delta = {}
 for _, h in ipairs(list) do delta[h] = 1 end
+local extra = {}
 for _, v in ipairs(trim) do
   local hs = redis.call('GET', S .. ':h:' .. v) or ''
   for k = 0, #hs / 64 - 1 do
     local h = string.sub(hs, k * 64 + 1, k * 64 + 64)
+    if delta[h] == nil then extra[#extra + 1] = h end
     delta[h] = (delta[h] or 0) - 1
   end
 end
+if #extra > 0 then
+  local ev = hmget_all(refsKey, extra)
+  for j, h in ipairs(extra) do cur[h] = tonumber(ev[j] or '0') or 0 end
+end
 local uniq = tonumber(redis.call('HGET', S, 'uniqBytes') or '0')
-local moves = {}
+local sets, dels, gained, lost = {}, {}, {}, {}
 for h, d in pairs(delta) do
   if d ~= 0 then
-    local old = tonumber(redis.call('HGET', S .. ':refs', h) or '0')
+    local old = cur[h] or 0
     local new = old + d
-    moves[#moves + 1] = {h, old, new}
-    if old == 0 and new > 0 then uniq = uniq + (raw[h] or 0) end
-    if old > 0 and new <= 0 then uniq = uniq - (tonumber(redis.call('HGET', P .. ':braw', h) or '0') or 0) end
+    if new > 0 then sets[#sets + 1] = h; sets[#sets + 1] = new else dels[#dels + 1] = h end
+    if old == 0 and new > 0 then gained[#gained + 1] = h; uniq = uniq + (raw[h] or 0) end
+    if old > 0 and new <= 0 then lost[#lost + 1] = h end
   end
+end
+if #lost > 0 then
+  local lv = hmget_all(P .. ':braw', lost)
+  for j = 1, #lost do uniq = uniq - (tonumber(lv[j] or '0') or 0) end
 end
 if quota > 0 and uniq > quota then return {'quota', tostring(uniq)} end
 -- 3. apply
@@ -95,24 +128,21 @@ redis.call('SET', S .. ':m:' .. version, manifest)
 redis.call('SET', S .. ':h:' .. version, hashes)
 redis.call('LPUSH', S .. ':v', version)
 redis.call('HSET', S .. ':vinfo', version, info)
-for _, m in ipairs(moves) do
-  local h, old, new = m[1], m[2], m[3]
-  if new > 0 then redis.call('HSET', S .. ':refs', h, new) else redis.call('HDEL', S .. ':refs', h) end
-  if old == 0 and new > 0 then
-    if redis.call('HINCRBY', P .. ':bref', h, 1) == 1 then
-      local bk = P .. ':blob:' .. h
-      redis.call('PERSIST', bk)
-      redis.call('HSET', P .. ':braw', h, raw[h] or 0)
-      local len = strlen(bk)
-      newPhys = newPhys + len
-      newBlobs = newBlobs + 1
-      acc.phys = acc.phys + len
-      acc.blobs = acc.blobs + 1
-    end
-  elseif old > 0 and new <= 0 then
-    unref_blob(P, h, acc)
+bulk(refsKey, 'HSET', sets)
+bulk(refsKey, 'HDEL', dels)
+for _, h in ipairs(gained) do
+  if redis.call('HINCRBY', P .. ':bref', h, 1) == 1 then
+    local bk = P .. ':blob:' .. h
+    redis.call('PERSIST', bk)
+    redis.call('HSET', P .. ':braw', h, raw[h] or 0)
+    local len = strlen(bk)
+    newPhys = newPhys + len
+    newBlobs = newBlobs + 1
+    acc.phys = acc.phys + len
+    acc.blobs = acc.blobs + 1
   end
 end
+for _, h in ipairs(lost) do unref_blob(P, h, acc) end
 acc.phys = acc.phys + #manifest + #hashes
 for _, v in ipairs(trim) do
   acc.phys = acc.phys - strlen(S .. ':m:' .. v) - strlen(S .. ':h:' .. v)

@@ -6,6 +6,7 @@ import {
   compressBlob,
   decompressBlob,
   hashContent,
+  verifyBlob,
   isContentHash,
   type SessionState,
   type WorkspaceEntry,
@@ -18,6 +19,8 @@ import { COMMIT_LUA, DELETE_LUA, TOUCH_LUA } from './scripts';
 /** Bytes of compressed blobs uploaded per pipeline (bounds memory of a big snapshot). */
 const UPLOAD_BATCH_BYTES = 4 * 1024 * 1024;
 const COMMIT_ATTEMPTS = 3;
+/** Manifests are rewritten whole on every snapshot: the fastest brotli level keeps deltas cheap. */
+const MANIFEST_BROTLI_QUALITY = 1;
 const RESTORE_RESTARTS = 3;
 
 /** Summary of one stored version (the `vinfo` record). */
@@ -78,7 +81,10 @@ export interface SnapshotOutcome {
 
 export interface RestoreOutcome {
   version: number;
+  /** The state; file entries carry no content: it is in `blobs` (by hash, stored format). */
   state: SessionState;
+  /** Stored blobs (crc32-checked), ready for `encodeState(state, { blobs })`. */
+  blobs: Map<string, Buffer>;
   /** Newer versions skipped because they failed their integrity check. */
   skipped: number[];
 }
@@ -155,7 +161,7 @@ export class StateStore {
     await this.uploadMissing(contents);
     const at = new Date().toISOString();
     const manifestJson: Manifest = { state: { ...state, files: files.map(({ content: _c, ...e }) => e) }, trigger: input.trigger, at };
-    const manifest = compressBlob(Buffer.from(JSON.stringify(manifestJson)));
+    const manifest = compressBlob(Buffer.from(JSON.stringify(manifestJson)), { level: MANIFEST_BROTLI_QUALITY });
     const info: Omit<VersionInfo, 'version'> = {
       at,
       trigger: input.trigger,
@@ -233,7 +239,7 @@ export class StateStore {
     let pipe = this.redis.pipeline();
     let pending = 0;
     for (const [h, content] of items) {
-      const blob = compressBlob(content, { hash: h });
+      const blob = compressBlob(content, { hash: h, level: this.config.BLOB_BROTLI_QUALITY });
       pipe.set(this.keys.blob(h), blob.data, 'EX', this.config.PENDING_BLOB_TTL_SECONDS, 'NX');
       pending += blob.data.byteLength;
       if (pending >= UPLOAD_BATCH_BYTES) {
@@ -258,8 +264,8 @@ export class StateStore {
       let raced = false;
       for (const v of versions) {
         try {
-          const state = await this.loadVersion(sid, v);
-          return { version: v, state, skipped };
+          const { state, blobs } = await this.loadVersion(sid, v);
+          return { version: v, state, blobs, skipped };
         } catch (err) {
           if (!(err instanceof StateIntegrityError)) throw err;
           // A version trimmed while we read it is not corruption: start over from the newest.
@@ -278,7 +284,12 @@ export class StateStore {
     throw new JobError('unavailable', `session ${sid}: versions kept changing while restoring; retry`);
   }
 
-  private async loadVersion(sid: string, v: number): Promise<SessionState> {
+  /**
+   * Reads a version: manifest (sha256-checked) and its blobs, checked WITHOUT decompressing
+   * (header + crc32 of the stored bytes). The reader (`decodeState`) decompresses them and
+   * checks every content against its sha256, end to end.
+   */
+  private async loadVersion(sid: string, v: number): Promise<{ state: SessionState; blobs: Map<string, Buffer> }> {
     const [infoJson, manifestData] = await Promise.all([
       this.redis.hget(this.keys.vinfo(sid), String(v)),
       this.redis.getBuffer(this.keys.manifest(sid, v)),
@@ -289,13 +300,14 @@ export class StateStore {
     const files = manifest.state.files;
     const hashes = [...new Set(files.filter((f) => f.type === 'file').map((f) => f.hash as string))];
     const blobs = hashes.length ? await this.redis.mgetBuffer(...hashes.map((h) => this.keys.blob(h))) : [];
-    const contents = new Map<string, Buffer>();
+    const stored = new Map<string, Buffer>();
     hashes.forEach((h, i) => {
       const data = blobs[i];
       if (!data) throw new StateIntegrityError(`blob ${h} is missing`);
-      contents.set(h, decompressBlob(data, h));
+      verifyBlob(data, h);
+      stored.set(h, data);
     });
-    return { ...manifest.state, files: files.map((f) => (f.type === 'file' ? { ...f, content: contents.get(f.hash as string) } : f)) };
+    return { state: manifest.state, blobs: stored };
   }
 
   async delete(sid: string): Promise<boolean> {

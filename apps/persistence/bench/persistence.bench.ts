@@ -1,0 +1,119 @@
+// nx run persistence:bench — snapshot/restore through the real queues against a real
+// redis-server (AOF on, appendfsync everysec, as redis.conf ships), the Nest app in-process.
+import { register } from 'prom-client';
+import { JobRpcClient, PersistenceJobDefs, QueueNames, createRedis, putTransfer, takeTransfer } from '@executor/queues';
+import { decodeState, encodeState, hashContent, type SessionState, type WorkspaceEntry } from '@executor/session-state';
+import { startRedis, uniquePrefix } from '@executor/testing';
+import { largeFiles, smallFiles } from './corpus';
+import { createApp } from '../src/app/bootstrap';
+import { loadPersistenceConfig } from '../src/app/config/config';
+import { StateStore } from '../src/app/store/state-store';
+
+const MB = 1e6;
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const ms = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e6;
+
+function state(sessionId: string, files: WorkspaceEntry[], baseVersion: number | null = null): SessionState {
+  const now = new Date().toISOString();
+  return {
+    schemaVersion: 1, sessionId, tenant: 'bench', poolName: 'python', podName: 'python-0', template: 'python',
+    createdAt: now, expiresAt: new Date(Date.now() + 3600_000).toISOString(), ttlSeconds: 3600, persist: true,
+    files, env: { A: '1' }, history: [], packages: [], metadata: {}, baseVersion,
+  };
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
+  const config = loadPersistenceConfig({ REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('bench'), PORT: '0', MAX_SNAPSHOT_BYTES: String(512 * 1024 * 1024), SESSION_QUOTA_BYTES: '0' });
+  register.clear();
+  const app = await createApp(config, { logger: false });
+  await app.init();
+  const store = app.get(StateStore);
+  const client = new JobRpcClient({ redisUrl: redis.url, prefix: config.QUEUE_PREFIX });
+  const cmd = createRedis(redis.url);
+  let n = 0;
+
+  const snap = async (s: SessionState): Promise<{ ms: number; storedBytes: number; newBlobs: number; version: number }> => {
+    const encoded = encodeState(s); // the executor's work, not timed
+    const t = process.hrtime.bigint();
+    const ref = await putTransfer(cmd, encoded, { prefix: config.QUEUE_PREFIX });
+    const r = await client.call(QueueNames.snapshot, PersistenceJobDefs.snapshot, {
+      sessionId: s.sessionId, tenant: s.tenant, pool: s.poolName, pod: s.podName, template: s.template, trigger: 'periodic',
+      ttlSeconds: s.ttlSeconds, expiresAt: s.expiresAt, baseVersion: s.baseVersion ?? null, state: ref,
+    }, { timeoutMs: 600_000 });
+    return { ms: ms(t), storedBytes: r.storedBytes, newBlobs: r.newBlobs, version: r.version };
+  };
+  const rest = async (sid: string): Promise<{ ms: number; decodeMs: number }> => {
+    const t = process.hrtime.bigint();
+    const r = await client.call(QueueNames.restore, PersistenceJobDefs.restore, { sessionId: sid }, { timeoutMs: 600_000 });
+    const buf = await takeTransfer(cmd, r.state as never);
+    const total = ms(t);
+    const t2 = process.hrtime.bigint();
+    decodeState(buf);
+    return { ms: total, decodeMs: ms(t2) };
+  };
+
+  console.log(`persistence bench (node ${process.version}; median of ${RUNS} runs, 1 for 100 MB; fresh content each run)\n`);
+  console.log('| workspace | logical MB | snapshot ms | restore ms (+ decode in executor) | physical MB stored | logical / physical |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  const shapes: Array<[string, (bytes: number, seed: number) => WorkspaceEntry[]]> = [
+    ['many small files', (b, seed) => smallFiles(b, Math.max(20, Math.round(b / 5000)), seed)],
+    ['4 large files', (b, seed) => largeFiles(b, seed)],
+  ];
+  for (const size of [1, 10, 100]) {
+    for (const [label, make] of shapes) {
+      const runs = size >= 100 ? 1 : RUNS;
+      const snaps: number[] = [];
+      const restores: number[] = [];
+      const decodes: number[] = [];
+      let stored = 0;
+      let logical = 0;
+      let files = 0;
+      for (let r = 0; r < runs; r++) {
+        const ws = make(size * MB, 1000 * size + r + (label.startsWith('4') ? 500 : 0));
+        files = ws.length;
+        logical = ws.reduce((a, f) => a + f.size, 0);
+        const sid = `b${n++}`;
+        const s = await snap(state(sid, ws));
+        snaps.push(s.ms);
+        stored = s.storedBytes;
+        const rr = await rest(sid);
+        restores.push(rr.ms);
+        decodes.push(rr.decodeMs);
+        await store.delete(sid);
+      }
+      console.log(`| ${label} (${files}) | ${(logical / MB).toFixed(1)} | ${median(snaps).toFixed(0)} | ${median(restores).toFixed(0)} (+${median(decodes).toFixed(0)}) | ${(stored / MB).toFixed(2)} | ${(logical / stored).toFixed(2)} |`);
+    }
+  }
+
+  // Incremental: a 10 MB / 2000-file workspace, then one file changes (delta with one content).
+  const ws = smallFiles(10 * MB, 2000, 4242);
+  const base = await snap(state('incr', ws));
+  const incr: Array<{ ms: number; storedBytes: number; newBlobs: number }> = [];
+  let prev = ws;
+  for (let r = 0; r < RUNS; r++) {
+    const i = 100 + r;
+    const changed = Buffer.concat([prev[i]?.content as Buffer, Buffer.from(`\n# edit ${r}\n`)]);
+    const next = prev.map((f, j) => (j === i ? { ...f, size: changed.length, hash: hashContent(changed), content: changed } : f));
+    const delta = next.map((f, j) => (j === i ? f : { ...f, content: undefined }));
+    incr.push(await snap(state('incr', delta, base.version + r)));
+    prev = next;
+  }
+  const mid = incr.sort((a, b) => a.ms - b.ms)[Math.floor(incr.length / 2)] as (typeof incr)[number];
+  const restoreIncr = await rest('incr');
+  console.log(`\n| incremental snapshot, 10 MB / 2000 files, one ~5 KB file changed | ${mid.ms.toFixed(1)} ms | new blobs ${mid.newBlobs} | stored ${(mid.storedBytes / 1024).toFixed(1)} KiB (blob + manifest + hash list) | full snapshot was ${base.ms.toFixed(0)} ms |`);
+  console.log(`| restore of that session (latest version) | ${restoreIncr.ms.toFixed(0)} ms | | | |`);
+  const stats = await store.stats();
+  console.log(`\nstore after the bench: logical ${(stats.logicalBytes / MB).toFixed(1)} MB, physical ${(stats.physicalBytes / MB).toFixed(2)} MB, ${stats.blobs} blobs, ${stats.versions} versions`);
+
+  await client.close();
+  await app.close();
+  cmd.disconnect();
+  await redis.stop();
+}
+
+main().catch((err: Error) => {
+  console.error(err);
+  process.exit(1);
+});
