@@ -65,6 +65,51 @@ describe('the built package (dist/libs/sdk)', () => {
     }
   });
 
+  it('type-checks for TypeScript consumers of both formats (module nodenext: .mts and .cts)', async () => {
+    const app = mkdtempSync(join(tmpdir(), 'sdk-types-'));
+    try {
+      execFileSync('mkdir', ['-p', join(app, 'node_modules', '@executor')]);
+      execFileSync('ln', ['-s', DIST, join(app, 'node_modules', '@executor', 'sdk')]);
+      const use = `const c = new ExecutorClient({ baseUrl: 'http://x', apiKey: 'k' });
+export async function f(): Promise<number> {
+  await using s = await c.createSession({ template: 'python' });
+  const r = await s.execute('1', { timeoutMs: 5 });
+  try { await c.pools.list(); } catch (e) { if (e instanceof UnavailableError) return e.retryAfterSeconds ?? 0; }
+  return r.exitCode;
+}
+`;
+      writeFileSync(
+        join(app, 'a.mts'),
+        `import { ExecutorClient, UnavailableError } from '@executor/sdk';\n${use}`,
+      );
+      writeFileSync(
+        join(app, 'b.cts'),
+        `import { ExecutorClient, UnavailableError } from '@executor/sdk';\n${use}`,
+      );
+      writeFileSync(
+        join(app, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            module: 'nodenext',
+            target: 'es2022',
+            lib: ['es2023', 'esnext.disposable'],
+            strict: true,
+            noEmit: true,
+            typeRoots: [join(ROOT, 'node_modules', '@types')],
+            types: ['node'],
+          },
+          files: ['a.mts', 'b.cts'],
+        }),
+      );
+      const tsc = require.resolve('typescript/bin/tsc');
+      await expect(
+        run(process.execPath, [tsc, '-p', join(app, 'tsconfig.json')], { cwd: app }),
+      ).resolves.toMatchObject({ stderr: '' });
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+
   it('ships types, a bin and nothing else (npm pack --dry-run)', async () => {
     const pkg = JSON.parse(readFileSync(join(DIST, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(pkg['bin']).toEqual({ executor: 'cjs/cli/main.js' });

@@ -58,7 +58,7 @@ function codecTable(label: string, files: WorkspaceEntry[]): string[] {
   const gz = time(() => gzipSync(plain));
   const gunz = time(() => gunzipSync(gz.out));
   const rows = [`| ${label} | plain zlib.gzipSync (level 6) | ${(gz.out.length / MB).toFixed(2)} | ${mbps(logical, gz.ms)} | ${mbps(logical, gunz.ms)} | 1.00 / 1.00 |`];
-  const variants: Array<[string, CodecName, number | undefined]> = [['encodeState brotli q4 (default)', 'brotli', 4], ['encodeState brotli q1', 'brotli', 1], ['encodeState gzip 6', 'gzip', 6], ['encodeState none', 'none', undefined]];
+  const variants: Array<[string, CodecName, number | undefined]> = [['encodeState brotli q1 (default)', 'brotli', 1], ['encodeState brotli q4', 'brotli', 4], ['encodeState gzip 6', 'gzip', 6], ['encodeState none', 'none', undefined]];
   for (const [name, codec, level] of variants) {
     const enc = time(() => encodeState(s, { compression: { codec, level } }));
     const dec = time(() => decodeState(enc.out));

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +13,9 @@ export async function startTestPlatform(
   opts: Partial<PlatformOptions> = {},
 ): Promise<{ platform: Platform; api: Api; apis: Api[]; otherTenant: Api; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'executor-e2e-'));
+  // mkdtemp makes it 0700; sandboxed sessions run under their own uids and must be able to
+  // traverse the parents of their workspace (as `.data/` allows under `npm start`).
+  chmodSync(dataDir, 0o755);
   const key = randomBytes(16).toString('hex');
   const otherKey = randomBytes(16).toString('hex');
   const platform = await Platform.start({

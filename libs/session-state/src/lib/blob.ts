@@ -24,7 +24,7 @@ export interface CompressedBlob {
 }
 
 /**
- * Compresses `content` for storage (brotli q4 by default). Content that does not shrink
+ * Compresses `content` for storage (brotli quality 1 by default). Content that does not shrink
  * (already compressed, random) is stored as is. Pass `hash` when it is already known and
  * trusted (computed by this process); otherwise it is computed.
  */

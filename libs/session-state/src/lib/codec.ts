@@ -41,7 +41,7 @@ const HASH_OFFSET = 36;
 const MAX_UNPACKED_BYTES = 8 * 1024 ** 3;
 
 export interface EncodeOptions {
-  /** Compression of the packed section (default brotli quality 4). */
+  /** Compression of the packed section (default brotli quality 1). */
   compression?: CompressionOptions;
   /**
    * Already-compressed contents by sha256 (`compressBlob(...).data`): a file entry WITHOUT

@@ -1,10 +1,13 @@
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync, gzipSync } from 'node:zlib';
 
 /**
- * Codecs of the lib. Chosen by measurement on this platform's hardware (see README):
- * brotli quality 4 compresses source-like text ~1.6x faster than gzip -6 and ~30% smaller,
- * so it is the default; gzip stays readable for old data and `none` is used where speed
- * matters more than size (the restore hand-off over a local Redis).
+ * Codecs of the lib. Chosen by measurement on this platform's hardware (README, `nx run
+ * session-state:bench`): brotli beats gzip -6 at every level we tried; quality 1 encodes
+ * 3-4x faster than quality 4 (and 4-10x faster than gzip -6) for 10-15% more bytes on
+ * generated code (up to ~50% more on real JS). Encoded states cross a local Redis once and
+ * are decompressed right away, and the encoder runs on the executor next to user code, so
+ * speed wins: brotli quality 1 is the default; pass `level: 4` (or more) where size matters.
+ * `none` is used where speed is all that matters (the restore hand-off).
  */
 export const Codecs = { none: 0, gzip: 1, brotli: 2 } as const;
 export type CodecName = keyof typeof Codecs;
@@ -13,11 +16,11 @@ export type CodecId = (typeof Codecs)[CodecName];
 export interface CompressionOptions {
   /** Codec (default `brotli`). */
   codec?: CodecName;
-  /** brotli quality 0-11 (default 4) or gzip level 1-9 (default 6). */
+  /** brotli quality 0-11 (default 1) or gzip level 1-9 (default 6). */
   level?: number;
 }
 
-export const DEFAULT_BROTLI_QUALITY = 4;
+export const DEFAULT_BROTLI_QUALITY = 1;
 export const DEFAULT_GZIP_LEVEL = 6;
 
 /** Inputs at least this big are probed before being compressed (see {@link looksIncompressible}). */

@@ -1,0 +1,89 @@
+import request from 'supertest';
+import type Redis from 'ioredis';
+import { createRedis } from '@executor/queues';
+import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
+import { AUTH_A, KEY_A, KEY_B } from './support/app';
+import { spawnLoadBalancer, startExecutor, type Proc } from './support/harness';
+
+type Lb = Proc & { url: string };
+
+describe('stateless replicas (two load-balancer processes)', () => {
+  let redis: TestRedis;
+  let client: Redis;
+  let prefix: string;
+  let a: Lb;
+  let b: Lb;
+  const executors: Proc[] = [];
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = createRedis(redis.url);
+    prefix = uniquePrefix('rep');
+    for (const pod of ['py-0', 'py-1']) executors.push(await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py', pod }));
+    const env = (id: string) => ({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, REPLICA_ID: id, EXECUTOR_API_KEYS: `tenant-a:${KEY_A},tenant-b:${KEY_B}`, LOG_LEVEL: 'warn' });
+    [a, b] = await Promise.all([spawnLoadBalancer(env('lb-a')), spawnLoadBalancer(env('lb-b'))]);
+    await request(a.url).post('/v1/pools').set(AUTH_A).send({ name: 'py', template: 'python' }).expect(201);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop(), ...executors.map((e) => e.stop())]);
+    client?.disconnect();
+    await redis?.stop();
+  });
+
+  it('two replicas on different ports give the same answers for the same session', async () => {
+    expect(a.url).not.toBe(b.url);
+    const s = (await request(a.url).post('/v1/sessions').set(AUTH_A).send({ template: 'python', metadata: { k: 'v' } }).expect(201)).body;
+    const [ga, gb] = await Promise.all([request(a.url).get(`/v1/sessions/${s.id}`).set(AUTH_A), request(b.url).get(`/v1/sessions/${s.id}`).set(AUTH_A)]);
+    expect(gb.status).toBe(200);
+    expect(gb.body).toEqual(ga.body);
+    await request(b.url).post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'q = 5' }).expect(200);
+    expect((await request(a.url).post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(q)' }).expect(200)).body.stdout).toBe('5\n');
+    const [ha, hb] = await Promise.all([request(a.url).get(`/v1/sessions/${s.id}/executions`).set(AUTH_A), request(b.url).get(`/v1/sessions/${s.id}/executions`).set(AUTH_A)]);
+    expect(ha.body.items.map((e: { code: string }) => e.code)).toEqual(['q = 5', 'print(q)']);
+    expect(hb.body).toEqual(ha.body);
+    await request(a.url).put(`/v1/sessions/${s.id}/files/f.txt`).set(AUTH_A).send(Buffer.from('shared')).expect(204);
+    expect(Buffer.from((await request(b.url).get(`/v1/sessions/${s.id}/files/f.txt`).set(AUTH_A).expect(200)).body as Buffer).toString()).toBe('shared');
+    const [la, lb] = await Promise.all([request(a.url).get('/v1/sessions').set(AUTH_A), request(b.url).get('/v1/sessions').set(AUTH_A)]);
+    expect(lb.body).toEqual(la.body);
+    const [pa, pb] = await Promise.all([request(a.url).get('/v1/pools/py').set(AUTH_A), request(b.url).get('/v1/pools/py').set(AUTH_A)]);
+    expect({ ...pb.body, connections: 0, podDetails: [] }).toEqual({ ...pa.body, connections: 0, podDetails: [] });
+    await request(b.url).get(`/v1/sessions/${s.id}`).set({ authorization: `Bearer ${KEY_B}` }).expect(404);
+    await request(b.url).delete(`/v1/sessions/${s.id}`).set(AUTH_A).expect(204);
+    await request(a.url).get(`/v1/sessions/${s.id}`).set(AUTH_A).expect(404);
+  });
+
+  it('a replica killed mid-run loses nothing that was acknowledged', async () => {
+    const acked: { id: string; codes: string[] }[] = [];
+    let killed = false;
+    const worker = async (w: number): Promise<void> => {
+      for (let i = 0; i < 12; i++) {
+        const via = (i + w) % 2 === 0 && !killed ? a.url : b.url;
+        const created = await request(via).post('/v1/sessions').set(AUTH_A).send({ template: 'python' }).catch(() => undefined);
+        if (created?.status !== 201) continue;
+        const entry = { id: created.body.id as string, codes: [] as string[] };
+        acked.push(entry);
+        for (let j = 0; j < 3; j++) {
+          const code = `v${j} = ${i}`;
+          const target = j % 2 === 0 && !killed ? a.url : b.url;
+          const r = await request(target).post(`/v1/sessions/${entry.id}/executions`).set(AUTH_A).send({ code }).catch(() => undefined);
+          if (r?.status === 200) entry.codes.push(code);
+        }
+        if (w === 0 && i === 4 && !killed) {
+          killed = true;
+          a.child.kill('SIGKILL');
+        }
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(worker));
+    await a.exited;
+    expect(killed).toBe(true);
+    expect(acked.length).toBeGreaterThan(20);
+    for (const s of acked) {
+      await request(b.url).get(`/v1/sessions/${s.id}`).set(AUTH_A).expect(200);
+      const h = await request(b.url).get(`/v1/sessions/${s.id}/executions`).set(AUTH_A).expect(200);
+      const codes = (h.body.items as { code: string }[]).map((e) => e.code);
+      expect(codes).toEqual(expect.arrayContaining(s.codes));
+    }
+  });
+});
