@@ -13,7 +13,7 @@ klog() { echo "[tools/kube $(date +%T)] $*" >&2; }
 
 # A TCP port free on 127.0.0.1 right now (the kernel picks it).
 free_port() {
-  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{process.stdout.write(String(s.address().port));s.close()})'
 }
 
 # Stops the process whose PID is in $1 (SIGTERM, then SIGKILL after 10 s). Idempotent.

@@ -2,13 +2,12 @@ import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import { register } from 'prom-client';
 import { JobRpcClient, createRedis } from '@executor/queues';
 import { PlatformHealthModule, type ReadinessCheck } from '@executor/platform';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from './config/executor.config';
 import { FilesService } from './files/files.service';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
-import { ExecutorMetrics, metricProviders } from './metrics/metrics';
+import { ExecutorMetrics, defaultMetricsRegistered, metricProviders } from './metrics/metrics';
 import { PackagesService } from './packages/packages.service';
 import { SandboxService } from './sandbox/sandbox.service';
 import { SessionsService } from './sessions/sessions.service';
@@ -28,7 +27,6 @@ class Connections implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.rpc.close().catch(() => undefined);
     this.redis.disconnect();
-    register.clear(); // the default prom-client registry outlives the app (tests boot several in turn)
   }
 }
 
@@ -81,7 +79,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ExecutorCoreModule.forRoot(cfg),
-        PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }),
+        PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: !defaultMetricsRegistered() } }),
         PlatformHealthModule.forRoot({ redisToken: REDIS, extraChecksToken: READINESS_CHECKS }),
       ],
     };

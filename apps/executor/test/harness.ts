@@ -71,6 +71,13 @@ export class FakePersistence {
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
+  private readonly waiters: Array<{ match: (s: StoredSnapshot, id: string) => boolean; resolve: (s: StoredSnapshot) => void }> = [];
+
+  /** Resolves with the next stored snapshot that matches (event-driven: no polling). */
+  waitFor(match: (s: StoredSnapshot, sessionId: string) => boolean): Promise<StoredSnapshot> {
+    return new Promise((resolve) => this.waiters.push({ match, resolve }));
+  }
+
   latest(sessionId: string): StoredSnapshot | undefined {
     const all = this.stored.get(sessionId);
     return all?.[all.length - 1];
@@ -98,6 +105,13 @@ export class FakePersistence {
     const version = (base?.version ?? 0) + 1;
     history.push({ version, trigger: p.trigger, baseVersion: p.baseVersion, state: { ...state, files, baseVersion: null }, carried, at: Date.now() });
     this.stored.set(p.sessionId, history);
+    const stored = history[history.length - 1] as StoredSnapshot;
+    for (const w of [...this.waiters]) {
+      if (w.match(stored, p.sessionId)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(stored);
+      }
+    }
     const bytes = files.reduce((n, f) => n + (f.content?.length ?? 0), 0);
     return { version, bytes, storedBytes: p.state.size, newBlobs: carried, at: new Date().toISOString() };
   }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { PodDriver, startHarness, type Harness } from './harness';
 
 /** bwrap must work here (user namespaces or root); otherwise these tests are skipped loudly. */
@@ -21,17 +21,22 @@ describeBwrap('SANDBOX=bwrap isolation', () => {
   let server: Server;
   let port: number;
   const SECRET = `s3cr3t-${process.pid}`;
+  const sockets = new Set<Socket>();
 
   beforeAll(async () => {
     process.env['EXECUTOR_FAKE_SECRET'] = SECRET; // the executor (this process) holds a secret
     h = await startHarness();
-    pod = await PodDriver.start(h, 'python', { SANDBOX: 'bwrap', MEMORY_LIMIT_MB: '256', MAX_PROCESSES: '64' });
-    server = createServer((s) => s.end('hello from the host\n'));
+    pod = await PodDriver.start(h, 'python', { SANDBOX: 'bwrap', MEMORY_LIMIT_MB: '256', MAX_PROCESSES: '64', MAX_SESSIONS: '20' });
+    server = createServer((s) => {
+      sockets.add(s);
+      s.end('hello from the host\n');
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     port = (server.address() as { port: number }).port;
   });
   afterAll(async () => {
     delete process.env['EXECUTOR_FAKE_SECRET'];
+    for (const s of sockets) s.destroy();
     await new Promise<void>((r) => server?.close(() => r()));
     await pod?.stop();
     await h?.stop();
@@ -66,7 +71,8 @@ describeBwrap('SANDBOX=bwrap isolation', () => {
       b,
       [
         'import os, glob',
-        `hits = glob.glob("${pod.cfg.WORKSPACE_ROOT}/**/private.txt", recursive=True) + glob.glob("/**/private.txt", recursive=True)`,
+        `hits = glob.glob("${pod.cfg.WORKSPACE_ROOT}/**/private.txt", recursive=True) + glob.glob("/tmp/**/private.txt", recursive=True) + glob.glob("/workspace/**/private.txt", recursive=True)`,
+        `print("root visible", os.path.exists("${pod.cfg.WORKSPACE_ROOT}"))`,
         'print("hits", hits)',
         'for p in ["/usr/x", "/etc/x", "/x"]:',
         '    try:',
@@ -80,6 +86,7 @@ describeBwrap('SANDBOX=bwrap isolation', () => {
       20_000,
     );
     expect(r.stdout).toContain('hits []');
+    expect(r.stdout).toContain('root visible False');
     expect(r.stdout).not.toContain('wrote');
     expect(r.stdout).toContain("ro /usr/x");
     expect(r.stdout).not.toContain('a-only');

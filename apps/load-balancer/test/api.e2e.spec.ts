@@ -6,7 +6,8 @@ import { QueueNames, bullConnection, createRedis } from '@executor/queues';
 import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
 import { AUTH_A, AUTH_B, KEY_A, startLb, testConfig } from './support/app';
 import { expectApiError } from './support/expect';
-import { startExecutor, useRealExecutor, waitFor, type Proc } from './support/harness';
+import { makeWheelDir } from './support/wheel';
+import { startExecutor, startPersistence, useRealExecutor, waitFor, type Proc } from './support/harness';
 
 const MiB = 1024 * 1024;
 
@@ -14,6 +15,7 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
   let redis: TestRedis;
   let client: Redis;
   let prefix: string;
+  let persistence: Proc | undefined;
   let lb: Awaited<ReturnType<typeof startLb>>;
   let events: Queue;
   const executors: Proc[] = [];
@@ -29,8 +31,12 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     redis = await startRedis();
     client = createRedis(redis.url);
     prefix = uniquePrefix('lb');
+    persistence = await startPersistence(redis.url, prefix);
+    // Offline package installs for the real executor: a local wheel, no index.
+    const wheels = makeWheelDir('lbtestpkg', '1.2.3');
     for (const pod of ['py-eu-0', 'py-eu-1']) {
-      executors.push(await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py-eu', pod, region: 'eu' }));
+      const env = { PIP_FIND_LINKS: wheels, PIP_NO_INDEX: 'true' };
+      executors.push(await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py-eu', pod, region: 'eu', env }));
     }
     lb = await startLb(testConfig(redis.url, prefix, { MAX_FILE_BYTES: String(1 * MiB), MAX_BODY_BYTES: String(4 * MiB), SESSION_SWEEP_INTERVAL_MS: '200' }));
     await api().post('/v1/pools').set(AUTH_A).send({ name: 'py-eu', template: 'python', region: 'eu' }).expect(201);
@@ -41,6 +47,7 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     await lb?.app.close();
     await events?.close();
     await Promise.all(executors.map((e) => e.stop()));
+    await persistence?.stop();
     client?.disconnect();
     await redis?.stop();
   });
@@ -187,20 +194,20 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     });
 
     it('a failing program is a 200 with its exit code', async () => {
-      const res = await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'exit(3)' }).expect(200);
+      const res = await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'raise SystemExit(3)' }).expect(200);
       expect(res.body).toMatchObject({ exitCode: 3, timedOut: false });
     });
 
     it('a timeout kills only that execution: 200 with timedOut, and the session stays usable', async () => {
-      const res = await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'sleep(5000)', timeoutMs: 200 }).expect(200);
+      const res = await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'import time\ntime.sleep(5)', timeoutMs: 200 }).expect(200);
       expect(res.body.timedOut).toBe(true);
       expect((await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'print(x)' }).expect(200)).body.stdout).toBe('41\n');
     });
 
     it('lists the history oldest first', async () => {
       const res = await api().get(`/v1/sessions/${id}/executions`).set(AUTH_A).expect(200);
-      expect(res.body.items.map((e: { code: string }) => e.code)).toEqual(['x = 41', 'print(x)', 'exit(3)', 'sleep(5000)', 'print(x)']);
-      expect(res.body.items[2]).toEqual({ id: expect.any(String), code: 'exit(3)', exitCode: 3, durationMs: expect.any(Number), at: expect.any(String) });
+      expect(res.body.items.map((e: { code: string }) => e.code)).toEqual(['x = 41', 'print(x)', 'raise SystemExit(3)', 'import time\ntime.sleep(5)', 'print(x)']);
+      expect(res.body.items[2]).toEqual({ id: expect.any(String), code: 'raise SystemExit(3)', exitCode: 3, durationMs: expect.any(Number), at: expect.any(String) });
     });
   });
 
@@ -230,10 +237,10 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     });
 
     it('installs packages into the session and lists them', async () => {
-      const res = await api().post(`/v1/sessions/${id}/packages`).set(AUTH_A).send({ packages: ['six==1.16.0'] }).expect(200);
-      expect(res.body.installed).toEqual([{ name: 'six', version: '1.16.0' }]);
+      const res = await api().post(`/v1/sessions/${id}/packages`).set(AUTH_A).send({ packages: ['lbtestpkg==1.2.3'] }).expect(200);
+      expect(res.body.installed).toEqual([{ name: 'lbtestpkg', version: '1.2.3' }]);
       const list = await api().get(`/v1/sessions/${id}/packages`).set(AUTH_A).expect(200);
-      expect(list.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'six', version: '1.16.0' })]));
+      expect(list.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'lbtestpkg', version: '1.2.3' })]));
     });
   });
 

@@ -3,7 +3,7 @@ import type Redis from 'ioredis';
 import { createRedis } from '@executor/queues';
 import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
 import { AUTH_A, KEY_A, KEY_B } from './support/app';
-import { spawnLoadBalancer, startExecutor, type Proc } from './support/harness';
+import { spawnLoadBalancer, startExecutor, startPersistence, type Proc } from './support/harness';
 
 type Lb = Proc & { url: string };
 
@@ -11,6 +11,7 @@ describe('stateless replicas (two load-balancer processes)', () => {
   let redis: TestRedis;
   let client: Redis;
   let prefix: string;
+  let persistence: Proc | undefined;
   let a: Lb;
   let b: Lb;
   const executors: Proc[] = [];
@@ -19,6 +20,7 @@ describe('stateless replicas (two load-balancer processes)', () => {
     redis = await startRedis();
     client = createRedis(redis.url);
     prefix = uniquePrefix('rep');
+    persistence = await startPersistence(redis.url, prefix);
     for (const pod of ['py-0', 'py-1']) executors.push(await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py', pod }));
     const env = (id: string) => ({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, REPLICA_ID: id, EXECUTOR_API_KEYS: `tenant-a:${KEY_A},tenant-b:${KEY_B}`, LOG_LEVEL: 'warn' });
     [a, b] = await Promise.all([spawnLoadBalancer(env('lb-a')), spawnLoadBalancer(env('lb-b'))]);
@@ -27,6 +29,7 @@ describe('stateless replicas (two load-balancer processes)', () => {
 
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop(), ...executors.map((e) => e.stop())]);
+    await persistence?.stop();
     client?.disconnect();
     await redis?.stop();
   });

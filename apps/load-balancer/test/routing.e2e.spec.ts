@@ -4,12 +4,13 @@ import { Queue } from 'bullmq';
 import { EventJobDefs, PodEventTypes, PoolRegistryJobs, QueueNames, bullConnection, createRedis, heartbeatKeys, podQueueName } from '@executor/queues';
 import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
 import { AUTH_A, startLb, testConfig } from './support/app';
-import { startExecutor, waitFor, type ExecutorOptions, type Proc } from './support/harness';
+import { startExecutor, startPersistence, waitFor, type ExecutorOptions, type Proc } from './support/harness';
 
 describe('routing, breakers, migration (real app, real Redis, executor processes)', () => {
   let redis: TestRedis;
   let client: Redis;
   let prefix: string;
+  let persistence: Proc | undefined;
   let lb: Awaited<ReturnType<typeof startLb>>;
   const pods = new Map<string, Proc>();
   const queues: Queue[] = [];
@@ -33,6 +34,7 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
     redis = await startRedis();
     client = createRedis(redis.url);
     prefix = uniquePrefix('rt');
+    persistence = await startPersistence(redis.url, prefix);
     await Promise.all([
       startPod({ pool: 'py-eu', pod: 'py-eu-0', region: 'eu' }),
       startPod({ pool: 'py-us', pod: 'py-us-0', region: 'us' }),
@@ -54,6 +56,7 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
     await lb?.app.close();
     await Promise.all(queues.map((q) => q.close()));
     await Promise.all([...pods.values()].map((p) => p.stop('SIGKILL')));
+    await persistence?.stop();
     client?.disconnect();
     await redis?.stop();
   });
@@ -92,7 +95,7 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
 
     it('user code failing does not count against the pool', async () => {
       const s = await create({ region: 'us' });
-      for (let i = 0; i < 6; i++) await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'exit(1)' }).expect(200);
+      for (let i = 0; i < 6; i++) await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'raise SystemExit(1)' }).expect(200);
       for (let i = 0; i < 6; i++) await api().get(`/v1/sessions/${s.id}/files/missing.txt`).set(AUTH_A).expect(404);
       const pools = (await api().get('/v1/pools').set(AUTH_A).expect(200)).body.items as { name: string; circuit: string }[];
       expect(pools.find((p) => p.name === 'py-us')?.circuit).toBe('closed');

@@ -165,7 +165,7 @@ describe('operator against kube-apiserver v1.20', () => {
         expect.objectContaining({ manager: 'executor-operator', operation: 'Apply' }),
       );
     }
-    const hpa = await admin.get<{ spec: Record<string, any> }>(paths.hpa);
+    const hpa = await admin.get<{ spec: Record<string, unknown> }>(paths.hpa);
     expect(hpa.spec['minReplicas']).toBe(2);
     expect(hpa.spec['maxReplicas']).toBe(5);
     expect(hpa.spec['behavior']).toEqual({
@@ -233,7 +233,8 @@ describe('operator against kube-apiserver v1.20', () => {
     expect(condition(pool, PoolConditionType.Degraded)?.status).toBe('True');
     expect(condition(pool, PoolConditionType.Degraded)?.message).toMatch(/spec\.minReplicas/);
     expect(condition(pool, PoolConditionType.Ready)).toMatchObject({ status: 'False', reason: PoolConditionReason.InvalidSpec });
-    expect(await metricsText()).toMatch(/operator_reconcile_total\{controller="pool",result="permanent_error"\} [1-9]/);
+    // The condition is written just before the reconcile ends with the PermanentError that is counted.
+    await eventually(async () => /operator_reconcile_total\{controller="pool",result="permanent_error"\} [1-9]/.test(await metricsText()), 'permanent_error counted');
     const missing = await admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/bad`).catch((e: unknown) => e);
     expect(isApiStatus(missing, 404)).toBe(true);
     await admin.mergePatch(poolPath(ns, 'bad'), { spec: { maxReplicas: 6 } });

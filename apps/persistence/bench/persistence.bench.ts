@@ -1,5 +1,6 @@
 // nx run persistence:bench — snapshot/restore through the real queues against a real
 // redis-server (AOF on, appendfsync everysec, as redis.conf ships), the Nest app in-process.
+import { loadavg } from 'node:os';
 import { register } from 'prom-client';
 import { JobRpcClient, PersistenceJobDefs, QueueNames, createRedis, putTransfer, takeTransfer } from '@executor/queues';
 import { decodeState, encodeState, hashContent, type SessionState, type WorkspaceEntry } from '@executor/session-state';
@@ -13,6 +14,11 @@ const MB = 1e6;
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 3);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const ms = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e6;
+/** CPU ms of this process since `c` (user + system): the machine is shared, wall time is not. */
+const cpu = (c: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(c);
+  return (d.user + d.system) / 1000;
+};
 
 function state(sessionId: string, files: WorkspaceEntry[], baseVersion: number | null = null): SessionState {
   const now = new Date().toISOString();
@@ -34,28 +40,42 @@ async function main(): Promise<void> {
   const cmd = createRedis(redis.url);
   let n = 0;
 
-  const snap = async (s: SessionState): Promise<{ ms: number; storedBytes: number; newBlobs: number; version: number }> => {
+  /** Redis server CPU ms so far (INFO cpu), to add Redis' own work to the CPU figure. */
+  const redisCpu = async (): Promise<number> => {
+    const info = await cmd.info('cpu');
+    const num = (k: string): number => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+    return (num('used_cpu_sys') + num('used_cpu_user')) * 1000;
+  };
+  const snap = async (s: SessionState): Promise<{ ms: number; cpuMs: number; storedBytes: number; newBlobs: number; version: number }> => {
     const encoded = encodeState(s); // the executor's work, not timed
+    const r0 = await redisCpu();
+    const c = process.cpuUsage();
     const t = process.hrtime.bigint();
     const ref = await putTransfer(cmd, encoded, { prefix: config.QUEUE_PREFIX });
     const r = await client.call(QueueNames.snapshot, PersistenceJobDefs.snapshot, {
       sessionId: s.sessionId, tenant: s.tenant, pool: s.poolName, pod: s.podName, template: s.template, trigger: 'periodic',
       ttlSeconds: s.ttlSeconds, expiresAt: s.expiresAt, baseVersion: s.baseVersion ?? null, state: ref,
     }, { timeoutMs: 600_000 });
-    return { ms: ms(t), storedBytes: r.storedBytes, newBlobs: r.newBlobs, version: r.version };
+    const wall = ms(t);
+    const cpuMs = cpu(c) + (await redisCpu()) - r0;
+    return { ms: wall, cpuMs, storedBytes: r.storedBytes, newBlobs: r.newBlobs, version: r.version };
   };
-  const rest = async (sid: string): Promise<{ ms: number; decodeMs: number }> => {
+  const rest = async (sid: string): Promise<{ ms: number; cpuMs: number; decodeMs: number }> => {
+    const r0 = await redisCpu();
+    const c = process.cpuUsage();
     const t = process.hrtime.bigint();
     const r = await client.call(QueueNames.restore, PersistenceJobDefs.restore, { sessionId: sid }, { timeoutMs: 600_000 });
     const buf = await takeTransfer(cmd, r.state as never);
     const total = ms(t);
-    const t2 = process.hrtime.bigint();
+    const cpuMs = cpu(c) + (await redisCpu()) - r0;
+    const c2 = process.cpuUsage();
     decodeState(buf);
-    return { ms: total, decodeMs: ms(t2) };
+    return { ms: total, cpuMs, decodeMs: cpu(c2) };
   };
 
-  console.log(`persistence bench (node ${process.version}; median of ${RUNS} runs, 1 for 100 MB; fresh content each run)\n`);
-  console.log('| workspace | logical MB | snapshot ms | restore ms (+ decode in executor) | physical MB stored | logical / physical |');
+  const load = (): string => (loadavg()[0] ?? 0).toFixed(1);
+  console.log(`persistence bench (node ${process.version}; median of ${RUNS} runs, 1 for 100 MB; fresh content each run; load average ${load()})\n`);
+  console.log('| workspace | logical MB | snapshot ms wall / CPU | restore ms wall / CPU (+ executor decode CPU) | physical MB stored | logical / physical |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   const shapes: Array<[string, (bytes: number, seed: number) => WorkspaceEntry[]]> = [
     ['many small files', (b, seed) => smallFiles(b, Math.max(20, Math.round(b / 5000)), seed)],
@@ -65,6 +85,8 @@ async function main(): Promise<void> {
     for (const [label, make] of shapes) {
       const runs = size >= 100 ? 1 : RUNS;
       const snaps: number[] = [];
+      const snapCpu: number[] = [];
+      const restCpu: number[] = [];
       const restores: number[] = [];
       const decodes: number[] = [];
       let stored = 0;
@@ -77,20 +99,22 @@ async function main(): Promise<void> {
         const sid = `b${n++}`;
         const s = await snap(state(sid, ws));
         snaps.push(s.ms);
+        snapCpu.push(s.cpuMs);
         stored = s.storedBytes;
         const rr = await rest(sid);
         restores.push(rr.ms);
+        restCpu.push(rr.cpuMs);
         decodes.push(rr.decodeMs);
         await store.delete(sid);
       }
-      console.log(`| ${label} (${files}) | ${(logical / MB).toFixed(1)} | ${median(snaps).toFixed(0)} | ${median(restores).toFixed(0)} (+${median(decodes).toFixed(0)}) | ${(stored / MB).toFixed(2)} | ${(logical / stored).toFixed(2)} |`);
+      console.log(`| ${label} (${files}) | ${(logical / MB).toFixed(1)} | ${median(snaps).toFixed(0)} / ${median(snapCpu).toFixed(0)} | ${median(restores).toFixed(0)} / ${median(restCpu).toFixed(0)} (+${median(decodes).toFixed(0)}) | ${(stored / MB).toFixed(2)} | ${(logical / stored).toFixed(2)} |`);
     }
   }
 
   // Incremental: a 10 MB / 2000-file workspace, then one file changes (delta with one content).
   const ws = smallFiles(10 * MB, 2000, 4242);
   const base = await snap(state('incr', ws));
-  const incr: Array<{ ms: number; storedBytes: number; newBlobs: number }> = [];
+  const incr: Array<{ ms: number; cpuMs: number; storedBytes: number; newBlobs: number }> = [];
   let prev = ws;
   for (let r = 0; r < RUNS; r++) {
     const i = 100 + r;
@@ -102,8 +126,9 @@ async function main(): Promise<void> {
   }
   const mid = incr.sort((a, b) => a.ms - b.ms)[Math.floor(incr.length / 2)] as (typeof incr)[number];
   const restoreIncr = await rest('incr');
-  console.log(`\n| incremental snapshot, 10 MB / 2000 files, one ~5 KB file changed | ${mid.ms.toFixed(1)} ms | new blobs ${mid.newBlobs} | stored ${(mid.storedBytes / 1024).toFixed(1)} KiB (blob + manifest + hash list) | full snapshot was ${base.ms.toFixed(0)} ms |`);
-  console.log(`| restore of that session (latest version) | ${restoreIncr.ms.toFixed(0)} ms | | | |`);
+  console.log(`\n| incremental snapshot, 10 MB / 2000 files, one ~5 KB file changed | ${mid.ms.toFixed(1)} ms wall / ${mid.cpuMs.toFixed(1)} ms CPU | new blobs ${mid.newBlobs} | stored ${(mid.storedBytes / 1024).toFixed(1)} KiB (blob + manifest + hash list) | full snapshot was ${base.ms.toFixed(0)} ms |`);
+  console.log(`| restore of that session (latest version) | ${restoreIncr.ms.toFixed(0)} ms wall / ${restoreIncr.cpuMs.toFixed(0)} ms CPU | | | |`);
+  console.log(`\nload average at the end: ${load()}`);
   const stats = await store.stats();
   console.log(`\nstore after the bench: logical ${(stats.logicalBytes / MB).toFixed(1)} MB, physical ${(stats.physicalBytes / MB).toFixed(2)} MB, ${stats.blobs} blobs, ${stats.versions} versions`);
 

@@ -88,12 +88,14 @@ export interface SnapshotOpts {
   timeoutMs?: number;
   /** Codec of the encoded state handed over (default brotli). */
   codec?: 'brotli' | 'gzip' | 'none';
+  /** Send every content as a stored-format blob (`encodeState(…, { fileBlobs: true })`). */
+  fileBlobs?: boolean;
 }
 
 /** The snapshot job payload for a state (its encoded bytes put in a transfer first). */
 export async function snapshotPayload(h: { cmd: Redis; config: Pick<PersistenceConfig, 'QUEUE_PREFIX'> }, state: SessionState, o: SnapshotOpts = {}): Promise<SnapshotPayload> {
   const baseVersion = o.baseVersion ?? null;
-  const ref = await putTransfer(h.cmd, encodeState({ ...state, baseVersion }, { compression: { codec: o.codec ?? 'brotli' } }), { prefix: h.config.QUEUE_PREFIX });
+  const ref = await putTransfer(h.cmd, encodeState({ ...state, baseVersion }, { compression: { codec: o.codec ?? 'brotli' }, fileBlobs: o.fileBlobs }), { prefix: h.config.QUEUE_PREFIX });
   return {
       sessionId: state.sessionId,
       tenant: state.tenant,

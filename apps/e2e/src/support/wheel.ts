@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 
 /**
  * Builds a tiny pure-Python wheel (`name==version`, module `name` with `VALUE = version`) in
@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
  */
 export function buildWheel(dir: string, name: string, version: string): string {
   mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o755); // sessions run under their own uids: they must be able to read it
   const script = `
 import base64, hashlib, sys, zipfile
 name, version, out = sys.argv[1], sys.argv[2], sys.argv[3]

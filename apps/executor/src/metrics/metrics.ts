@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { InjectMetric, makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { Provider } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import { Counter, Gauge, Histogram, register, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from 'prom-client';
 
 export const MetricNames = {
   executions: 'executor_executions_total',
@@ -16,6 +17,33 @@ export const MetricNames = {
 /** Outcome label of an execution. */
 export const ExecutionOutcomes = { ok: 'ok', error: 'error', timeout: 'timeout', killed: 'killed' } as const;
 export type ExecutionOutcome = (typeof ExecutionOutcomes)[keyof typeof ExecutionOutcomes];
+
+/** Token @InjectMetric(name) resolves (same scheme as @willsoto/nestjs-prometheus's make*Provider). */
+function token(name: string): string {
+  return `PROM_METRIC_${name.toUpperCase()}`;
+}
+
+/**
+ * Like make*Provider, but reuses a metric already in the default registry: several executor
+ * apps in one process (tests) share the registry instead of failing with "already registered".
+ */
+function counter(cfg: CounterConfiguration<string>): Provider {
+  return { provide: token(cfg.name), useFactory: () => register.getSingleMetric(cfg.name) ?? new Counter(cfg) };
+}
+function gauge(cfg: GaugeConfiguration<string>): Provider {
+  return { provide: token(cfg.name), useFactory: () => register.getSingleMetric(cfg.name) ?? new Gauge(cfg) };
+}
+function histogram(cfg: HistogramConfiguration<string>): Provider {
+  return { provide: token(cfg.name), useFactory: () => register.getSingleMetric(cfg.name) ?? new Histogram(cfg) };
+}
+const makeCounterProvider = counter;
+const makeGaugeProvider = gauge;
+const makeHistogramProvider = histogram;
+
+/** True once the process-wide default metrics are registered (the first app collects them). */
+export function defaultMetricsRegistered(): boolean {
+  return register.getSingleMetric('process_cpu_user_seconds_total') !== undefined;
+}
 
 export const metricProviders = [
   makeCounterProvider({ name: MetricNames.executions, help: 'Executions by template and outcome', labelNames: ['template', 'outcome'] }),

@@ -47,7 +47,8 @@ export class PackagesService {
     const argv =
       manager === 'pip'
         ? ['/usr/bin/python3', '-m', 'pip', 'install', '--no-input', '--upgrade', '--target', join(ws, PIP_TARGET), ...p.packages.map((x) => x.replace(/\s+/g, ''))]
-        : ['/usr/bin/node', this.npmCli, 'install', '--prefix', ws, '--no-audit', '--no-fund', '--no-update-notifier', ...p.packages];
+        : // cwd is the workspace (no --prefix: it would also move npm's global config, e.g. the image's cafile)
+          ['/usr/bin/node', this.npmCli, 'install', '--no-audit', '--no-fund', '--no-update-notifier', ...p.packages];
     const env: Record<string, string> = {};
     const roBinds: string[] = [];
     if (manager === 'pip') {

@@ -174,6 +174,9 @@ export class Sandbox {
       slot.work,
       SANDBOX_WORKSPACE,
       ...(req.roBinds ?? []).flatMap((d) => ['--ro-bind', d, d]),
+      // the sandbox's own root (a tmpfs holding the mount points) is read-only too
+      '--remount-ro',
+      '/',
       '--chdir',
       req.cwd ?? SANDBOX_WORKSPACE,
     ];

@@ -97,7 +97,11 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
       }
       case PodJobs.packagesInstall: {
         const p = parsePayload(PodJobDefs.packagesInstall, data);
-        return this.sessions.withSession(p.sessionId, async (s) => ({ installed: await this.packages.install(s, p) }));
+        return this.sessions.withSession(p.sessionId, async (s) => {
+          const installed = await this.packages.install(s, p);
+          if (s.persist) await this.sessions.snapshot(s, 'execution', { onlyIfFilesChanged: true });
+          return { installed: installed.map(({ name, version }) => ({ name, version })) };
+        });
       }
       case PodJobs.packagesList: {
         const p = parsePayload(PodJobDefs.packagesList, data);

@@ -71,6 +71,8 @@ export async function startApp(config: LbConfig): Promise<NestFastifyApplication
   await app.listen(config.PORT, config.HOST);
   const addr = app.getHttpServer().address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
-  new Logger('LoadBalancer').log(`load-balancer listening on http://${config.HOST}:${port} (replica ${config.replicaId})`);
+  // Always printed (whatever LOG_LEVEL): launchers and tests wait for this line.
+  process.stdout.write(`load-balancer listening on http://${config.HOST}:${port} (replica ${config.replicaId})\n`);
+  if (config.ADMIN_UI === 'enabled') new Logger('LoadBalancer').log(`queue admin UI: http://${config.HOST}:${port}/admin/queues`);
   return app;
 }

@@ -1,9 +1,10 @@
 /**
  * A stand-in executor pod for the load balancer's tests (a real BullMQ worker on the pod queue,
- * real heartbeats, real transfers) until the real executor bundle runs. A tiny "language":
- * `print(<int|name>)`, `<name> = <int>`, `exit(<n>)`, `sleep(<ms>)`. Persistent sessions are
+ * real heartbeats, real transfers) until the real executor bundle runs. Persistent sessions are
  * snapshotted into Redis (`<prefix>:fake-snap:<id>`) after every change so another fake pod can
- * restore them (migration). Env: POOL_NAME, POD_NAME, TEMPLATE, REGION, REDIS_URL, QUEUE_PREFIX,
+ * restore them (migration). The "language" is a subset of Python, so the same tests run against the real
+ * executor: `print(<int|name>)`, `<name> = <int>`, `raise SystemExit(<n>)`, `import time`,
+ * `time.sleep(<seconds>)`. Env: POOL_NAME, POD_NAME, TEMPLATE, REGION, REDIS_URL, QUEUE_PREFIX,
  * CAPACITY (100), FAIL=open|all (answer `internal`), HANG=1 (never answer).
  */
 import { Worker, type Job } from 'bullmq';
@@ -83,9 +84,10 @@ async function runCode(s: FakeSession, code: string, timeoutMs: number): Promise
       if (v === undefined) return { stdout, stderr: `NameError: name '${m[1]}' is not defined\n`, exitCode: 1, timedOut: false };
       stdout += `${v}\n`;
     } else if ((m = /^(\w+)\s*=\s*(\d+)$/.exec(line))) s.vars[m[1] as string] = m[2] as string;
-    else if ((m = /^exit\((\d+)\)$/.exec(line))) return { stdout, stderr: '', exitCode: Number(m[1]), timedOut: false };
-    else if ((m = /^sleep\((\d+)\)$/.exec(line))) {
-      const ms = Number(m[1]);
+    else if ((m = /^raise SystemExit\((\d+)\)$/.exec(line))) return { stdout, stderr: '', exitCode: Number(m[1]), timedOut: false };
+    else if (line === 'import time') continue;
+    else if ((m = /^time\.sleep\(([\d.]+)\)$/.exec(line))) {
+      const ms = Number(m[1]) * 1000;
       if (ms > timeoutMs) {
         await new Promise((r) => setTimeout(r, timeoutMs));
         return { stdout, stderr: '', exitCode: 137, timedOut: true };

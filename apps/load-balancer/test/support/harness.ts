@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type Redis from 'ioredis';
 import { podHeartbeat } from '@executor/queues';
+import { freePort } from '@executor/testing';
 
 export const ROOT = resolve(__dirname, '../../../..');
 const SWC_ARGS = ['-r', 'reflect-metadata', '-r', '@swc-node/register'];
@@ -95,12 +96,35 @@ export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<P
     WORKSPACE_ROOT: mkdtempSync(join(tmpdir(), `ws-${o.pod}-`)),
     PORT: '0',
     SANDBOX: 'none',
+    MAX_SESSIONS: '200',
+    WARM_KERNELS: '1',
     ...SWC_ENV,
     ...o.env,
   };
   const args = useRealExecutor() ? [REAL_EXECUTOR] : [...SWC_ARGS, join(__dirname, 'fake-executor.ts')];
   const p = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   await waitFor(async () => !!(await podHeartbeat(redis, o.pod, o.prefix)), 30_000, () => `no heartbeat from ${o.pod}: ${p.output().slice(-2000)}`);
+  return p;
+}
+
+/**
+ * Starts the real persistence service when the real executor is used (the stand-in keeps its own
+ * snapshots); resolves undefined otherwise.
+ */
+export async function startPersistence(redisUrl: string, prefix: string): Promise<Proc | undefined> {
+  if (!useRealExecutor() || !existsSync(REAL_PERSISTENCE)) return undefined;
+  const port = await freePort();
+  const p = track(
+    spawn(process.execPath, [REAL_PERSISTENCE], {
+      env: { ...process.env, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  await waitFor(
+    async () => (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.status === 200,
+    30_000,
+    () => `persistence to be ready: ${p.output().slice(-2000)}`,
+  );
   return p;
 }
 

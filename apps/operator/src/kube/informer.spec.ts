@@ -41,6 +41,7 @@ describe('Informer (list + watch against a scripted API server)', () => {
       return;
     }
     res.setHeader('Content-Type', 'application/json');
+    res.flushHeaders(); // as the API server does: a watch answers its headers at once
     for (const e of script.events) res.write(`${JSON.stringify(e)}\n`);
     if (script.then === 'close') res.end();
     else held.push(res);

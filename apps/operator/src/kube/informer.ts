@@ -106,7 +106,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.wake?.();
     this.syncedResolve?.();
     this.syncedResolve = undefined;
-    await this.loop;
+    // A watch whose response headers never came cannot be aborted yet (client-node hands out the
+    // AbortController after them): do not wait for it forever; its loop ends when it answers.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.loop, new Promise<void>((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
   }
 
   /** Re-lists now and replays every object (what the periodic resync does). */

@@ -21,6 +21,7 @@ function pool(spec: Partial<ExecutorPoolSpec> = {}): ResolvedPool {
   };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- digging into untyped manifests
 type Json = Record<string, any>;
 
 describe('desiredChildren', () => {

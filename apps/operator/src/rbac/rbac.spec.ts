@@ -8,6 +8,7 @@ describe('operator RBAC', () => {
   it('renders ServiceAccount, ClusterRole and ClusterRoleBinding from the one rule list', () => {
     const text = renderRbacYaml();
     expect(text.startsWith(RBAC_HEADER)).toBe(true);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped YAML documents
     const docs = parseAllDocuments(text).map((d) => d.toJSON() as Record<string, any>);
     expect(docs.map((d) => d['kind'])).toEqual(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding']);
     expect(docs[0]).toMatchObject({ metadata: { name: 'executor-operator', namespace: 'executor-system' } });

@@ -98,9 +98,9 @@ export class OperatorRuntime {
       hpaApiVersion: versions.hpaApiVersion,
       pdbApiVersion: versions.pdbApiVersion,
     };
-    let pools: PoolController | undefined;
-    const depth = new QueueDepthMonitor(scope, (key) => pools?.queue.add(key));
-    pools = new PoolController(scope, build, this.registrar, depth);
+    // The monitor re-queues pools whose depth changed; it starts after `pools` exists.
+    const depth = new QueueDepthMonitor(scope, (key) => pools.queue.add(key));
+    const pools = new PoolController(scope, build, this.registrar, depth);
     const sessions = new SessionController(scope);
     const events = new SessionEventsConsumer(cfg, sessions, metrics);
     const all = Object.values(informers) as Informer<KubeObject>[];

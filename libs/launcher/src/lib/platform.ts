@@ -2,6 +2,8 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { DEFAULT_JOB_OPTIONS, EventJobDefs, PodEventTypes, QueueNames, bullConnection, type PodEvent } from '@executor/queues';
 import { freePort, startProcess, stopProcess, waitHealthy, type ManagedProcess, type OutputMode } from './processes';
 import { startRedisServer, type RedisServer } from './redis-server';
 
@@ -70,6 +72,7 @@ export class Platform extends EventEmitter {
   private readonly execs = new Map<string, ExecutorProc>();
   private stopping = false;
   private persistencePort = 0;
+  private podEvents?: Queue;
   private readonly opts: Required<Omit<PlatformOptions, 'redisUrl' | 'redisPort' | 'env'>> &
     Pick<PlatformOptions, 'redisUrl' | 'redisPort' | 'env'>;
 
@@ -163,6 +166,7 @@ export class Platform extends EventEmitter {
     if (this.stopping) return;
     this.stopping = true;
     await Promise.all([...this.execs.values()].map((e) => ((e.stopping = true), stopProcess(e.proc, 'SIGTERM', 30_000))));
+    await this.podEvents?.close();
     await Promise.all(this.lbs.map((l) => stopProcess(l.proc)));
     if (this.persistence) await stopProcess(this.persistence);
     if (this.redis) await this.redis.stop();
@@ -283,8 +287,39 @@ export class Platform extends EventEmitter {
     this.execs.delete(e.pod);
     rmSync(join(this.opts.dataDir, 'workspaces', e.pod), { recursive: true, force: true });
     this.emit('executor-exited', { pool: e.pool, pod: e.pod, template: e.template, port: e.port, pid: e.pid, ...r });
-    if (this.stopping || e.stopping || !this.opts.replaceExecutors) return;
-    this.startExecutor(pool).catch((err: Error) => this.emit('error', err));
+    if (this.stopping || e.stopping) return;
+    void this.reportPodDeleted(e.pool, e.pod, r.signal ? `process killed by ${r.signal}` : `process exited with ${r.code}`);
+    if (!this.opts.replaceExecutors) return;
+    this.replaceExecutor(pool, 0);
+  }
+
+  /** Starts a replacement, retrying with capped backoff; quiet once the platform stops. */
+  private replaceExecutor(pool: PoolSpec, attempt: number): void {
+    this.startExecutor(pool).catch((err: Error) => {
+      if (this.stopping) return;
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+      const delay = Math.min(500 * 2 ** attempt, 10_000);
+      setTimeout(() => this.replaceExecutor(pool, attempt + 1), delay).unref();
+    });
+  }
+
+  /**
+   * What the operator does on Kubernetes when a pod object is deleted: tell the load balancers
+   * (pod-events queue) so they move the pod's sessions at once instead of waiting for its
+   * heartbeat to lapse.
+   */
+  private async reportPodDeleted(pool: string, pod: string, reason: string): Promise<void> {
+    this.podEvents ??= new Queue(QueueNames.podEvents, {
+      connection: bullConnection(this.redisUrl),
+      prefix: this.opts.queuePrefix,
+      defaultJobOptions: DEFAULT_JOB_OPTIONS,
+    });
+    const event: PodEvent = { type: PodEventTypes.deleted, pool, pod, reason, at: new Date().toISOString() };
+    try {
+      await this.podEvents.add(EventJobDefs.podDeleted.name, event);
+    } catch (err) {
+      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+    }
   }
 
   private async registerPools(): Promise<void> {

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { compressBlob } from './blob';
-import { decodeState, encodeState } from './codec';
+import { compressBlob, decompressBlob } from './blob';
+import { decodeState, decodeStateWithBlobs, encodeState } from './codec';
 import { encodeStateV0ForTests } from './codec-v0';
 import { StateIntegrityError, StateVersionError } from './errors';
 import { SESSION_STATE_SCHEMA_VERSION } from './model';
@@ -78,6 +78,19 @@ describe('encodeState / decodeState', () => {
     const other = compressBlob(Buffer.from('something else'));
     const lying = encodeState(sampleState([strip(a)]), { blobs: new Map([[a.hash as string, other.data]]) });
     expect(() => decodeState(lying)).toThrow(StateIntegrityError);
+  });
+
+  it('encodes every file as its own blob with fileBlobs, and hands the verified blobs back', () => {
+    const state = richState();
+    const buf = encodeState(state, { fileBlobs: true });
+    const { state: back, blobs } = decodeStateWithBlobs(buf);
+    expect(back).toEqual(state);
+    const withContent = state.files.filter((f) => f.content);
+    expect([...blobs.keys()].sort()).toEqual([...new Set(withContent.map((f) => f.hash as string))].sort());
+    for (const f of withContent) expect(decompressBlob(blobs.get(f.hash as string) as Buffer, f.hash as string).equals(f.content as Buffer)).toBe(true);
+    const bad = Buffer.from(buf);
+    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1;
+    expect(() => decodeStateWithBlobs(bad)).toThrow(StateIntegrityError);
   });
 
   it('rejects every truncation with StateIntegrityError', () => {

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Codecs, compressWith, decompressWith, looksIncompressible, MIN_GAIN_RATIO, PROBE_THRESHOLD, type CompressionOptions } from './compression';
-import { decompressBlob } from './blob';
+import { compressBlob, decompressBlob } from './blob';
 import { StateIntegrityError, StateVersionError, WorkspaceEntryError } from './errors';
 import { hashContent } from './hash';
 import { SESSION_STATE_SCHEMA_VERSION, type SessionState, type WorkspaceEntry } from './model';
@@ -48,6 +48,20 @@ export interface EncodeOptions {
    * `content` whose hash is in this map is written from it (section kind 2).
    */
   blobs?: ReadonlyMap<string, Buffer>;
+  /**
+   * Write every file content as its own blob (`compressBlob`, section kind 2) instead of one
+   * packed stream. Slower to encode (~2x) and a little bigger, but the persistence service then
+   * stores the blobs as they are (it only decompresses them to check their sha256) instead of
+   * compressing every file itself: use it for snapshots sent to persistence.
+   */
+  fileBlobs?: boolean | CompressionOptions;
+}
+
+/** A decoded state plus the stored-format blobs it carried (section kind 2), by sha256. */
+export interface DecodedWithBlobs {
+  state: SessionState;
+  /** Blob bytes exactly as encoded (`compressBlob` format), each checked (crc32 + sha256). */
+  blobs: Map<string, Buffer>;
 }
 
 export interface DecodeOptions {
@@ -125,7 +139,20 @@ export function encodeState(state: SessionState, opts: EncodeOptions = {}): Buff
       throw new WorkspaceEntryError(f.path, `content has ${content.byteLength} bytes but size says ${f.size}`);
     }
     const buf = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-    if (codec !== Codecs.none && buf.byteLength >= PROBE_THRESHOLD && looksIncompressible(buf)) {
+    if (opts.fileBlobs) {
+      const h = f.hash ?? hashContent(buf);
+      entry.hash = h;
+      const at = blobAt.get(h);
+      if (at) {
+        entry.c = [2, at[0], at[1]];
+        return entry;
+      }
+      const blob = compressBlob(buf, { ...(typeof opts.fileBlobs === 'object' ? opts.fileBlobs : {}), hash: h }).data;
+      entry.c = [2, storedOffset, blob.byteLength];
+      blobAt.set(h, [storedOffset, blob.byteLength]);
+      storedParts.push(blob);
+      storedOffset += blob.byteLength;
+    } else if (codec !== Codecs.none && buf.byteLength >= PROBE_THRESHOLD && looksIncompressible(buf)) {
       entry.c = [1, storedOffset, buf.byteLength];
       storedParts.push(buf);
       storedOffset += buf.byteLength;
@@ -166,21 +193,30 @@ export function encodeState(state: SessionState, opts: EncodeOptions = {}): Buff
  * File contents are views into one buffer (no copy per file).
  */
 export function decodeState(buf: Buffer, opts: DecodeOptions = {}): SessionState {
+  return decodeStateWithBlobs(buf, opts).state;
+}
+
+/**
+ * {@link decodeState}, also returning the blobs the encoding carried in stored format
+ * (section kind 2, e.g. written with `fileBlobs`), so a store can keep them without
+ * recompressing. Every blob was checked (crc32, and sha256 of its decompressed content).
+ */
+export function decodeStateWithBlobs(buf: Buffer, opts: DecodeOptions = {}): DecodedWithBlobs {
   if (!Buffer.isBuffer(buf) || buf.byteLength < 6 || !buf.subarray(0, 4).equals(STATE_MAGIC)) {
     throw new StateIntegrityError('not an encoded session state (bad magic or too short)');
   }
   const version = buf.readUInt16BE(4);
-  let state: SessionState;
-  if (version === 0) state = decodeV0(buf);
-  else if (version === 1) state = decodeV1(buf);
+  let out: DecodedWithBlobs;
+  if (version === 0) out = { state: decodeV0(buf), blobs: new Map() };
+  else if (version === 1) out = decodeV1(buf);
   else {
     throw new StateVersionError(version, `session state schema version ${version} is newer than this build supports (≤ ${SESSION_STATE_SCHEMA_VERSION})`);
   }
-  if (opts.verifyContent !== false) verifyContents(state);
-  return state;
+  if (opts.verifyContent !== false) verifyContents(out.state);
+  return out;
 }
 
-function decodeV1(buf: Buffer): SessionState {
+function decodeV1(buf: Buffer): DecodedWithBlobs {
   if (buf.byteLength < HEADER_BYTES) throw new StateIntegrityError(`encoded state is truncated (${buf.byteLength} bytes, header alone is ${HEADER_BYTES})`);
   const codec = buf.readUInt8(6);
   const metaLen = buf.readUInt32BE(8);
@@ -216,6 +252,7 @@ function decodeV1(buf: Buffer): SessionState {
   const stored = buf.subarray(HEADER_BYTES + packedLen);
   const sections = [unpacked.subarray(metaLen), stored, stored];
   const verified = new WeakSet<Buffer>();
+  const blobs = new Map<string, Buffer>();
   const files = meta.files.map((m): WorkspaceEntry => {
     const { c, ...entry } = m;
     if (!c) return entry;
@@ -226,14 +263,16 @@ function decodeV1(buf: Buffer): SessionState {
     }
     if (section !== 2) return { ...entry, content: sec.subarray(offset, offset + length) };
     if (m.hash === undefined) throw new StateIntegrityError(`blob content of "${m.path}" has no hash`);
-    const content = decompressBlob(sec.subarray(offset, offset + length), m.hash); // checks crc32 and sha256
+    const blob = sec.subarray(offset, offset + length);
+    const content = decompressBlob(blob, m.hash); // checks crc32 and sha256
     if (content.byteLength !== m.size) throw new StateIntegrityError(`content of "${m.path}" has the wrong size`);
     verified.add(content);
+    blobs.set(m.hash, blob);
     return { ...entry, content };
   });
   const state = { ...(meta as unknown as SessionState), files };
   verifiedContents.set(state, verified);
-  return state;
+  return { state, blobs };
 }
 
 /** Contents already checked against their hash while decoding (blob sections). */

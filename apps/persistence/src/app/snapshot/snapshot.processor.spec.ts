@@ -3,7 +3,7 @@ import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobCallError, PersistenceJobDefs, QueueNames, putTransfer } from '@executor/queues';
-import { captureWorkspace, diffWorkspace, encodeState, restoreWorkspace, stripContent } from '@executor/session-state';
+import { captureWorkspace, compressBlob, diffWorkspace, encodeState, restoreWorkspace, stripContent } from '@executor/session-state';
 import { file, makeState, restore, snapshot, startHarness, type Harness } from '../../../test/harness';
 import { StateStore } from '../store/state-store';
 
@@ -88,6 +88,19 @@ describe('snapshot jobs (real queues, real Redis)', () => {
     expect(back.state?.files.find((f) => f.path === 'f8.py')?.content?.toString()).toContain('# file 8');
   });
 
+  it('stores blobs sent in stored format (fileBlobs) as they are, without recompressing', async () => {
+    const text = Buffer.from('print("sent as a blob")\n'.repeat(300));
+    const sent = compressBlob(text, { level: 9 }); // a level the service would not use itself
+    const res = await snapshot(h, makeState('as-blobs', [file('a.py', text), file('b.bin', randomBytes(1000))]), { fileBlobs: true });
+    expect(res.newBlobs).toBe(2);
+    expect((await h.cmd.getBuffer(store.keys.blob(sent.hash)))?.length).toBeGreaterThan(0);
+    const back = await restore(h, 'as-blobs');
+    expect(back.state?.files.find((f) => f.path === 'a.py')?.content?.equals(text)).toBe(true);
+    // The same content sent compressed differently is not re-uploaded (content addressing).
+    expect((await snapshot(h, makeState('as-blobs-2', [file('x.py', text)]), { fileBlobs: false })).newBlobs).toBe(0);
+    expect(sent.data.length).toBeGreaterThan(0);
+  });
+
   it('shares blobs between two sessions with identical files', async () => {
     const files = [file('same/a.txt', 'shared content A\n'.repeat(100)), file('same/b.txt', 'shared content B\n'.repeat(100))];
     const s1 = await snapshot(h, makeState('share-1', files));
@@ -123,6 +136,10 @@ describe('snapshot jobs (real queues, real Redis)', () => {
     expect((err as Error).message).toMatch(/"ghost.txt" has no content and its hash is not in base version 1/);
     const missingBase = await snapshot(h, makeState('delta-bad', [unknown]), { baseVersion: 9 }).catch((e: unknown) => e);
     expect((missingBase as Error).message).toMatch(/base version 9 is not stored/);
+    const { content: _a, ...known } = file('a.txt', 'one');
+    const wrongSize = await snapshot(h, makeState('delta-bad', [{ ...known, size: 99 }]), { baseVersion: 1 }).catch((e: unknown) => e);
+    expect(wrongSize).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/"a.txt" says 99 bytes but its content has 3/) });
+    expect((await snapshot(h, makeState('delta-bad', [known, file('b.txt', 'two')]), { baseVersion: 1 })).newBlobs).toBe(1);
   });
 
   it('rejects a corrupted encoded state and a state of another session', async () => {

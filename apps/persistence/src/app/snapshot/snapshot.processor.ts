@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnAppl
 import type { Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import { JobError, PersistenceJobDefs, QueueNames, parsePayload, takeTransfer, type SnapshotPayload, type SnapshotResult } from '@executor/queues';
-import { decodeState, validateEntries, type SessionState } from '@executor/session-state';
+import { decodeStateWithBlobs, validateEntries, type DecodedWithBlobs } from '@executor/session-state';
 import { PERSISTENCE_CONFIG, type PersistenceConfig } from '../config/config';
 import { Outcomes, PersistenceMetrics } from '../metrics/persistence-metrics';
 import { REDIS } from '../redis/redis.tokens';
@@ -57,9 +57,10 @@ export class SnapshotProcessor implements OnApplicationBootstrap, BeforeApplicat
       await this.redis.del(payload.state.key);
       throw new JobError('payload_too_large', `encoded snapshot of session ${payload.sessionId} is ${payload.state.size} bytes, more than MAX_SNAPSHOT_BYTES (${max})`);
     }
-    const state = this.decode(payload, await takeTransfer(this.redis, payload.state));
+    const { state, blobs } = this.decode(payload, await takeTransfer(this.redis, payload.state));
     return this.store.commitSnapshot({
       state,
+      blobs,
       trigger: payload.trigger,
       pool: payload.pool,
       pod: payload.pod,
@@ -70,14 +71,15 @@ export class SnapshotProcessor implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /** Decodes and checks the state; every problem is a non-retriable invalid_argument. */
-  private decode(payload: SnapshotPayload, buf: Buffer): SessionState {
-    let state: SessionState;
+  private decode(payload: SnapshotPayload, buf: Buffer): DecodedWithBlobs {
+    let decoded: DecodedWithBlobs;
     try {
-      state = decodeState(buf);
-      validateEntries(state.files);
+      decoded = decodeStateWithBlobs(buf);
+      validateEntries(decoded.state.files);
     } catch (err) {
       throw new JobError('invalid_argument', `snapshot of session ${payload.sessionId} is unusable: ${(err as Error).message}`);
     }
+    const { state } = decoded;
     if (state.sessionId !== payload.sessionId) {
       throw new JobError('invalid_argument', `snapshot payload is for session ${payload.sessionId} but its state is for ${state.sessionId}`);
     }
@@ -88,6 +90,6 @@ export class SnapshotProcessor implements OnApplicationBootstrap, BeforeApplicat
     if (declared !== null && declared !== payload.baseVersion) {
       throw new JobError('invalid_argument', `state says baseVersion ${declared} but the job says ${payload.baseVersion}`);
     }
-    return state;
+    return decoded;
   }
 }

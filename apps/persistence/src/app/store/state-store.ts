@@ -63,6 +63,8 @@ export interface StoreStats {
 /** Input of {@link StateStore.commitSnapshot}. */
 export interface SnapshotInput {
   state: SessionState;
+  /** Contents already in stored-blob format (sent with `encodeState(…, { fileBlobs: true })`, verified by decode). */
+  blobs?: ReadonlyMap<string, Buffer>;
   trigger: string;
   pool: string;
   pod: string;
@@ -158,7 +160,7 @@ export class StateStore {
     await this.checkContentless(sid, files, contents, input.baseVersion);
     const hashes = [...new Set(files.filter((f) => f.type === 'file').map((f) => f.hash as string))];
     const rawSizes = new Map(files.filter((f) => f.type === 'file').map((f) => [f.hash as string, f.size]));
-    await this.uploadMissing(contents);
+    await this.uploadMissing(contents, input.blobs);
     const at = new Date().toISOString();
     const manifestJson: Manifest = { state: { ...state, files: files.map(({ content: _c, ...e }) => e) }, trigger: input.trigger, at };
     const manifest = compressBlob(Buffer.from(JSON.stringify(manifestJson)), { level: MANIFEST_BROTLI_QUALITY });
@@ -193,7 +195,7 @@ export class StateStore {
         throw new JobError('invalid_argument', `delta of session ${sid}: files ${paths.slice(0, 5).join(', ')} have no content and their blobs are no longer stored; send a full snapshot`);
       }
       if (attempt >= COMMIT_ATTEMPTS) throw new Error(`blobs of session ${sid} kept disappearing before commit (${missing.length} missing)`);
-      await this.upload(missing.map((h) => [h, contents.get(h) as Buffer]));
+      await this.upload(missing.map((h) => [h, contents.get(h) as Buffer]), input.blobs);
     }
   }
 
@@ -218,10 +220,20 @@ export class StateStore {
         throw new JobError('invalid_argument', `delta of session ${sid}: file "${f.path}" has no content and its hash is not in base version ${baseVersion}`);
       }
     }
+    // A wrong size would make the version fail its integrity check on restore: refuse it now.
+    const stored = await this.redis.hmget(`${this.keys.root}:braw`, ...contentless.map((f) => f.hash as string));
+    contentless.forEach((f, i) => {
+      const size = stored[i] ?? null;
+      const inDelta = contents.get(f.hash as string);
+      const expected = inDelta ? inDelta.byteLength : size === null ? f.size : Number(size);
+      if (expected !== f.size) {
+        throw new JobError('invalid_argument', `delta of session ${sid}: file "${f.path}" says ${f.size} bytes but its content has ${expected}`);
+      }
+    });
   }
 
-  /** Uploads the contents whose blob is not stored yet (compressing only those). */
-  private async uploadMissing(contents: Map<string, Buffer>): Promise<void> {
+  /** Uploads the contents whose blob is not stored yet (compressing only those that did not come as blobs). */
+  private async uploadMissing(contents: Map<string, Buffer>, blobs?: ReadonlyMap<string, Buffer>): Promise<void> {
     if (!contents.size) return;
     const hashes = [...contents.keys()];
     const pipe = this.redis.pipeline();
@@ -231,17 +243,17 @@ export class StateStore {
     hashes.forEach((h, i) => {
       if (res[i]?.[1] !== 1) todo.push([h, contents.get(h) as Buffer]);
     });
-    await this.upload(todo);
+    await this.upload(todo, blobs);
   }
 
   /** Compresses and writes blobs in ~4 MiB pipelines, each with the pending TTL (NX: never overwrite a stored blob). */
-  private async upload(items: Array<[string, Buffer]>): Promise<void> {
+  private async upload(items: Array<[string, Buffer]>, blobs?: ReadonlyMap<string, Buffer>): Promise<void> {
     let pipe = this.redis.pipeline();
     let pending = 0;
     for (const [h, content] of items) {
-      const blob = compressBlob(content, { hash: h, level: this.config.BLOB_BROTLI_QUALITY });
-      pipe.set(this.keys.blob(h), blob.data, 'EX', this.config.PENDING_BLOB_TTL_SECONDS, 'NX');
-      pending += blob.data.byteLength;
+      const data = blobs?.get(h) ?? compressBlob(content, { hash: h, level: this.config.BLOB_BROTLI_QUALITY }).data;
+      pipe.set(this.keys.blob(h), data, 'EX', this.config.PENDING_BLOB_TTL_SECONDS, 'NX');
+      pending += data.byteLength;
       if (pending >= UPLOAD_BATCH_BYTES) {
         await execOrThrow(pipe);
         pipe = this.redis.pipeline();
