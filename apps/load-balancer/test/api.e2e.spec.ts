@@ -237,7 +237,8 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     });
 
     it('installs packages into the session and lists them', async () => {
-      const res = await api().post(`/v1/sessions/${id}/packages`).set(AUTH_A).send({ packages: ['lbtestpkg==1.2.3'] }).expect(200);
+      const res = await api().post(`/v1/sessions/${id}/packages`).set(AUTH_A).send({ packages: ['lbtestpkg==1.2.3'] });
+      expect(res.status === 200 ? 'ok' : JSON.stringify(res.body)).toBe('ok');
       expect(res.body.installed).toEqual([{ name: 'lbtestpkg', version: '1.2.3' }]);
       const list = await api().get(`/v1/sessions/${id}/packages`).set(AUTH_A).expect(200);
       expect(list.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'lbtestpkg', version: '1.2.3' })]));

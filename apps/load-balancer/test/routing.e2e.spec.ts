@@ -38,7 +38,8 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
     await Promise.all([
       startPod({ pool: 'py-eu', pod: 'py-eu-0', region: 'eu' }),
       startPod({ pool: 'py-us', pod: 'py-us-0', region: 'us' }),
-      startPod({ pool: 'py-bad', pod: 'py-bad-0', region: 'x', env: { FAIL: 'open' } }),
+      // A deliberately broken pod (the stand-in answering `internal` to every open).
+      startPod({ pool: 'py-bad', pod: 'py-bad-0', region: 'x', env: { FAIL: 'open' }, standIn: true }),
       startPod({ pool: 'py-good', pod: 'py-good-0', region: 'x' }),
       startPod({ pool: 'py-mig', pod: 'py-mig-0', region: 'm' }),
       startPod({ pool: 'py-mig', pod: 'py-mig-1', region: 'm' }),
@@ -105,35 +106,41 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
   describe('migration', () => {
     it('a killed pod’s session moves to a live pod of its pool with its files, once, transparently', async () => {
       const s = await create({ region: 'm' });
-      await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'x = 7' }).expect(200);
       await api().put(`/v1/sessions/${s.id}/files/dir/a.txt`).set(AUTH_A).send(Buffer.from('survives')).expect(204);
+      await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'x = 7' }).expect(200);
+      await api().post(`/v1/sessions/${s.id}/persist`).set(AUTH_A).expect(200);
       const victim = s.pod;
       const survivor = victim === 'py-mig-0' ? 'py-mig-1' : 'py-mig-0';
       await pods.get(victim)?.stop('SIGKILL');
+      pods.delete(victim);
       await heartbeatGone(victim);
 
       // Concurrent calls: every one succeeds, the session moves exactly once.
       const results = await Promise.all(
-        Array.from({ length: 4 }, () => api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(x)' })),
+        Array.from({ length: 4 }, () => api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(5)' })),
       );
-      for (const r of results) expect({ status: r.status, stdout: r.body.stdout }).toEqual({ status: 200, stdout: '7\n' });
+      for (const r of results) expect({ status: r.status, stdout: r.body.stdout }).toEqual({ status: 200, stdout: '5\n' });
       const file = await api().get(`/v1/sessions/${s.id}/files/dir/a.txt`).set(AUTH_A).expect(200);
       expect(Buffer.from(file.body as Buffer).toString()).toBe('survives');
       const got = (await api().get(`/v1/sessions/${s.id}`).set(AUTH_A).expect(200)).body;
       expect(got.pod).toBe(survivor);
       expect(got.migrations).toEqual([{ from: victim, to: survivor, at: expect.any(String), reason: 'heartbeat_lapsed' }]);
+      const history = (await api().get(`/v1/sessions/${s.id}/executions`).set(AUTH_A).expect(200)).body.items as { code: string }[];
+      expect(history.map((h) => h.code)).toEqual(['x = 7', 'print(5)', 'print(5)', 'print(5)', 'print(5)']);
       const events = await queue(QueueNames.sessionEvents).getJobs(['waiting', 'completed']);
       expect(events.filter((j) => j.name === 'session.migrated' && j.data.sessionId === s.id)).toHaveLength(1);
-      pods.delete(victim);
     });
 
     it('a pod that restarted (lost the session, heartbeat never lapsed) gets it back from its snapshot', async () => {
       const s = await create({ region: 'eu' });
-      await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'z = 9' }).expect(200);
+      await api().put(`/v1/sessions/${s.id}/files/r.txt`).set(AUTH_A).send(Buffer.from('restored')).expect(204);
+      await api().post(`/v1/sessions/${s.id}/persist`).set(AUTH_A).expect(200);
       await pods.get('py-eu-0')?.stop('SIGKILL');
       await startPod({ pool: 'py-eu', pod: 'py-eu-0', region: 'eu' });
-      const r = await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(z)' }).expect(200);
+      const r = await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(9)' }).expect(200);
       expect(r.body.stdout).toBe('9\n');
+      const file = await api().get(`/v1/sessions/${s.id}/files/r.txt`).set(AUTH_A).expect(200);
+      expect(Buffer.from(file.body as Buffer).toString()).toBe('restored');
       expect((await api().get(`/v1/sessions/${s.id}`).set(AUTH_A).expect(200)).body).toMatchObject({ pod: 'py-eu-0', migrations: [] });
     });
 
@@ -142,6 +149,7 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
       const live = [...pods.keys()].filter((p) => p.startsWith('py-mig-'));
       const s = await create({ region: 'm' });
       await api().put(`/v1/sessions/${s.id}/files/keep.bin`).set(AUTH_A).send(Buffer.from([1, 2, 3])).expect(204);
+      await api().post(`/v1/sessions/${s.id}/persist`).set(AUTH_A).expect(200);
       const podEvents = queue(QueueNames.podEvents);
       await podEvents.add(EventJobDefs.podDeleted.name, { type: PodEventTypes.deleted, pool: 'py-mig', pod: s.pod, reason: 'scaled down', at: new Date().toISOString() });
       await waitFor(async () => (await api().get(`/v1/sessions/${s.id}`).set(AUTH_A)).body.migrations?.length === 1, 15_000, () => 'pod.deleted migration');

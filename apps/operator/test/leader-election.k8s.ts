@@ -3,6 +3,7 @@ import { JobRpcClient, createRedis } from '@executor/queues';
 import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
 import type Redis from 'ioredis';
 import type { KubeClient } from '../src/kube/kube-client';
+import { LeaderElector } from '../src/leader/leader-elector';
 import { OperatorMetrics } from '../src/metrics/operator-metrics';
 import { OperatorRuntime } from '../src/runtime/operator-runtime';
 import { kubeServerForTests, type KubeTestServer } from './kube-server';
@@ -104,5 +105,33 @@ describe('leader election (coordination.k8s.io/v1 Lease)', () => {
     }
     expect(Math.max(...samples)).toBe(1);
     expect(c.runtime.acting).toBe(false);
+  });
+
+  it('takes over a lease abandoned without release (a crashed leader) only after it expired', async () => {
+    const name = `crash-${ns}`;
+    const leading = new Map<string, boolean>();
+    const elector = (id: string, releaseOnStop: boolean): LeaderElector =>
+      new LeaderElector(
+        admin,
+        { namespace: 'executor-system', name, identity: id, leaseDurationSeconds: 2, renewDeadlineMs: 1500, retryPeriodMs: 200, releaseOnStop },
+        {
+          onStartedLeading: async () => void leading.set(id, true),
+          onStoppedLeading: async () => void leading.set(id, false),
+        },
+      );
+    const first = elector('first', false);
+    first.start();
+    await eventually(async () => leading.get('first'), 'first leads');
+    const second = elector('second', true);
+    second.start();
+    await first.stop(); // stops renewing, keeps the lease: as if it crashed
+    const stoppedAt = Date.now();
+    await eventually(async () => leading.get('second'), 'second takes over', 15_000);
+    // Not before the lease duration (2 s) passed on second's clock since it last saw the lease change.
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(1500);
+    expect(leading.get('first')).toBe(false);
+    await second.stop();
+    const lease = await admin.get<{ spec: { holderIdentity?: string | null } }>(`/apis/coordination.k8s.io/v1/namespaces/executor-system/leases/${name}`);
+    expect(lease.spec.holderIdentity ?? '').toBe(''); // released on stop
   });
 });

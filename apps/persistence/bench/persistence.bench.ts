@@ -46,8 +46,11 @@ async function main(): Promise<void> {
     const num = (k: string): number => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
     return (num('used_cpu_sys') + num('used_cpu_user')) * 1000;
   };
-  const snap = async (s: SessionState): Promise<{ ms: number; cpuMs: number; storedBytes: number; newBlobs: number; version: number }> => {
-    const encoded = encodeState(s); // the executor's work, not timed
+  const snap = async (s: SessionState, fileBlobs = true): Promise<{ ms: number; cpuMs: number; encodeMs: number; storedBytes: number; newBlobs: number; version: number }> => {
+    const ce = process.cpuUsage();
+    const encoded = encodeState(s, { fileBlobs }); // the executor's work: reported apart, not in the snapshot time
+    const enc = process.cpuUsage(ce);
+    const encodeMs = (enc.user + enc.system) / 1000;
     const r0 = await redisCpu();
     const c = process.cpuUsage();
     const t = process.hrtime.bigint();
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
     }, { timeoutMs: 600_000 });
     const wall = ms(t);
     const cpuMs = cpu(c) + (await redisCpu()) - r0;
-    return { ms: wall, cpuMs, storedBytes: r.storedBytes, newBlobs: r.newBlobs, version: r.version };
+    return { ms: wall, cpuMs, encodeMs, storedBytes: r.storedBytes, newBlobs: r.newBlobs, version: r.version };
   };
   const rest = async (sid: string): Promise<{ ms: number; cpuMs: number; decodeMs: number }> => {
     const r0 = await redisCpu();
@@ -75,20 +78,23 @@ async function main(): Promise<void> {
 
   const load = (): string => (loadavg()[0] ?? 0).toFixed(1);
   console.log(`persistence bench (node ${process.version}; median of ${RUNS} runs, 1 for 100 MB; fresh content each run; load average ${load()})\n`);
-  console.log('| workspace | logical MB | snapshot ms wall / CPU | restore ms wall / CPU (+ executor decode CPU) | physical MB stored | logical / physical |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
-  const shapes: Array<[string, (bytes: number, seed: number) => WorkspaceEntry[]]> = [
-    ['many small files', (b, seed) => smallFiles(b, Math.max(20, Math.round(b / 5000)), seed)],
-    ['4 large files', (b, seed) => largeFiles(b, seed)],
+  console.log('| workspace | logical MB | snapshot ms wall / CPU | restore ms wall / CPU | executor encode / decode CPU ms | physical MB stored | logical / physical |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- |');
+  const shapes: Array<[string, (bytes: number, seed: number) => WorkspaceEntry[], boolean]> = [
+    ['many small files', (b, seed) => smallFiles(b, Math.max(20, Math.round(b / 5000)), seed), true],
+    ['4 large files', (b, seed) => largeFiles(b, seed), true],
+    ['many small files, packed stream', (b, seed) => smallFiles(b, Math.max(20, Math.round(b / 5000)), seed), false],
   ];
   for (const size of [1, 10, 100]) {
-    for (const [label, make] of shapes) {
+    for (const [label, make, fileBlobs] of shapes) {
+      if (!fileBlobs && size !== 10) continue;
       const runs = size >= 100 ? 1 : RUNS;
       const snaps: number[] = [];
       const snapCpu: number[] = [];
       const restCpu: number[] = [];
       const restores: number[] = [];
       const decodes: number[] = [];
+      const encodes: number[] = [];
       let stored = 0;
       let logical = 0;
       let files = 0;
@@ -97,7 +103,8 @@ async function main(): Promise<void> {
         files = ws.length;
         logical = ws.reduce((a, f) => a + f.size, 0);
         const sid = `b${n++}`;
-        const s = await snap(state(sid, ws));
+        const s = await snap(state(sid, ws), fileBlobs);
+        encodes.push(s.encodeMs);
         snaps.push(s.ms);
         snapCpu.push(s.cpuMs);
         stored = s.storedBytes;
@@ -107,7 +114,7 @@ async function main(): Promise<void> {
         decodes.push(rr.decodeMs);
         await store.delete(sid);
       }
-      console.log(`| ${label} (${files}) | ${(logical / MB).toFixed(1)} | ${median(snaps).toFixed(0)} / ${median(snapCpu).toFixed(0)} | ${median(restores).toFixed(0)} / ${median(restCpu).toFixed(0)} (+${median(decodes).toFixed(0)}) | ${(stored / MB).toFixed(2)} | ${(logical / stored).toFixed(2)} |`);
+      console.log(`| ${label} (${files}) | ${(logical / MB).toFixed(1)} | ${median(snaps).toFixed(0)} / ${median(snapCpu).toFixed(0)} | ${median(restores).toFixed(0)} / ${median(restCpu).toFixed(0)} | ${median(encodes).toFixed(0)} / ${median(decodes).toFixed(0)} | ${(stored / MB).toFixed(2)} | ${(logical / stored).toFixed(2)} |`);
     }
   }
 

@@ -89,7 +89,7 @@ export interface SnapshotOpts {
   /** Codec of the encoded state handed over (default brotli). */
   codec?: 'brotli' | 'gzip' | 'none';
   /** Send every content as a stored-format blob (`encodeState(…, { fileBlobs: true })`). */
-  fileBlobs?: boolean;
+  fileBlobs?: boolean | { level: number };
 }
 
 /** The snapshot job payload for a state (its encoded bytes put in a transfer first). */

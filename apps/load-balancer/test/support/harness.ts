@@ -81,6 +81,8 @@ export interface ExecutorOptions {
   template?: string;
   region?: string;
   env?: Record<string, string>;
+  /** Always run the test stand-in (e.g. a deliberately broken pod), whatever E2E_EXECUTOR says. */
+  standIn?: boolean;
 }
 
 /** Starts an executor process (real bundle or the stand-in) and waits for its first heartbeat. */
@@ -101,7 +103,7 @@ export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<P
     ...SWC_ENV,
     ...o.env,
   };
-  const args = useRealExecutor() ? [REAL_EXECUTOR] : [...SWC_ARGS, join(__dirname, 'fake-executor.ts')];
+  const args = useRealExecutor() && !o.standIn ? [REAL_EXECUTOR] : [...SWC_ARGS, join(__dirname, 'fake-executor.ts')];
   const p = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   await waitFor(async () => !!(await podHeartbeat(redis, o.pod, o.prefix)), 30_000, () => `no heartbeat from ${o.pod}: ${p.output().slice(-2000)}`);
   return p;

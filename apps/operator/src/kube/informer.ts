@@ -81,10 +81,6 @@ export class Informer<T extends KubeObject = KubeObject> {
     return [...this.cache.values()];
   }
 
-  get synced(): boolean {
-    return !this.syncedResolve && !this.stopped;
-  }
-
   /** Starts list+watch; resolves once the first list has filled the cache. */
   start(): Promise<void> {
     if (!this.stopped) throw new Error(`informer ${this.opts.name} already started`);

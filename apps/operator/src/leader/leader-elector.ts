@@ -13,6 +13,8 @@ export interface LeaderElectionOptions {
   renewDeadlineMs: number;
   /** Period of acquire/renew attempts. */
   retryPeriodMs: number;
+  /** Release the Lease on stop so a successor takes over at once (default true; false = as after a crash). */
+  releaseOnStop?: boolean;
 }
 
 export interface LeaderCallbacks {
@@ -85,7 +87,7 @@ export class LeaderElector {
     if (this.leading) {
       this.setLeading(false);
       await this.transition;
-      await this.release().catch((err: Error) => this.logger.warn(`could not release the lease: ${err.message}`));
+      if (this.opts.releaseOnStop !== false) await this.release().catch((err: Error) => this.logger.warn(`could not release the lease: ${err.message}`));
     }
     await this.transition;
   }
@@ -104,7 +106,11 @@ export class LeaderElector {
     } catch (err) {
       this.logger.warn(`lease ${this.opts.namespace}/${this.opts.name}: ${(err as Error).message}`);
     }
-    if (this.stopped) return;
+    if (this.stopped) {
+      // Acquired while stopping: give it back rather than leave a lease nobody renews.
+      if (ok && !this.leading && this.opts.releaseOnStop !== false) await this.release().catch(() => undefined);
+      return;
+    }
     if (ok) {
       this.lastRenew = Date.now();
       if (!this.leading) this.setLeading(true);
@@ -114,16 +120,23 @@ export class LeaderElector {
     }
   }
 
-  /** Flips leadership; the callbacks run one after another on `transition` (renewals go on meanwhile). */
+  /**
+   * Flips leadership; the callbacks run one after another on `transition` (renewals go on meanwhile).
+   * If starting to lead fails (e.g. the API server went away), leadership is dropped locally and tried
+   * again at the next successful renewal.
+   */
   private setLeading(leading: boolean): void {
     if (this.leading === leading) return;
     this.leading = leading;
     this.logger.log(`${this.opts.identity} ${leading ? 'became' : 'is no longer'} the leader`);
-    this.transition = this.transition.then(() =>
-      (leading ? this.callbacks.onStartedLeading() : this.callbacks.onStoppedLeading()).catch((err: Error) =>
-        this.logger.error(`leadership callback failed: ${err.stack ?? err.message}`),
-      ),
-    );
+    this.transition = this.transition.then(async () => {
+      try {
+        await (leading ? this.callbacks.onStartedLeading() : this.callbacks.onStoppedLeading());
+      } catch (err) {
+        this.logger.error(`leadership callback failed: ${(err as Error).stack ?? String(err)}`);
+        if (leading) this.leading = false;
+      }
+    });
   }
 
   private path(): string {

@@ -6,6 +6,7 @@ import {
   type ExecutorPoolStatus,
   type ResolvedPool,
 } from '@executor/crd';
+import { rfc3339 } from '../kube/objects';
 import { selectorString } from './names';
 
 /** What the operator observed about a pool's children this reconcile. */
@@ -79,7 +80,7 @@ export function computePoolStatus(
   problem?: PoolProblem,
 ): ExecutorPoolStatus {
   const prev = pool.status;
-  const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const at = rfc3339(now);
   const gen = pool.metadata.generation;
   const conditions: Condition[] = [
     withTransition(prev?.conditions, readyCondition(pool, o, problem), at, gen),

@@ -103,8 +103,7 @@ export class PoolController {
       deployment = await this.applyChildren(pool);
       if (pool.spec.scaling.mode === ScalingMode.Operator) deployment = await this.scale(key, pool, deployment);
     } catch (err) {
-      await this.onApplyError(raw, pool, err);
-      throw err; // onApplyError rethrows classified errors; unreachable
+      return this.onApplyError(raw, pool, err);
     }
     const status = computePoolStatus(pool, this.observe(key, pool, deployment), new Date());
     await this.writeStatus(raw, status);
@@ -218,11 +217,9 @@ export class PoolController {
     const ns = pool.metadata.namespace;
     const name = pool.metadata.name;
     const poolPods = pods.list().filter((p) => p.metadata.namespace === ns && p.metadata.labels?.[LABELS.pool] === name);
-    const fresh = this.scope.informers.deployments.get(ns, deployment.metadata.name);
-    const dep = fresh && Number(fresh.metadata.resourceVersion) >= Number(deployment.metadata.resourceVersion) ? fresh : deployment;
     return {
-      desiredReplicas: dep.spec?.replicas,
-      currentReplicas: dep.status?.replicas ?? 0,
+      desiredReplicas: deployment.spec?.replicas,
+      currentReplicas: deployment.status?.replicas ?? 0,
       readyPods: poolPods.filter(isPodReady).length,
       activeSessions: sessions
         .list()
@@ -241,7 +238,7 @@ export class PoolController {
   private async writeStatus(pool: PoolObject, status: ExecutorPoolStatus): Promise<void> {
     if (!statusChanged(pool.status ?? {}, status)) return;
     await this.scope.client.mergePatch(objectPath(Resources.pool, pool.metadata.namespace, pool.metadata.name, 'status'), {
-      status: { ...status, conditions: status.conditions },
+      status,
     });
   }
 
@@ -249,7 +246,8 @@ export class PoolController {
   private async onApplyError(raw: PoolObject, pool: ResolvedPool, err: unknown): Promise<never> {
     const message = err instanceof Error ? err.message : String(err);
     const problem: PoolProblem = { reason: PoolConditionReason.ReconcileFailed, message };
-    await this.writeStatus(raw, computePoolStatus(pool, this.observe(objectKey(pool), pool, emptyDeployment(pool)), new Date(), problem)).catch(
+    const dep = this.scope.informers.deployments.get(pool.metadata.namespace, childNames(pool.metadata.name).workload) ?? emptyDeployment(pool);
+    await this.writeStatus(raw, computePoolStatus(pool, this.observe(objectKey(pool), pool, dep), new Date(), problem)).catch(
       (e: Error) => this.logger.debug(`status after failure: ${e.message}`),
     );
     if (err instanceof KubeApiError && !isTransient(err) && err.status !== 403 && err.status !== 404) {

@@ -14,7 +14,7 @@ export interface RbacRule {
  * exactly these rules (as the executor-operator ServiceAccount), so a missing rule fails a test.
  */
 export const OPERATOR_RULES: readonly RbacRule[] = [
-  { apiGroups: [GROUP], resources: [PLURALS.pool], verbs: ['get', 'list', 'watch'], why: 'pool informer' },
+  { apiGroups: [GROUP], resources: [PLURALS.pool], verbs: ['list', 'watch'], why: 'pool informer' },
   { apiGroups: [GROUP], resources: [`${PLURALS.pool}/status`], verbs: ['patch'], why: 'pool status (status subresource only)' },
   { apiGroups: [GROUP], resources: [`${PLURALS.pool}/scale`], verbs: ['patch'], why: 'scaling.mode operator: recommended replicas into the pool scale subresource' },
   {
@@ -27,8 +27,8 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
   {
     apiGroups: ['apps'],
     resources: ['deployments'],
-    verbs: ['get', 'list', 'watch', 'create', 'patch'],
-    why: 'executor Deployment (server-side apply) and its status for the pool status',
+    verbs: ['list', 'watch', 'create', 'patch'],
+    why: 'executor Deployment (server-side apply); its informer feeds the pool status',
   },
   { apiGroups: ['apps'], resources: ['deployments/scale'], verbs: ['patch'], why: 'scaling.mode operator: replicas through the scale subresource' },
   { apiGroups: [''], resources: ['services', 'configmaps'], verbs: ['create', 'patch'], why: 'pool Service and ConfigMap (server-side apply)' },

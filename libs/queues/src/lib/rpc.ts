@@ -75,6 +75,9 @@ export class JobRpcClient {
     // After a reconnect, replies published while we were away are gone: re-read pending jobs.
     this.subscriber.on('ready', () => void this.recheckPending());
     this.ready = this.subscriber.subscribe(replyChannel(this.callerId, this.prefix)).then(() => undefined);
+    // Closing before the subscription completes rejects it: callers awaiting `ready` see that;
+    // nobody else must get an unhandled rejection.
+    this.ready.catch(() => undefined);
   }
 
   /** The BullMQ Queue for `name` (created once, sharing one connection). */

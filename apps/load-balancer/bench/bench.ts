@@ -1,0 +1,205 @@
+/**
+ * `nx run load-balancer:bench`: session-create and execute round trips through the built
+ * load balancer (dist) to a real executor process (warm python), next to the app's bare
+ * `GET /ping`, at a few concurrencies; one run, every service on this machine.
+ * Writes tmp/load-balancer/bench.json and prints a markdown table (README numbers).
+ * Env: BENCH_SECONDS (per level, default 4), BENCH_CONCURRENCY (default "1,4,16").
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createRedis, podHeartbeat } from '@executor/queues';
+import { startRedis, uniquePrefix } from '@executor/testing';
+
+const ROOT = resolve(__dirname, '../../..');
+const LB = join(ROOT, 'dist/apps/load-balancer/main.js');
+const EXECUTOR = join(ROOT, 'dist/apps/executor/main.js');
+const KEY = 'bench-key-000001';
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
+const LEVELS = (process.env['BENCH_CONCURRENCY'] ?? '1,4,16').split(',').map(Number);
+const WARMUP_MS = 500;
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+let base = '';
+
+interface Res {
+  status: number;
+  body: string;
+}
+
+function call(method: string, path: string, body?: unknown): Promise<Res> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolvePromise, reject) => {
+    const req = http.request(
+      `${base}${path}`,
+      {
+        method,
+        agent,
+        headers: {
+          authorization: `Bearer ${KEY}`,
+          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+        },
+      },
+      (res) => {
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (data += c));
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: data }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+interface Row {
+  scenario: string;
+  concurrency: number;
+  requests: number;
+  errors: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+/** Runs `op` from `concurrency` loops for SECONDS (after a warm-up); latency in ms. */
+async function measure(scenario: string, concurrency: number, op: (worker: number) => Promise<boolean>): Promise<Row> {
+  const lat: number[] = [];
+  let errors = 0;
+  const warmEnd = performance.now() + WARMUP_MS;
+  const end = warmEnd + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      while (performance.now() < end) {
+        const t0 = performance.now();
+        const ok = await op(w).catch(() => false);
+        const t1 = performance.now();
+        if (t0 < warmEnd) continue;
+        if (ok) lat.push(t1 - t0);
+        else errors++;
+      }
+    }),
+  );
+  lat.sort((a, b) => a - b);
+  return { scenario, concurrency, requests: lat.length, errors, perSecond: lat.length / SECONDS, p50: pct(lat, 50), p99: pct(lat, 99) };
+}
+
+function start(file: string, env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
+  return child;
+}
+
+function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolvePromise, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`no ${re} in 60 s: ${out.slice(-1000)}`)), 60_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = re.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolvePromise(m);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited (${code}): ${out.slice(-1000)}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  for (const f of [LB, EXECUTOR]) {
+    if (!existsSync(f)) throw new Error(`${f} is missing: run \`npx nx build load-balancer\` and \`npx nx build executor\` first`);
+  }
+  const redis = await startRedis();
+  const client = createRedis(redis.url);
+  const prefix = uniquePrefix('bench');
+  const children: ChildProcess[] = [];
+  try {
+    const exec = start(EXECUTOR, {
+      POOL_NAME: 'py',
+      POD_NAME: 'py-0',
+      TEMPLATE: 'python',
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: prefix,
+      WORKSPACE_ROOT: mkdtempSync(join(tmpdir(), 'bench-ws-')),
+      PORT: '0',
+      SANDBOX: 'none',
+      MAX_SESSIONS: '1000',
+      WARM_KERNELS: '2',
+    });
+    children.push(exec);
+    const lb = start(LB, { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, PORT: '0', EXECUTOR_API_KEYS: `bench:${KEY}`, LOG_LEVEL: 'warn', REPLICA_ID: 'bench' }, (process.env['BENCH_LB_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
+    children.push(lb);
+    base = (await waitForLine(lb, /listening on (http:\/\/[\d.:]+)/))[1] as string;
+    while (!(await podHeartbeat(client, 'py-0', prefix))) await new Promise((r) => setTimeout(r, 100));
+    const reg = await call('POST', '/v1/pools', { name: 'py', template: 'python' });
+    if (reg.status !== 201) throw new Error(`pool registration failed: ${reg.status} ${reg.body}`);
+
+    const rows: Row[] = [];
+    const report = (r: Row): void => {
+      rows.push(r);
+      process.stdout.write(`${r.scenario.padEnd(22)} c=${String(r.concurrency).padEnd(3)} ${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  errors ${r.errors}\n`);
+    };
+    const maxC = Math.max(...LEVELS);
+    // Warm sessions: one per worker, each with a kernel that already ran code.
+    const warm: string[] = [];
+    for (let i = 0; i < maxC; i++) {
+      const s = await call('POST', '/v1/sessions', { template: 'python', persist: false });
+      if (s.status !== 201) throw new Error(`create failed: ${s.status} ${s.body}`);
+      const id = (JSON.parse(s.body) as { id: string }).id;
+      const e = await call('POST', `/v1/sessions/${id}/executions`, { code: 'print(1)' });
+      if (e.status !== 200) throw new Error(`warm-up execution failed: ${e.status} ${e.body}`);
+      warm.push(id);
+    }
+    const only = process.env['BENCH_ONLY'];
+    for (const c of LEVELS) {
+      if (only === 'execute') {
+        report(await measure('execute print(1)', c, async (w) => (await call('POST', `/v1/sessions/${warm[w]}/executions`, { code: 'print(1)' })).status === 200));
+        continue;
+      }
+      report(await measure('bare GET /ping', c, async () => (await call('GET', '/ping')).status === 200));
+      report(
+        await measure('execute print(1)', c, async (w) => {
+          const r = await call('POST', `/v1/sessions/${warm[w]}/executions`, { code: 'print(1)' });
+          return r.status === 200 && r.body.includes('"stdout":"1\\n"');
+        }),
+      );
+      const created: string[] = [];
+      report(
+        await measure('create session', c, async () => {
+          const r = await call('POST', '/v1/sessions', { template: 'python', persist: false });
+          if (r.status !== 201) return false;
+          created.push((JSON.parse(r.body) as { id: string }).id);
+          return true;
+        }),
+      );
+      // Not measured: free the pod's capacity for the next level.
+      for (let i = 0; i < created.length; i += 32) await Promise.all(created.slice(i, i + 32).map((id) => call('DELETE', `/v1/sessions/${id}`)));
+    }
+    const out = { at: new Date().toISOString(), cpus: cpus().length, cpuModel: cpus()[0]?.model, secondsPerLevel: SECONDS, rows };
+    const dir = join(ROOT, 'tmp', 'load-balancer');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'bench.json'), JSON.stringify(out, null, 2));
+    const bare = new Map(rows.filter((r) => r.scenario.startsWith('bare')).map((r) => [r.concurrency, r]));
+    process.stdout.write('\n| scenario | c | req/s | p50 ms | p99 ms | errors | req/s vs bare |\n| --- | --- | --- | --- | --- | --- | --- |\n');
+    for (const r of rows) {
+      const ratio = r.scenario.startsWith('bare') ? '1' : ((bare.get(r.concurrency)?.perSecond ?? NaN) / r.perSecond).toFixed(1) + '× slower';
+      process.stdout.write(`| ${r.scenario} | ${r.concurrency} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.errors} | ${ratio} |\n`);
+    }
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    agent.destroy();
+    client.disconnect();
+    await redis.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
