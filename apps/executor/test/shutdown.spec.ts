@@ -35,7 +35,10 @@ describeBuilt('the built executor bundle: health, metrics and graceful SIGTERM',
     h = await startHarness();
   });
   afterAll(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    if (child && child.exitCode === null) {
+      console.warn(log.join('\n'));
+      child.kill('SIGKILL');
+    }
     await h?.stop();
   });
 
@@ -98,5 +101,5 @@ describeBuilt('the built executor bundle: health, metrics and graceful SIGTERM',
     expect(await h.commands.exists(heartbeatKeys.pod(cfg.POD_NAME, h.prefix))).toBe(0);
     expect(log.join('\n')).toMatch(/drained: 2 session\(s\) snapshotted, 0 failed/);
     expect(Date.now() - sentAt).toBeLessThan(30_000);
-  }, 60_000);
+  }, 45_000);
 });

@@ -10,7 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createRedis, podHeartbeat } from '@executor/queues';
+import { Worker } from 'bullmq';
+import { JobRpcClient, PodJobDefs, PodJobs, bullConnection, createRedis, podHeartbeat, podQueueName, publishReplies, writeHeartbeat } from '@executor/queues';
 import { startRedis, uniquePrefix } from '@executor/testing';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -91,6 +92,7 @@ async function measure(scenario: string, concurrency: number, op: (worker: numbe
 function start(file: string, env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
   const child = spawn(process.execPath, [...nodeArgs, file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
+  if (process.env['BENCH_ECHO']) child.stdout?.on('data', (d: Buffer) => process.stdout.write(d));
   return child;
 }
 
@@ -138,6 +140,18 @@ async function main(): Promise<void> {
     while (!(await podHeartbeat(client, 'py-0', prefix))) await new Promise((r) => setTimeout(r, 100));
     const reg = await call('POST', '/v1/pools', { name: 'py', template: 'python' });
     if (reg.status !== 201) throw new Error(`pool registration failed: ${reg.status} ${reg.body}`);
+    // A pod whose session.open costs nothing (in-process BullMQ worker): the load balancer's own create capacity.
+    const nullPod = new Worker(podQueueName('null-0'), async (job) => (job.name === PodJobs.open ? { pod: 'null-0', restored: false } : { closed: true }), {
+      connection: bullConnection(redis.url),
+      prefix,
+      concurrency: 64,
+    });
+    publishReplies(nullPod, client, prefix);
+    const hb = { pool: 'null', pod: 'null-0', template: 'bash', capacity: 1_000_000, sessions: 0, running: 0, load: 0, version: 'bench', queue: podQueueName('null-0'), accepting: true, startedAt: new Date().toISOString(), at: '' };
+    const beat = (): Promise<void> => writeHeartbeat(client, { ...hb, at: new Date().toISOString() }, { prefix });
+    await beat();
+    const beater = setInterval(() => void beat(), 1000);
+    if ((await call('POST', '/v1/pools', { name: 'null', template: 'bash' })).status !== 201) throw new Error('null pool registration failed');
 
     const rows: Row[] = [];
     const report = (r: Row): void => {
@@ -155,6 +169,19 @@ async function main(): Promise<void> {
       if (e.status !== 200) throw new Error(`warm-up execution failed: ${e.status} ${e.body}`);
       warm.push(id);
     }
+    // The floor under the load balancer: the same execute job sent straight to the pod queue.
+    const rpc = new JobRpcClient({ redisUrl: redis.url, prefix, callerId: 'bench-direct' });
+    const direct: string[] = [];
+    for (let i = 0; i < maxC; i++) {
+      const sessionId = `direct-${i}`;
+      await rpc.call(podQueueName('py-0'), PodJobDefs.open, { sessionId, tenant: 'bench', template: 'python', pool: 'py', persist: false, ttlSeconds: 3600, env: {}, metadata: {}, restore: false }, { timeoutMs: 30_000 });
+      direct.push(sessionId);
+    }
+    let seq = 0;
+    const directExecute = async (w: number): Promise<boolean> => {
+      const r = await rpc.call(podQueueName('py-0'), PodJobDefs.execute, { sessionId: direct[w] as string, tenant: 'bench', executionId: `d-${seq++}`, code: 'print(1)', timeoutMs: 30_000 }, { timeoutMs: 30_000 });
+      return r.stdout === '1\n';
+    };
     const only = process.env['BENCH_ONLY'];
     for (const c of LEVELS) {
       if (only === 'execute') {
@@ -162,6 +189,8 @@ async function main(): Promise<void> {
         continue;
       }
       report(await measure('bare GET /ping', c, async () => (await call('GET', '/ping')).status === 200));
+      report(await measure('GET session (auth+Lua)', c, async (w) => (await call('GET', `/v1/sessions/${warm[w]}`)).status === 200));
+      report(await measure('direct RPC execute', c, directExecute));
       report(
         await measure('execute print(1)', c, async (w) => {
           const r = await call('POST', `/v1/sessions/${warm[w]}/executions`, { code: 'print(1)' });
@@ -177,18 +206,24 @@ async function main(): Promise<void> {
           return true;
         }),
       );
+      report(await measure('create (instant-open pod)', c, async () => (await call('POST', '/v1/sessions', { template: 'bash', persist: false })).status === 201));
       // Not measured: free the pod's capacity for the next level.
       for (let i = 0; i < created.length; i += 32) await Promise.all(created.slice(i, i + 32).map((id) => call('DELETE', `/v1/sessions/${id}`)));
     }
+    await rpc.close();
+    clearInterval(beater);
+    await nullPod.close();
     const out = { at: new Date().toISOString(), cpus: cpus().length, cpuModel: cpus()[0]?.model, secondsPerLevel: SECONDS, rows };
     const dir = join(ROOT, 'tmp', 'load-balancer');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'bench.json'), JSON.stringify(out, null, 2));
     const bare = new Map(rows.filter((r) => r.scenario.startsWith('bare')).map((r) => [r.concurrency, r]));
-    process.stdout.write('\n| scenario | c | req/s | p50 ms | p99 ms | errors | req/s vs bare |\n| --- | --- | --- | --- | --- | --- | --- |\n');
+    const floor = new Map(rows.filter((r) => r.scenario.startsWith('direct')).map((r) => [r.concurrency, r]));
+    process.stdout.write('\n| scenario | c | req/s | p50 ms | p99 ms | errors | bare /ping req/s ÷ this | LB p50 − direct p50 |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n');
     for (const r of rows) {
-      const ratio = r.scenario.startsWith('bare') ? '1' : ((bare.get(r.concurrency)?.perSecond ?? NaN) / r.perSecond).toFixed(1) + '× slower';
-      process.stdout.write(`| ${r.scenario} | ${r.concurrency} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.errors} | ${ratio} |\n`);
+      const ratio = ((bare.get(r.concurrency)?.perSecond ?? NaN) / r.perSecond).toFixed(1);
+      const over = r.scenario.startsWith('execute') ? `${(r.p50 - (floor.get(r.concurrency)?.p50 ?? NaN)).toFixed(3)} ms` : '';
+      process.stdout.write(`| ${r.scenario} | ${r.concurrency} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.errors} | ${ratio} | ${over} |\n`);
     }
   } finally {
     for (const c of children) c.kill('SIGTERM');

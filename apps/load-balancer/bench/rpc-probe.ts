@@ -26,6 +26,17 @@ async function main(): Promise<void> {
   }
   lat.sort((a, b) => a - b);
   console.log('execute c=1 p50', lat[1000], 'p99', lat[1980]);
+  for (let i = 0; i < 16; i++) await rpc.call(podQueueName('py-0'), PodJobDefs.open, { ...open, sessionId: `c${i}` }, { timeoutMs: 30000 });
+  for (let i = 0; i < 16; i++) await rpc.call(podQueueName('py-0'), PodJobDefs.execute, { sessionId: `c${i}`, tenant: 't', executionId: `w${i}`, code: 'print(1)', timeoutMs: 30000 }, { timeoutMs: 30000 });
+  let n = 0;
+  const t16 = performance.now();
+  await Promise.all(Array.from({ length: 16 }, async (_, w) => {
+    while (performance.now() - t16 < 3000) {
+      await rpc.call(podQueueName('py-0'), PodJobDefs.execute, { sessionId: `c${w}`, tenant: 't', executionId: `x${w}-${n}`, code: 'print(1)', timeoutMs: 30000 }, { timeoutMs: 30000 });
+      n++;
+    }
+  }));
+  console.log('execute c=16 per second', n / 3);
   const opens: number[] = [];
   for (let i = 0; i < 50; i++) {
     t = performance.now();

@@ -100,7 +100,7 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
         .send({ template: 'python', ttlSeconds: 120, env: { FOO: 'bar' }, metadata: { owner: 'me' } })
         .expect(201);
       expect(res.body).toEqual({
-        id: expect.stringMatching(/^ses-[0-9a-f]+$/),
+        id: expect.stringMatching(/^ses-[0-9a-f]{32}$/),
         template: 'python',
         pool: 'py-eu',
         pod: expect.stringMatching(/^py-eu-[01]$/),

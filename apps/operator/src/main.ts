@@ -5,7 +5,9 @@ import { startOperator } from './app/bootstrap';
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) {
-    process.stdout.write(`operator: reconciles ExecutorPools and ExecutorSessions\n\n${describeConfig(OperatorConfigSchema)}\n`);
+    process.stdout.write(
+      `operator: reconciles ExecutorPools and ExecutorSessions\n\n${describeConfig(OperatorConfigSchema)}\n`,
+    );
     return;
   }
   let config;
@@ -23,6 +25,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`operator failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `operator failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

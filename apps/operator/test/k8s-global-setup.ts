@@ -5,5 +5,7 @@ export default async function globalSetup(): Promise<void> {
   const started = Date.now();
   const server = await startKubeApiServer();
   process.env[RUN_DIR_ENV] = server.runDir;
-  process.stdout.write(`\nkube-apiserver ${server.server} ready in ${Date.now() - started} ms (${server.runDir})\n`);
+  process.stdout.write(
+    `\nkube-apiserver ${server.server} ready in ${Date.now() - started} ms (${server.runDir})\n`,
+  );
 }

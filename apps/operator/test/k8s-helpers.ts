@@ -14,7 +14,11 @@ import type { KubeTestServer } from './kube-server';
 const ROOT = join(__dirname, '..', '..', '..');
 
 /** Polls `fn` until it returns a value other than undefined/false (API state is eventually consistent). */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, what: string, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -24,7 +28,8 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, wh
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100)); // polling the API server: there is no event to wait on here
   }
 }
@@ -37,13 +42,19 @@ export function uniqueName(prefix: string): string {
 
 /** Creates a namespace (idempotent). */
 export async function ensureNamespace(admin: KubeClient, name: string): Promise<void> {
-  await admin.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } }).catch((err: unknown) => {
-    if (!isApiStatus(err, 409)) throw err;
-  });
+  await admin
+    .create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } })
+    .catch((err: unknown) => {
+      if (!isApiStatus(err, 409)) throw err;
+    });
 }
 
 /** Creates (or keeps) every object of a YAML file with the admin client, by kind. */
-async function createFromYaml(admin: KubeClient, file: string, pathOf: (o: KubeObject) => string): Promise<KubeObject[]> {
+async function createFromYaml(
+  admin: KubeClient,
+  file: string,
+  pathOf: (o: KubeObject) => string,
+): Promise<KubeObject[]> {
   const docs = parseAllDocuments(readFileSync(join(ROOT, file), 'utf8'))
     .map((d) => d.toJSON() as KubeObject | null)
     .filter((d): d is KubeObject => !!d);
@@ -57,7 +68,11 @@ async function createFromYaml(admin: KubeClient, file: string, pathOf: (o: KubeO
 
 /** Installs the CRDs of k8s/config/crd (as committed) and waits until they are Established. */
 export async function installCrds(admin: KubeClient): Promise<KubeObject[]> {
-  const crds = await createFromYaml(admin, CRD_FILE, () => '/apis/apiextensions.k8s.io/v1/customresourcedefinitions');
+  const crds = await createFromYaml(
+    admin,
+    CRD_FILE,
+    () => '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
+  );
   for (const crd of crds) {
     await eventually(async () => {
       const c = await admin.get<{ status?: { conditions?: { type: string; status: string }[] } }>(
@@ -74,7 +89,10 @@ export async function installCrds(admin: KubeClient): Promise<KubeObject[]> {
  * returns a client authenticated as that ServiceAccount: the operator under test has exactly the
  * permissions of rules.ts.
  */
-export async function operatorServiceAccountClient(server: KubeTestServer, admin: KubeClient): Promise<KubeClient> {
+export async function operatorServiceAccountClient(
+  server: KubeTestServer,
+  admin: KubeClient,
+): Promise<KubeClient> {
   await ensureNamespace(admin, 'executor-system');
   await createFromYaml(admin, RBAC_FILE, (o) => {
     if (o.kind === 'ServiceAccount') return `/api/v1/namespaces/${o.metadata.namespace}/serviceaccounts`;
@@ -82,11 +100,15 @@ export async function operatorServiceAccountClient(server: KubeTestServer, admin
   });
   // Kubernetes 1.20 creates a token Secret for every ServiceAccount (serviceaccount-token controller).
   const token = await eventually(async () => {
-    const list = await admin.list<{ type: string; data?: Record<string, string>; metadata: { annotations?: Record<string, string> } }>(
-      '/api/v1/namespaces/executor-system/secrets',
-    );
+    const list = await admin.list<{
+      type: string;
+      data?: Record<string, string>;
+      metadata: { annotations?: Record<string, string> };
+    }>('/api/v1/namespaces/executor-system/secrets');
     const s = list.items.find(
-      (x) => x.type === 'kubernetes.io/service-account-token' && x.metadata.annotations?.['kubernetes.io/service-account.name'] === 'executor-operator',
+      (x) =>
+        x.type === 'kubernetes.io/service-account-token' &&
+        x.metadata.annotations?.['kubernetes.io/service-account.name'] === 'executor-operator',
     );
     return s?.data?.['token'] ? Buffer.from(s.data['token'], 'base64').toString('utf8') : undefined;
   }, 'the executor-operator service account token');

@@ -26,7 +26,10 @@ export interface KubeTestServer {
 
 /** Starts a fresh control plane (builds the binaries into the cache first when missing: ~5 min). */
 export async function startKubeApiServer(): Promise<KubeTestServer> {
-  const { stdout } = await run('bash', [join(TOOLS, 'start.sh')], { maxBuffer: 16 * 1024 * 1024, timeout: 15 * 60_000 });
+  const { stdout } = await run('bash', [join(TOOLS, 'start.sh')], {
+    maxBuffer: 16 * 1024 * 1024,
+    timeout: 15 * 60_000,
+  });
   const runDir = stdout.trim().split('\n').pop() as string;
   return attachKubeApiServer(runDir);
 }

@@ -7,7 +7,16 @@ import { LeaderElector } from '../src/leader/leader-elector';
 import { OperatorMetrics } from '../src/metrics/operator-metrics';
 import { OperatorRuntime } from '../src/runtime/operator-runtime';
 import { kubeServerForTests, type KubeTestServer } from './kube-server';
-import { adminClient, ensureNamespace, eventually, installCrds, operatorServiceAccountClient, poolPath, testConfig, uniqueName } from './k8s-helpers';
+import {
+  adminClient,
+  ensureNamespace,
+  eventually,
+  installCrds,
+  operatorServiceAccountClient,
+  poolPath,
+  testConfig,
+  uniqueName,
+} from './k8s-helpers';
 
 interface Replica {
   runtime: OperatorRuntime;
@@ -27,10 +36,18 @@ describe('leader election (coordination.k8s.io/v1 Lease)', () => {
   const replicas: Replica[] = [];
 
   const reconciles = async (r: Replica): Promise<number> =>
-    ((await r.metrics.reconciles.get()).values.find((v) => v.labels['controller'] === 'pool' && v.labels['result'] === 'success')?.value ?? 0);
+    (await r.metrics.reconciles.get()).values.find(
+      (v) => v.labels['controller'] === 'pool' && v.labels['result'] === 'success',
+    )?.value ?? 0;
 
   async function replica(name: string): Promise<Replica> {
-    const cfg = testConfig({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, WATCH_NAMESPACE: ns, LEASE_NAME: `lease-${ns}`, POD_NAME: name });
+    const cfg = testConfig({
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: prefix,
+      WATCH_NAMESPACE: ns,
+      LEASE_NAME: `lease-${ns}`,
+      POD_NAME: name,
+    });
     const client = await operatorServiceAccountClient(server, admin);
     const r: Replica = {
       metrics: new OperatorMetrics(false),
@@ -71,10 +88,17 @@ describe('leader election (coordination.k8s.io/v1 Lease)', () => {
     const a = await replica('replica-a');
     await eventually(async () => a.runtime.acting, 'replica-a leads');
     const b = await replica('replica-b');
-    const lease = await admin.get<{ spec: { holderIdentity: string } }>(`/apis/coordination.k8s.io/v1/namespaces/executor-system/leases/lease-${ns}`);
+    const lease = await admin.get<{ spec: { holderIdentity: string } }>(
+      `/apis/coordination.k8s.io/v1/namespaces/executor-system/leases/lease-${ns}`,
+    );
     expect(lease.spec.holderIdentity).toBe('replica-a');
 
-    await admin.create(poolPath(ns), { apiVersion: 'executor.ai-orchestrator.io/v1', kind: 'ExecutorPool', metadata: { name: 'one' }, spec: { template: 'python' } });
+    await admin.create(poolPath(ns), {
+      apiVersion: 'executor.ai-orchestrator.io/v1',
+      kind: 'ExecutorPool',
+      metadata: { name: 'one' },
+      spec: { template: 'python' },
+    });
     await eventually(() => admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/one`), 'pool one applied');
     await eventually(async () => (await reconciles(a)) > 0, 'replica-a reconciled pool one');
     expect(b.runtime.acting).toBe(false);
@@ -84,9 +108,17 @@ describe('leader election (coordination.k8s.io/v1 Lease)', () => {
     await a.runtime.stop(); // releases the lease
     expect(a.runtime.acting).toBe(false);
     await eventually(async () => b.runtime.acting, 'replica-b takes over', 15_000);
-    await admin.create(poolPath(ns), { apiVersion: 'executor.ai-orchestrator.io/v1', kind: 'ExecutorPool', metadata: { name: 'two' }, spec: { template: 'node' } });
+    await admin.create(poolPath(ns), {
+      apiVersion: 'executor.ai-orchestrator.io/v1',
+      kind: 'ExecutorPool',
+      metadata: { name: 'two' },
+      spec: { template: 'node' },
+    });
     const before = await reconciles(a);
-    await eventually(() => admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/two`), 'pool two applied by replica-b');
+    await eventually(
+      () => admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/two`),
+      'pool two applied by replica-b',
+    );
     await eventually(async () => (await reconciles(b)) > 0, 'replica-b reconciled');
     expect(await reconciles(a)).toBe(before);
     const held = await admin.get<{ spec: { holderIdentity: string; leaseTransitions: number } }>(
@@ -113,7 +145,15 @@ describe('leader election (coordination.k8s.io/v1 Lease)', () => {
     const elector = (id: string, releaseOnStop: boolean): LeaderElector =>
       new LeaderElector(
         admin,
-        { namespace: 'executor-system', name, identity: id, leaseDurationSeconds: 2, renewDeadlineMs: 1500, retryPeriodMs: 200, releaseOnStop },
+        {
+          namespace: 'executor-system',
+          name,
+          identity: id,
+          leaseDurationSeconds: 2,
+          renewDeadlineMs: 1500,
+          retryPeriodMs: 200,
+          releaseOnStop,
+        },
         {
           onStartedLeading: async () => void leading.set(id, true),
           onStoppedLeading: async () => void leading.set(id, false),
@@ -131,7 +171,9 @@ describe('leader election (coordination.k8s.io/v1 Lease)', () => {
     expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(1500);
     expect(leading.get('first')).toBe(false);
     await second.stop();
-    const lease = await admin.get<{ spec: { holderIdentity?: string | null } }>(`/apis/coordination.k8s.io/v1/namespaces/executor-system/leases/${name}`);
+    const lease = await admin.get<{ spec: { holderIdentity?: string | null } }>(
+      `/apis/coordination.k8s.io/v1/namespaces/executor-system/leases/${name}`,
+    );
     expect(lease.spec.holderIdentity ?? '').toBe(''); // released on stop
   });
 });

@@ -33,17 +33,32 @@ import {
 
 interface Pool extends KubeObject {
   spec: Record<string, unknown>;
-  status?: { conditions?: Condition[]; observedGeneration?: number; readyReplicas?: number; queueDepth?: number; activeSessions?: number; replicas?: number };
+  status?: {
+    conditions?: Condition[];
+    observedGeneration?: number;
+    readyReplicas?: number;
+    queueDepth?: number;
+    activeSessions?: number;
+    replicas?: number;
+  };
 }
 interface Session extends KubeObject {
   spec: { pod?: string; sessionId: string };
-  status?: { phase?: string; pod?: string; migrations?: { from: string; to: string; at: string; reason: string }[] };
+  status?: {
+    phase?: string;
+    pod?: string;
+    migrations?: { from: string; to: string; at: string; reason: string }[];
+  };
 }
 interface Deployment extends KubeObject {
-  spec: { replicas?: number; template: { spec: { containers: { image: string; env: { name: string; value?: string }[] }[] } } };
+  spec: {
+    replicas?: number;
+    template: { spec: { containers: { image: string; env: { name: string; value?: string }[] }[] } };
+  };
 }
 
-const condition = (p: Pool | undefined, type: string): Condition | undefined => p?.status?.conditions?.find((c) => c.type === type);
+const condition = (p: Pool | undefined, type: string): Condition | undefined =>
+  p?.status?.conditions?.find((c) => c.type === type);
 
 describe('operator against kube-apiserver v1.20', () => {
   let server: KubeTestServer;
@@ -66,7 +81,12 @@ describe('operator against kube-apiserver v1.20', () => {
   };
   const getPool = (name: string): Promise<Pool> => admin.get<Pool>(poolPath(ns, name));
   const createPool = (name: string, spec: Record<string, unknown>): Promise<Pool> =>
-    admin.create<Pool>(poolPath(ns), { apiVersion: 'executor.ai-orchestrator.io/v1', kind: 'ExecutorPool', metadata: { name }, spec });
+    admin.create<Pool>(poolPath(ns), {
+      apiVersion: 'executor.ai-orchestrator.io/v1',
+      kind: 'ExecutorPool',
+      metadata: { name },
+      spec,
+    });
   const sessionEvent = (type: SessionEvent['type'], over: Partial<SessionEvent>): SessionEvent => ({
     type,
     sessionId: 's1',
@@ -96,7 +116,8 @@ describe('operator against kube-apiserver v1.20', () => {
       });
     }
   };
-  const metricsText = async (): Promise<string> => (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  const metricsText = async (): Promise<string> =>
+    (await app.inject({ method: 'GET', url: '/metrics' })).body;
 
   beforeAll(async () => {
     ({ server, owned } = await kubeServerForTests());
@@ -111,14 +132,21 @@ describe('operator against kube-apiserver v1.20', () => {
     persistence = new Worker(
       QueueNames.persistenceAdmin,
       async (job: Job) => {
-        if (job.name === PersistenceJobDefs.delete.name) deletedState.push((job.data as { sessionId: string }).sessionId);
+        if (job.name === PersistenceJobDefs.delete.name)
+          deletedState.push((job.data as { sessionId: string }).sessionId);
         return { deleted: true };
       },
       { connection: bullConnection(redis.url), prefix },
     );
     publishReplies(persistence, publisher, prefix);
     app = await startTestOperator(
-      testConfig({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, WATCH_NAMESPACE: ns, LEASE_NAME: `lease-${ns}`, POD_NAME: 'op-main' }),
+      testConfig({
+        REDIS_URL: redis.url,
+        QUEUE_PREFIX: prefix,
+        WATCH_NAMESPACE: ns,
+        LEASE_NAME: `lease-${ns}`,
+        POD_NAME: 'op-main',
+      }),
       saClient,
     );
   }, 180_000);
@@ -142,14 +170,24 @@ describe('operator against kube-apiserver v1.20', () => {
     );
     // 1.20 has no x-kubernetes-validations field: the API server accepts the CRD and silently prunes the rules.
     expect(JSON.stringify(crd.spec.versions[0]?.schema)).not.toContain('x-kubernetes-validations');
-    for (const spec of [{ template: 'cobol' }, { template: 'python', minReplicas: -1 }, { template: 'python', maxReplicas: 'ten' }]) {
+    for (const spec of [
+      { template: 'cobol' },
+      { template: 'python', minReplicas: -1 },
+      { template: 'python', maxReplicas: 'ten' },
+    ]) {
       const err = await createPool(uniqueName('bad'), spec).catch((e: unknown) => e);
       expect(isApiStatus(err, 422)).toBe(true);
     }
   });
 
   it('creates every child of a pool with ownerReferences and the seed HPA behaviour (autoscaling/v2beta2)', async () => {
-    const pool = await createPool('py', { template: 'python', minReplicas: 2, maxReplicas: 5, region: 'eu-west', weight: 3 });
+    const pool = await createPool('py', {
+      template: 'python',
+      minReplicas: 2,
+      maxReplicas: 5,
+      region: 'eu-west',
+      weight: 3,
+    });
     const uid = pool.metadata.uid;
     const paths = {
       deployment: `/apis/apps/v1/namespaces/${ns}/deployments/py`,
@@ -160,30 +198,59 @@ describe('operator against kube-apiserver v1.20', () => {
     };
     for (const [what, path] of Object.entries(paths)) {
       const obj = await eventually(() => admin.get<KubeObject>(path), what);
-      expect(obj.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'ExecutorPool', name: 'py', uid, controller: true })]);
-      expect((obj.metadata as { managedFields?: { manager: string; operation: string }[] }).managedFields).toContainEqual(
-        expect.objectContaining({ manager: 'executor-operator', operation: 'Apply' }),
-      );
+      expect(obj.metadata.ownerReferences).toEqual([
+        expect.objectContaining({ kind: 'ExecutorPool', name: 'py', uid, controller: true }),
+      ]);
+      expect(
+        (obj.metadata as { managedFields?: { manager: string; operation: string }[] }).managedFields,
+      ).toContainEqual(expect.objectContaining({ manager: 'executor-operator', operation: 'Apply' }));
     }
     const hpa = await admin.get<{ spec: Record<string, unknown> }>(paths.hpa);
     expect(hpa.spec['minReplicas']).toBe(2);
     expect(hpa.spec['maxReplicas']).toBe(5);
     expect(hpa.spec['behavior']).toEqual({
-      scaleUp: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
-      scaleDown: { stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }] },
+      scaleUp: {
+        stabilizationWindowSeconds: 60,
+        selectPolicy: 'Max',
+        policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+      },
+      scaleDown: {
+        stabilizationWindowSeconds: 300,
+        selectPolicy: 'Max',
+        policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }],
+      },
     });
     expect(hpa.spec['metrics']).toContainEqual(
-      expect.objectContaining({ type: 'External', external: expect.objectContaining({ metric: { name: 'executor_pool_queue_depth', selector: { matchLabels: { pool: 'py' } } } }) }),
+      expect.objectContaining({
+        type: 'External',
+        external: expect.objectContaining({
+          metric: { name: 'executor_pool_queue_depth', selector: { matchLabels: { pool: 'py' } } },
+        }),
+      }),
     );
     const dep = await admin.get<Deployment>(paths.deployment);
     const c = dep.spec.template.spec.containers[0];
     expect(c?.image).toBe('ghcr.io/executor-platform/executor-python:0.1.0');
-    expect(c?.env).toEqual(expect.arrayContaining([{ name: 'POOL_NAME', value: 'py' }, { name: 'REGION', value: 'eu-west' }]));
+    expect(c?.env).toEqual(
+      expect.arrayContaining([
+        { name: 'POOL_NAME', value: 'py' },
+        { name: 'REGION', value: 'eu-west' },
+      ]),
+    );
     const registered = await eventually(async () => {
       const jobs = await queue(QueueNames.poolRegistry).getJobs(['waiting']);
-      return jobs.find((j) => j.name === EventJobDefs.poolRegister.name && (j.data as { name: string }).name === 'py');
+      return jobs.find(
+        (j) => j.name === EventJobDefs.poolRegister.name && (j.data as { name: string }).name === 'py',
+      );
     }, 'pool.register job');
-    expect(registered.data).toMatchObject({ name: 'py', template: 'python', region: 'eu-west', weight: 3, namespace: ns, managedBy: 'executor-operator' });
+    expect(registered.data).toMatchObject({
+      name: 'py',
+      template: 'python',
+      region: 'eu-west',
+      weight: 3,
+      namespace: ns,
+      managedBy: 'executor-operator',
+    });
   });
 
   it('writes status through the status subresource: conditions, readyReplicas, observedGeneration', async () => {
@@ -191,10 +258,15 @@ describe('operator against kube-apiserver v1.20', () => {
     await createPod('py-pod-b', 'py', true);
     const pool = await eventually(async () => {
       const p = await getPool('py');
-      return p.status?.readyReplicas === 2 && condition(p, PoolConditionType.Ready)?.status === 'True' ? p : undefined;
+      return p.status?.readyReplicas === 2 && condition(p, PoolConditionType.Ready)?.status === 'True'
+        ? p
+        : undefined;
     }, 'pool Ready with 2 ready pods');
     expect(condition(pool, PoolConditionType.Ready)?.reason).toBe(PoolConditionReason.PodsAvailable);
-    expect(condition(pool, PoolConditionType.Degraded)).toMatchObject({ status: 'False', reason: PoolConditionReason.AsExpected });
+    expect(condition(pool, PoolConditionType.Degraded)).toMatchObject({
+      status: 'False',
+      reason: PoolConditionReason.AsExpected,
+    });
     expect(pool.status?.observedGeneration).toBe(pool.metadata.generation);
   });
 
@@ -207,7 +279,9 @@ describe('operator against kube-apiserver v1.20', () => {
     });
     await admin.mergePatch(poolPath(ns, 'py'), { spec: { maxReplicas: 6, template: 'python-data' } });
     const hpa = await eventually(async () => {
-      const h = await admin.get<{ spec: { maxReplicas: number } }>(`/apis/autoscaling/v2beta2/namespaces/${ns}/horizontalpodautoscalers/py`);
+      const h = await admin.get<{ spec: { maxReplicas: number } }>(
+        `/apis/autoscaling/v2beta2/namespaces/${ns}/horizontalpodautoscalers/py`,
+      );
       return h.spec.maxReplicas === 6 ? h : undefined;
     }, 'HPA maxReplicas updated to 6');
     expect(hpa.spec.maxReplicas).toBe(6);
@@ -215,11 +289,23 @@ describe('operator against kube-apiserver v1.20', () => {
       const d = await admin.get<Deployment>(`/apis/apps/v1/namespaces/${ns}/deployments/py`);
       return d.spec.template.spec.containers[0]?.image.includes('executor-python-data') ? d : undefined;
     }, 'Deployment image updated');
-    await eventually(async () => (await getPool('py')).status?.observedGeneration === 2, 'generation 2 observed');
+    await eventually(
+      async () => (await getPool('py')).status?.observedGeneration === 2,
+      'generation 2 observed',
+    );
     expect(dep.spec.replicas).toBe(4);
     const after = await admin.get<Deployment>(`/apis/apps/v1/namespaces/${ns}/deployments/py`);
     expect(after.spec.replicas).toBe(4);
-    const fields = (after.metadata as { managedFields?: { manager: string; operation: string; fieldsV1?: { 'f:spec'?: Record<string, unknown> } }[] }).managedFields ?? [];
+    const fields =
+      (
+        after.metadata as {
+          managedFields?: {
+            manager: string;
+            operation: string;
+            fieldsV1?: { 'f:spec'?: Record<string, unknown> };
+          }[];
+        }
+      ).managedFields ?? [];
     const ours = fields.find((f) => f.manager === 'executor-operator' && f.operation === 'Apply');
     expect(ours?.fieldsV1?.['f:spec']).not.toHaveProperty('f:replicas');
   });
@@ -228,18 +314,37 @@ describe('operator against kube-apiserver v1.20', () => {
     await createPool('bad', { template: 'python', minReplicas: 5, maxReplicas: 2 }); // a CEL rule: 1.20 lets it in
     const pool = await eventually(async () => {
       const p = await getPool('bad');
-      return condition(p, PoolConditionType.Degraded)?.reason === PoolConditionReason.InvalidSpec ? p : undefined;
+      return condition(p, PoolConditionType.Degraded)?.reason === PoolConditionReason.InvalidSpec
+        ? p
+        : undefined;
     }, 'InvalidSpec condition');
     expect(condition(pool, PoolConditionType.Degraded)?.status).toBe('True');
     expect(condition(pool, PoolConditionType.Degraded)?.message).toMatch(/spec\.minReplicas/);
-    expect(condition(pool, PoolConditionType.Ready)).toMatchObject({ status: 'False', reason: PoolConditionReason.InvalidSpec });
+    expect(condition(pool, PoolConditionType.Ready)).toMatchObject({
+      status: 'False',
+      reason: PoolConditionReason.InvalidSpec,
+    });
     // The condition is written just before the reconcile ends with the PermanentError that is counted.
-    await eventually(async () => /operator_reconcile_total\{controller="pool",result="permanent_error"\} [1-9]/.test(await metricsText()), 'permanent_error counted');
-    const missing = await admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/bad`).catch((e: unknown) => e);
+    await eventually(
+      async () =>
+        /operator_reconcile_total\{controller="pool",result="permanent_error"\} [1-9]/.test(
+          await metricsText(),
+        ),
+      'permanent_error counted',
+    );
+    const missing = await admin
+      .get(`/apis/apps/v1/namespaces/${ns}/deployments/bad`)
+      .catch((e: unknown) => e);
     expect(isApiStatus(missing, 404)).toBe(true);
     await admin.mergePatch(poolPath(ns, 'bad'), { spec: { maxReplicas: 6 } });
-    await eventually(() => admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/bad`), 'Deployment of the fixed pool');
-    await eventually(async () => condition(await getPool('bad'), PoolConditionType.Degraded)?.status === 'False', 'Degraded cleared');
+    await eventually(
+      () => admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/bad`),
+      'Deployment of the fixed pool',
+    );
+    await eventually(
+      async () => condition(await getPool('bad'), PoolConditionType.Degraded)?.status === 'False',
+      'Degraded cleared',
+    );
   });
 
   it('turns session events into ExecutorSessions; queue depth and pod-deletion-cost follow', async () => {
@@ -255,7 +360,9 @@ describe('operator against kube-apiserver v1.20', () => {
     // An invalid event fails its job without retries.
     const bad = await queue(QueueNames.sessionEvents).add('session.created', { sessionId: '' });
     await eventually(async () => (await bad.getState()) === 'failed', 'invalid event failed');
-    expect((await queue(QueueNames.sessionEvents).getJob(bad.id as string))?.failedReason).toMatch(/^invalid_argument: invalid payload/);
+    expect((await queue(QueueNames.sessionEvents).getJob(bad.id as string))?.failedReason).toMatch(
+      /^invalid_argument: invalid payload/,
+    );
 
     const podQueue = queue(podQueueName('py-pod-a'));
     await podQueue.add('session.execute', {});
@@ -279,15 +386,29 @@ describe('operator against kube-apiserver v1.20', () => {
 
   it('marks the sessions of a deleted pod Migrating, emits pod.deleted, and records the migration', async () => {
     await admin.delete(`/api/v1/namespaces/${ns}/pods/py-pod-a`);
-    await eventually(async () => (await admin.get<Session>(sessionPath(ns, 's1'))).status?.phase === SessionPhase.Migrating, 's1 Migrating');
+    await eventually(
+      async () => (await admin.get<Session>(sessionPath(ns, 's1'))).status?.phase === SessionPhase.Migrating,
+      's1 Migrating',
+    );
     const event = await eventually(async () => {
       const jobs = await queue(QueueNames.podEvents).getJobs(['waiting']);
-      return jobs.find((j) => j.name === EventJobDefs.podDeleted.name && (j.data as { pod: string }).pod === 'py-pod-a');
+      return jobs.find(
+        (j) => j.name === EventJobDefs.podDeleted.name && (j.data as { pod: string }).pod === 'py-pod-a',
+      );
     }, 'pod.deleted event');
-    expect(event.data).toMatchObject({ type: 'pod.deleted', pool: 'py', pod: 'py-pod-a', reason: 'PodDeleted' });
+    expect(event.data).toMatchObject({
+      type: 'pod.deleted',
+      pool: 'py',
+      pod: 'py-pod-a',
+      reason: 'PodDeleted',
+    });
     const at = new Date().toISOString();
     await sendSessionEvent(
-      sessionEvent('session.migrated', { sessionId: 's1', pod: 'py-pod-b', migration: { from: 'py-pod-a', to: 'py-pod-b', at, reason: 'PodDeleted' } }),
+      sessionEvent('session.migrated', {
+        sessionId: 's1',
+        pod: 'py-pod-b',
+        migration: { from: 'py-pod-a', to: 'py-pod-b', at, reason: 'PodDeleted' },
+      }),
     );
     const s1 = await eventually(async () => {
       const s = await admin.get<Session>(sessionPath(ns, 's1'));
@@ -298,8 +419,41 @@ describe('operator against kube-apiserver v1.20', () => {
     expect(s1.spec.pod).toBe('py-pod-b');
   });
 
+  it("records snapshots and deletes sessions on the load balancer's session.snapshotted / session.deleted", async () => {
+    const snapAt = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await sendSessionEvent(
+      sessionEvent('session.snapshotted', { sessionId: 's1', pod: 'py-pod-b', lastSnapshotAt: snapAt }),
+    );
+    const s1 = await eventually(async () => {
+      const s = await admin.get<Session & { status?: { lastSnapshotAt?: string; conditions?: Condition[] } }>(
+        sessionPath(ns, 's1'),
+      );
+      return s.status?.lastSnapshotAt === snapAt ? s : undefined;
+    }, 'lastSnapshotAt recorded');
+    expect(s1.status?.conditions).toContainEqual(
+      expect.objectContaining({ type: 'Persisted', status: 'True', reason: 'SnapshotStored' }),
+    );
+    await sendSessionEvent(sessionEvent('session.deleted', { sessionId: 'S_Two', persist: false }));
+    await eventually(
+      async () =>
+        isApiStatus(
+          await admin.get(sessionPath(ns, sessionObjectName('S_Two'))).catch((e: unknown) => e),
+          404,
+        ),
+      'S_Two deleted',
+    );
+    expect(deletedState).not.toContain('S_Two'); // not persistent: no finalizer, no state to delete
+  });
+
   it('expires sessions at their TTL and deletes their persisted state through the finalizer', async () => {
-    await sendSessionEvent(sessionEvent('session.created', { sessionId: 'short', pod: 'py-pod-b', ttlSeconds: 1, expiresAt: new Date(Date.now() + 1500).toISOString() }));
+    await sendSessionEvent(
+      sessionEvent('session.created', {
+        sessionId: 'short',
+        pod: 'py-pod-b',
+        ttlSeconds: 1,
+        expiresAt: new Date(Date.now() + 1500).toISOString(),
+      }),
+    );
     await eventually(() => admin.get<Session>(sessionPath(ns, 'short')), 'session short created');
     await eventually(async () => {
       const err = await admin.get(sessionPath(ns, 'short')).catch((e: unknown) => e);
@@ -309,28 +463,56 @@ describe('operator against kube-apiserver v1.20', () => {
   });
 
   it('scales pools with scaling.mode operator itself (no HPA) from queue depth', async () => {
-    await createPool('opm', { template: 'node', minReplicas: 1, maxReplicas: 4, scaleUpQueueDepthPerPod: 2, scaleDownQueueDepthPerPod: 1,
+    await createPool('opm', {
+      template: 'node',
+      minReplicas: 1,
+      maxReplicas: 4,
+      scaleUpQueueDepthPerPod: 2,
+      scaleDownQueueDepthPerPod: 1,
       // No scale-up stabilization (the seed's 60 s would hold the first minute at the current count).
-      scaling: { mode: 'operator', behavior: { scaleUp: { stabilizationWindowSeconds: 0 } } } });
+      scaling: { mode: 'operator', behavior: { scaleUp: { stabilizationWindowSeconds: 0 } } },
+    });
     await eventually(() => admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/opm`), 'opm Deployment');
     await createPod('opm-pod-a', 'opm', true);
     const q = queue(podQueueName('opm-pod-a'));
     for (let i = 0; i < 20; i++) await q.add('session.execute', {});
-    const dep = await eventually(async () => {
-      const d = await admin.get<Deployment>(`/apis/apps/v1/namespaces/${ns}/deployments/opm`);
-      return (d.spec.replicas ?? 0) >= 2 ? d : undefined;
-    }, 'opm scaled up', 30_000);
+    const dep = await eventually(
+      async () => {
+        const d = await admin.get<Deployment>(`/apis/apps/v1/namespaces/${ns}/deployments/opm`);
+        return (d.spec.replicas ?? 0) >= 2 ? d : undefined;
+      },
+      'opm scaled up',
+      30_000,
+    );
     expect(dep.spec.replicas).toBeLessThanOrEqual(4);
     expect((await getPool('opm')).spec['replicas']).toBeGreaterThanOrEqual(2);
-    const hpa = await admin.get(`/apis/autoscaling/v2beta2/namespaces/${ns}/horizontalpodautoscalers/opm`).catch((e: unknown) => e);
+    const hpa = await admin
+      .get(`/apis/autoscaling/v2beta2/namespaces/${ns}/horizontalpodautoscalers/opm`)
+      .catch((e: unknown) => e);
     expect(isApiStatus(hpa, 404)).toBe(true);
+  });
+
+  it('deletes the HPA when a pool switches to scaling.mode operator', async () => {
+    const hpaPath = `/apis/autoscaling/v2beta2/namespaces/${ns}/horizontalpodautoscalers/bad`;
+    await eventually(() => admin.get(hpaPath), 'HPA of pool bad');
+    await admin.mergePatch(poolPath(ns, 'bad'), { spec: { scaling: { mode: 'operator' } } });
+    await eventually(
+      async () => isApiStatus(await admin.get(hpaPath).catch((e: unknown) => e), 404),
+      'HPA deleted',
+    );
   });
 
   it('survives a watch cut (API server restart) and keeps reconciling', async () => {
     await server.restart();
     await createPool('after-cut', { template: 'bash', minReplicas: 1, maxReplicas: 2 });
-    await eventually(() => admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/after-cut`), 'children of a pool created after the cut', 60_000);
-    expect(await metricsText()).toMatch(/operator_watch_restarts_total\{resource="executorpools",reason="(error|closed)"\} [1-9]/);
+    await eventually(
+      () => admin.get(`/apis/apps/v1/namespaces/${ns}/deployments/after-cut`),
+      'children of a pool created after the cut',
+      60_000,
+    );
+    expect(await metricsText()).toMatch(
+      /operator_watch_restarts_total\{resource="executorpools",reason="(error|closed)"\} [1-9]/,
+    );
   });
 
   it('garbage-collects the children when a pool is deleted, and deregisters it', async () => {
@@ -341,11 +523,18 @@ describe('operator against kube-apiserver v1.20', () => {
       `/api/v1/namespaces/${ns}/configmaps/after-cut-config`,
       `/apis/autoscaling/v2beta2/namespaces/${ns}/horizontalpodautoscalers/after-cut`,
     ]) {
-      await eventually(async () => isApiStatus(await admin.get(path).catch((e: unknown) => e), 404), `${path} garbage-collected`, 30_000);
+      await eventually(
+        async () => isApiStatus(await admin.get(path).catch((e: unknown) => e), 404),
+        `${path} garbage-collected`,
+        30_000,
+      );
     }
     await eventually(async () => {
       const jobs = await queue(QueueNames.poolRegistry).getJobs(['waiting']);
-      return jobs.some((j) => j.name === EventJobDefs.poolDeregister.name && (j.data as { name: string }).name === 'after-cut');
+      return jobs.some(
+        (j) =>
+          j.name === EventJobDefs.poolDeregister.name && (j.data as { name: string }).name === 'after-cut',
+      );
     }, 'pool.deregister job');
   });
 });

@@ -1,4 +1,13 @@
-import { Controller, Get, Header, Logger, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { HealthIndicatorResult } from '@nestjs/terminus';
 import type Redis from 'ioredis';
 import { JobRpcClient, createRedis } from '@executor/queues';
@@ -60,10 +69,18 @@ export class AppModule {
             { provide: OPERATOR_CONFIG, useValue: cfg },
             { provide: REDIS, useFactory: () => createRedis(cfg.REDIS_URL) },
             { provide: OperatorMetrics, useFactory: () => new OperatorMetrics() },
-            { provide: KubeClient, useFactory: () => overrides.client ?? KubeClient.fromConfig(cfg.KUBECONFIG || undefined) },
+            {
+              provide: KubeClient,
+              useFactory: () => overrides.client ?? KubeClient.fromConfig(cfg.KUBECONFIG || undefined),
+            },
             {
               provide: JobRpcClient,
-              useFactory: () => new JobRpcClient({ redisUrl: cfg.REDIS_URL, prefix: cfg.QUEUE_PREFIX, callerId: `operator-${operatorIdentity(cfg)}` }),
+              useFactory: () =>
+                new JobRpcClient({
+                  redisUrl: cfg.REDIS_URL,
+                  prefix: cfg.QUEUE_PREFIX,
+                  callerId: `operator-${operatorIdentity(cfg)}`,
+                }),
             },
             {
               provide: OperatorRuntime,
@@ -83,10 +100,19 @@ export class AppModule {
             {
               provide: Lifecycle,
               inject: [OperatorRuntime, KubeClient, JobRpcClient, REDIS],
-              useFactory: (r: OperatorRuntime, c: KubeClient, rpc: JobRpcClient, redis: Redis) => new Lifecycle(r, c, rpc, redis),
+              useFactory: (r: OperatorRuntime, c: KubeClient, rpc: JobRpcClient, redis: Redis) =>
+                new Lifecycle(r, c, rpc, redis),
             },
           ],
-          exports: [OPERATOR_CONFIG, REDIS, OperatorMetrics, KubeClient, JobRpcClient, OperatorRuntime, READINESS],
+          exports: [
+            OPERATOR_CONFIG,
+            REDIS,
+            OperatorMetrics,
+            KubeClient,
+            JobRpcClient,
+            OperatorRuntime,
+            READINESS,
+          ],
         },
         PlatformHealthModule.forRoot({ redisToken: REDIS, extraChecksToken: READINESS }),
       ],

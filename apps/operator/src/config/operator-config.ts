@@ -8,42 +8,154 @@ import { ConfigError, loadConfig } from '@executor/platform';
 export const OperatorConfigSchema = Type.Object({
   KUBECONFIG: Type.String({
     default: '',
-    description: 'Path of a kubeconfig file. Empty: the in-cluster service account (or ~/.kube/config outside a cluster).',
+    description:
+      'Path of a kubeconfig file. Empty: the in-cluster service account (or ~/.kube/config outside a cluster).',
   }),
   WATCH_NAMESPACE: Type.String({
     default: '',
     pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?)?$',
     description: 'Namespace whose pools, sessions and pods are managed. Empty: all namespaces.',
   }),
-  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', description: 'Redis of the platform (queue depth, heartbeats, events).' }),
-  QUEUE_PREFIX: Type.String({ default: DEFAULT_QUEUE_PREFIX, minLength: 1, description: 'BullMQ key prefix shared by the platform.' }),
-  HOST: Type.String({ default: '127.0.0.1', description: 'Address of the /health and /metrics server (0.0.0.0 in a pod).' }),
-  PORT: Type.Integer({ default: 8083, minimum: 0, maximum: 65535, description: 'Port of /health/live, /health/ready and /metrics (0: any free port).' }),
-  LEADER_ELECTION: Type.Boolean({ default: true, description: 'Act only while holding the Lease (run several replicas safely). false: act at once.' }),
-  LEASE_NAME: Type.String({ default: 'executor-operator', minLength: 1, description: 'Name of the coordination.k8s.io/v1 Lease.' }),
-  LEASE_NAMESPACE: Type.String({ default: 'executor-system', minLength: 1, description: 'Namespace of the Lease.' }),
-  LEASE_DURATION_SECONDS: Type.Integer({ default: 15, minimum: 1, description: 'A lease not renewed for this long may be taken over.' }),
-  LEASE_RENEW_DEADLINE_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'The leader stops acting when it could not renew for this long (< lease duration).' }),
-  LEASE_RETRY_PERIOD_MS: Type.Integer({ default: 2000, minimum: 50, description: 'Period of lease acquire/renew attempts.' }),
-  POD_NAME: Type.String({ default: '', description: 'Identity in the Lease (the pod name via the downward API). Empty: <hostname>-<pid>.' }),
-  RESYNC_SECONDS: Type.Integer({ default: 300, minimum: 0, description: 'Full re-list of every watched resource and re-reconcile of every object (0: never).' }),
-  RECONCILE_CONCURRENCY: Type.Integer({ default: 4, minimum: 1, maximum: 64, description: 'Objects of one kind reconciled in parallel (one object never twice at once).' }),
-  RETRY_BASE_MS: Type.Integer({ default: 500, minimum: 10, description: 'First retry delay after a failed reconcile; doubles per failure.' }),
-  RETRY_MAX_MS: Type.Integer({ default: 60_000, minimum: 10, description: 'Cap of the reconcile retry delay.' }),
-  WATCH_BACKOFF_MAX_MS: Type.Integer({ default: 30_000, minimum: 10, description: 'Cap of the delay before a failed watch is restarted.' }),
-  QUEUE_DEPTH_INTERVAL_MS: Type.Integer({ default: 5000, minimum: 100, description: 'Period of the queue depth reading (metrics, status, pod-deletion-cost).' }),
-  SCALE_INTERVAL_SECONDS: Type.Integer({ default: 15, minimum: 1, description: 'Period of the scaling decision of pools with `scaling.mode: operator` (the HPA sync period).' }),
-  STATUS_INTERVAL_SECONDS: Type.Integer({ default: 30, minimum: 1, description: 'Each pool is re-reconciled at least this often (status freshness).' }),
-  EXECUTOR_IMAGE_REGISTRY: Type.String({ default: DEFAULT_IMAGE_REGISTRY, minLength: 1, description: 'Registry of the executor images (`<registry>/executor-<template>:<tag>`).' }),
-  EXECUTOR_IMAGE_TAG: Type.String({ default: DEFAULT_IMAGE_TAG, minLength: 1, description: 'Tag of the executor images.' }),
-  EXECUTOR_REDIS_SECRET_NAME: Type.String({ default: 'executor-redis', minLength: 1, description: "Secret in each pool's namespace holding the executors' REDIS_URL." }),
-  EXECUTOR_REDIS_SECRET_KEY: Type.String({ default: 'url', minLength: 1, description: 'Key of that Secret.' }),
+  REDIS_URL: Type.String({
+    default: 'redis://127.0.0.1:6379',
+    description: 'Redis of the platform (queue depth, heartbeats, events).',
+  }),
+  QUEUE_PREFIX: Type.String({
+    default: DEFAULT_QUEUE_PREFIX,
+    minLength: 1,
+    description: 'BullMQ key prefix shared by the platform.',
+  }),
+  HOST: Type.String({
+    default: '127.0.0.1',
+    description: 'Address of the /health and /metrics server (0.0.0.0 in a pod).',
+  }),
+  PORT: Type.Integer({
+    default: 8083,
+    minimum: 0,
+    maximum: 65535,
+    description: 'Port of /health/live, /health/ready and /metrics (0: any free port).',
+  }),
+  LOG_LEVEL: Type.Union(
+    [
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('log'),
+      Type.Literal('debug'),
+      Type.Literal('verbose'),
+    ],
+    { default: 'log', description: 'Most detailed log level written: error, warn, log, debug or verbose.' },
+  ),
+  LEADER_ELECTION: Type.Boolean({
+    default: true,
+    description: 'Act only while holding the Lease (run several replicas safely). false: act at once.',
+  }),
+  LEASE_NAME: Type.String({
+    default: 'executor-operator',
+    minLength: 1,
+    description: 'Name of the coordination.k8s.io/v1 Lease.',
+  }),
+  LEASE_NAMESPACE: Type.String({
+    default: 'executor-system',
+    minLength: 1,
+    description: 'Namespace of the Lease.',
+  }),
+  LEASE_DURATION_SECONDS: Type.Integer({
+    default: 15,
+    minimum: 1,
+    description: 'A lease not renewed for this long may be taken over.',
+  }),
+  LEASE_RENEW_DEADLINE_MS: Type.Integer({
+    default: 10_000,
+    minimum: 100,
+    description: 'The leader stops acting when it could not renew for this long (< lease duration).',
+  }),
+  LEASE_RETRY_PERIOD_MS: Type.Integer({
+    default: 2000,
+    minimum: 50,
+    description: 'Period of lease acquire/renew attempts.',
+  }),
+  POD_NAME: Type.String({
+    default: '',
+    description: 'Identity in the Lease (the pod name via the downward API). Empty: <hostname>-<pid>.',
+  }),
+  RESYNC_SECONDS: Type.Integer({
+    default: 300,
+    minimum: 0,
+    description: 'Full re-list of every watched resource and re-reconcile of every object (0: never).',
+  }),
+  RECONCILE_CONCURRENCY: Type.Integer({
+    default: 4,
+    minimum: 1,
+    maximum: 64,
+    description: 'Objects of one kind reconciled in parallel (one object never twice at once).',
+  }),
+  RETRY_BASE_MS: Type.Integer({
+    default: 500,
+    minimum: 10,
+    description: 'First retry delay after a failed reconcile; doubles per failure.',
+  }),
+  RETRY_MAX_MS: Type.Integer({
+    default: 60_000,
+    minimum: 10,
+    description: 'Cap of the reconcile retry delay.',
+  }),
+  WATCH_BACKOFF_MAX_MS: Type.Integer({
+    default: 30_000,
+    minimum: 10,
+    description: 'Cap of the delay before a failed watch is restarted.',
+  }),
+  QUEUE_DEPTH_INTERVAL_MS: Type.Integer({
+    default: 5000,
+    minimum: 100,
+    description: 'Period of the queue depth reading (metrics, status, pod-deletion-cost).',
+  }),
+  SCALE_INTERVAL_SECONDS: Type.Integer({
+    default: 15,
+    minimum: 1,
+    description:
+      'Period of the scaling decision of pools with `scaling.mode: operator` (the HPA sync period).',
+  }),
+  STATUS_INTERVAL_SECONDS: Type.Integer({
+    default: 30,
+    minimum: 1,
+    description: 'Each pool is re-reconciled at least this often (status freshness).',
+  }),
+  EXECUTOR_IMAGE_REGISTRY: Type.String({
+    default: DEFAULT_IMAGE_REGISTRY,
+    minLength: 1,
+    description: 'Registry of the executor images (`<registry>/executor-<template>:<tag>`).',
+  }),
+  EXECUTOR_IMAGE_TAG: Type.String({
+    default: DEFAULT_IMAGE_TAG,
+    minLength: 1,
+    description: 'Tag of the executor images.',
+  }),
+  EXECUTOR_REDIS_SECRET_NAME: Type.String({
+    default: 'executor-redis',
+    minLength: 1,
+    description: "Secret in each pool's namespace holding the executors' REDIS_URL.",
+  }),
+  EXECUTOR_REDIS_SECRET_KEY: Type.String({
+    default: 'url',
+    minLength: 1,
+    description: 'Key of that Secret.',
+  }),
   EXECUTOR_SANDBOX: Type.Union([Type.Literal('bwrap'), Type.Literal('none')], {
     default: 'bwrap',
-    description: 'SANDBOX of executors of pools without runtimeClassName (with one, e.g. gVisor, the pod is the boundary: none).',
+    description:
+      'SANDBOX of executors of pools without runtimeClassName (with one, e.g. gVisor, the pod is the boundary: none).',
   }),
-  PERSISTENCE_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, description: 'Timeout of state.delete calls to the persistence service (session finalizer).' }),
-  SESSION_EVENTS_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: 'Session events processed in parallel (1 keeps the events of a session in order).' }),
+  PERSISTENCE_TIMEOUT_MS: Type.Integer({
+    default: 10_000,
+    minimum: 100,
+    description: 'Timeout of state.delete calls to the persistence service (session finalizer).',
+  }),
+  SESSION_EVENTS_CONCURRENCY: Type.Integer({
+    default: 1,
+    minimum: 1,
+    maximum: 64,
+    description: 'Session events processed in parallel (1 keeps the events of a session in order).',
+  }),
 });
 
 export type OperatorConfig = Static<typeof OperatorConfigSchema>;

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { livePods, type PodHeartbeat } from '@executor/queues';
 import { TERMINAL_SESSION_PHASES } from '@executor/crd';
-import { isApiStatus } from '../kube/kube-client';
+import { ignoreNotFound } from '../kube/kube-client';
 import { objectKey } from '../kube/objects';
 import { Resources, objectPath } from '../kube/resources';
 import { LABELS, POD_DELETION_COST_ANNOTATION } from '../pools/names';
@@ -61,9 +61,16 @@ export class QueueDepthMonitor {
       seenPools.add(key);
       const kubePods = informers.pods
         .list()
-        .filter((p) => p.metadata.namespace === pool.metadata.namespace && p.metadata.labels?.[LABELS.pool] === name && !p.metadata.deletionTimestamp);
+        .filter(
+          (p) =>
+            p.metadata.namespace === pool.metadata.namespace &&
+            p.metadata.labels?.[LABELS.pool] === name &&
+            !p.metadata.deletionTimestamp,
+        );
       const beats = await livePods(redis, name, cfg.QUEUE_PREFIX);
-      const podNames = [...new Set([...kubePods.map((p) => p.metadata.name), ...beats.map((b) => b.pod)])].filter((p) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(p));
+      const podNames = [
+        ...new Set([...kubePods.map((p) => p.metadata.name), ...beats.map((b) => b.pod)]),
+      ].filter((p) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(p));
       const perPod = await podQueueDepths(redis, cfg.QUEUE_PREFIX, podNames);
       let total = 0;
       for (const [pod, d] of perPod) {
@@ -99,7 +106,12 @@ export class QueueDepthMonitor {
       if (pod) fromObjects.set(pod, (fromObjects.get(pod) ?? 0) + 1);
     }
     const fromBeats = new Map(beats.map((b) => [b.pod, b.sessions]));
-    return new Map(pods.map((p) => [p.metadata.name, fromBeats.get(p.metadata.name) ?? fromObjects.get(p.metadata.name) ?? 0]));
+    return new Map(
+      pods.map((p) => [
+        p.metadata.name,
+        fromBeats.get(p.metadata.name) ?? fromObjects.get(p.metadata.name) ?? 0,
+      ]),
+    );
   }
 
   private async annotateDeletionCost(pool: string, pods: PodObject[], beats: PodHeartbeat[]): Promise<void> {
@@ -112,9 +124,7 @@ export class QueueDepthMonitor {
         .mergePatch(objectPath(Resources.pod, pod.metadata.namespace, pod.metadata.name), {
           metadata: { annotations: { [POD_DELETION_COST_ANNOTATION]: String(n) } },
         })
-        .catch((err: unknown) => {
-          if (!isApiStatus(err, 404)) throw err;
-        });
+        .catch(ignoreNotFound);
     }
   }
 }

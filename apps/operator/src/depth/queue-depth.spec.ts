@@ -28,7 +28,9 @@ describe('podQueueDepths (real Redis + BullMQ)', () => {
     await b.add('x', {});
     const depths = await podQueueDepths(conn, prefix, ['pod-a', 'pod-b', 'pod-c']);
     const counts = await a.getJobCounts('waiting', 'prioritized', 'delayed');
-    expect(depths.get('pod-a')).toBe((counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0) + (counts['delayed'] ?? 0));
+    expect(depths.get('pod-a')).toBe(
+      (counts['waiting'] ?? 0) + (counts['prioritized'] ?? 0) + (counts['delayed'] ?? 0),
+    );
     expect(depths.get('pod-a')).toBe(4);
     expect(depths.get('pod-b')).toBe(1);
     expect(depths.get('pod-c')).toBe(0);

@@ -6,13 +6,21 @@ import { podQueueName } from '@executor/queues';
  * of BullMQ's keys `<prefix>:pod-<pod>:*` — four O(1) commands per pod, one pipeline for all pods
  * (what `Queue.getJobCounts('waiting', 'prioritized', 'delayed')` counts, without a Queue per pod).
  */
-export async function podQueueDepths(redis: Redis, prefix: string, pods: readonly string[]): Promise<Map<string, number>> {
+export async function podQueueDepths(
+  redis: Redis,
+  prefix: string,
+  pods: readonly string[],
+): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   if (pods.length === 0) return out;
   const pipeline = redis.pipeline();
   for (const pod of pods) {
     const base = `${prefix}:${podQueueName(pod)}`;
-    pipeline.llen(`${base}:wait`).llen(`${base}:paused`).zcard(`${base}:prioritized`).zcard(`${base}:delayed`);
+    pipeline
+      .llen(`${base}:wait`)
+      .llen(`${base}:paused`)
+      .zcard(`${base}:prioritized`)
+      .zcard(`${base}:delayed`);
   }
   const results = (await pipeline.exec()) ?? [];
   pods.forEach((pod, i) => {

@@ -20,9 +20,12 @@ export async function discoverVersions(client: KubeClient): Promise<ServedVersio
   const autoscaling = served('autoscaling');
   const policy = served('policy');
   if (!autoscaling.has('v2') && !autoscaling.has('v2beta2')) {
-    throw new Error('the API server serves neither autoscaling/v2 nor autoscaling/v2beta2 (Kubernetes < 1.12?)');
+    throw new Error(
+      'the API server serves neither autoscaling/v2 nor autoscaling/v2beta2 (Kubernetes < 1.12?)',
+    );
   }
-  if (!policy.has('v1') && !policy.has('v1beta1')) throw new Error('the API server serves no policy PodDisruptionBudget version');
+  if (!policy.has('v1') && !policy.has('v1beta1'))
+    throw new Error('the API server serves no policy PodDisruptionBudget version');
   return {
     hpaApiVersion: autoscaling.has('v2') ? 'autoscaling/v2' : 'autoscaling/v2beta2',
     pdbApiVersion: policy.has('v1') ? 'policy/v1' : 'policy/v1beta1',

@@ -12,7 +12,11 @@ interface WatchScript {
   then: 'close' | 'hold' | number;
 }
 
-const pod = (name: string, rv: string): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'ns', resourceVersion: rv } });
+const pod = (name: string, rv: string): KubeObject => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'ns', resourceVersion: rv },
+});
 
 describe('Informer (list + watch against a scripted API server)', () => {
   let server: Server;
@@ -58,7 +62,13 @@ describe('Informer (list + watch against a scripted API server)', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const kc = new k8s.KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'c', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      clusters: [
+        {
+          name: 'c',
+          server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          skipTLSVerify: true,
+        },
+      ],
       users: [{ name: 'u', token: 't' }],
       contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
       currentContext: 'x',
@@ -73,10 +83,21 @@ describe('Informer (list + watch against a scripted API server)', () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 
-  function start(resyncMs = 0): { events: [InformerEvent, string, string][]; restarts: WatchRestartReason[]; synced: Promise<void> } {
+  function start(resyncMs = 0): {
+    events: [InformerEvent, string, string][];
+    restarts: WatchRestartReason[];
+    synced: Promise<void>;
+  } {
     const events: [InformerEvent, string, string][] = [];
     const restarts: WatchRestartReason[] = [];
-    informer = new Informer(client, { name: 'pods', path: '/api/v1/pods', resyncMs, backoffInitialMs: 20, backoffMaxMs: 50, onRestart: (r) => restarts.push(r) });
+    informer = new Informer(client, {
+      name: 'pods',
+      path: '/api/v1/pods',
+      resyncMs,
+      backoffInitialMs: 20,
+      backoffMaxMs: 50,
+      onRestart: (r) => restarts.push(r),
+    });
     informer.on((e, o) => events.push([e, o.metadata.name, o.metadata.resourceVersion ?? '']));
     return { events, restarts, synced: informer.start() };
   }
@@ -88,18 +109,36 @@ describe('Informer (list + watch against a scripted API server)', () => {
 
   it('lists, then watches from the list resourceVersion and applies ADDED/MODIFIED/DELETED', async () => {
     listItems = [pod('a', '5')];
-    scripts.push({ events: [{ type: 'ADDED', object: pod('b', '11') }, { type: 'MODIFIED', object: pod('a', '12') }, { type: 'DELETED', object: pod('b', '13') }], then: 'hold' });
+    scripts.push({
+      events: [
+        { type: 'ADDED', object: pod('b', '11') },
+        { type: 'MODIFIED', object: pod('a', '12') },
+        { type: 'DELETED', object: pod('b', '13') },
+      ],
+      then: 'hold',
+    });
     const { events, synced } = start();
     await synced;
     await until(() => events.length === 4);
-    expect(events).toEqual([['add', 'a', '5'], ['add', 'b', '11'], ['update', 'a', '12'], ['delete', 'b', '13']]);
+    expect(events).toEqual([
+      ['add', 'a', '5'],
+      ['add', 'b', '11'],
+      ['update', 'a', '12'],
+      ['delete', 'b', '13'],
+    ]);
     expect(watches[0]?.get('resourceVersion')).toBe('10');
     expect(watches[0]?.get('allowWatchBookmarks')).toBe('true');
     expect(informer?.list().map((p) => p.metadata.name)).toEqual(['a']);
   });
 
   it('resumes a watch the server closed from the last resourceVersion seen (bookmarks included), without re-listing', async () => {
-    scripts.push({ events: [{ type: 'ADDED', object: pod('a', '11') }, { type: 'BOOKMARK', object: { metadata: { resourceVersion: '15' } } }], then: 'close' });
+    scripts.push({
+      events: [
+        { type: 'ADDED', object: pod('a', '11') },
+        { type: 'BOOKMARK', object: { metadata: { resourceVersion: '15' } } },
+      ],
+      then: 'close',
+    });
     const { restarts, synced } = start();
     await synced;
     await until(() => watches.length === 2);
@@ -110,7 +149,15 @@ describe('Informer (list + watch against a scripted API server)', () => {
 
   it('re-lists on 410 Gone and reports objects deleted meanwhile', async () => {
     listItems = [pod('a', '5'), pod('b', '6')];
-    scripts.push({ events: [{ type: 'ERROR', object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' } }], then: 'hold' });
+    scripts.push({
+      events: [
+        {
+          type: 'ERROR',
+          object: { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' },
+        },
+      ],
+      then: 'hold',
+    });
     const { events, restarts, synced } = start();
     await synced;
     listItems = [pod('a', '5')];
@@ -125,7 +172,11 @@ describe('Informer (list + watch against a scripted API server)', () => {
 
   it('restarts with backoff after errors (HTTP 500 on watch) and keeps the cache', async () => {
     listItems = [pod('a', '5')];
-    scripts.push({ events: [], then: 500 }, { events: [], then: 500 }, { events: [{ type: 'ADDED', object: pod('c', '21') }], then: 'hold' });
+    scripts.push(
+      { events: [], then: 500 },
+      { events: [], then: 500 },
+      { events: [{ type: 'ADDED', object: pod('c', '21') }], then: 'hold' },
+    );
     const { events, restarts, synced } = start();
     await synced;
     await until(() => events.some(([, n]) => n === 'c'));

@@ -29,12 +29,16 @@ interface WatchEvent {
 
 /** Thrown inside the loop for an ERROR watch event (410 Gone or another Status). */
 class WatchStatusError extends Error {
-  constructor(readonly code: number, message: string) {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
     super(message);
   }
 }
 
-const key = (o: KubeObject): string => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
+const key = (o: KubeObject): string =>
+  o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name;
 
 /**
  * A list+watch cache of one resource, like client-go's reflector + informer:
@@ -182,7 +186,8 @@ export class Informer<T extends KubeObject = KubeObject> {
       const old = this.cache.get(k);
       this.cache.set(k, item);
       if (!old) this.emit('add', item);
-      else if (replay || old.metadata.resourceVersion !== item.metadata.resourceVersion) this.emit('update', item, old);
+      else if (replay || old.metadata.resourceVersion !== item.metadata.resourceVersion)
+        this.emit('update', item, old);
     }
     for (const [k, old] of [...this.cache]) {
       if (!seen.has(k)) {

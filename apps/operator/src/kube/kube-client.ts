@@ -55,6 +55,12 @@ export function isApiStatus(err: unknown, ...statuses: number[]): err is KubeApi
   return err instanceof KubeApiError && statuses.includes(err.status);
 }
 
+/** For `.catch(ignoreNotFound)`: a 404 means the object is already gone, which is what was wanted. */
+export function ignoreNotFound(err: unknown): undefined {
+  if (isApiStatus(err, 404)) return undefined;
+  throw err;
+}
+
 /**
  * Errors worth retrying: network errors, 409 conflicts, 429 and 5xx. 4xx answers other than
  * these (400, 403, 404, 422) do not change by retrying the same request.
@@ -136,10 +142,14 @@ export class KubeClient {
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     const url = new URL(this.server.pathname.replace(/\/$/, '') + path, this.server);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(opts.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
     const reqOpts: https.RequestOptions = { headers: {} };
     await this.kc.applyToHTTPSOptions(reqOpts);
-    const headers: http.OutgoingHttpHeaders = { ...(reqOpts.headers as http.OutgoingHttpHeaders | undefined), Accept: 'application/json' };
+    const headers: http.OutgoingHttpHeaders = {
+      ...(reqOpts.headers as http.OutgoingHttpHeaders | undefined),
+      Accept: 'application/json',
+    };
     let payload: Buffer | undefined;
     if (opts.body !== undefined) {
       payload = Buffer.from(JSON.stringify(opts.body));
@@ -167,11 +177,21 @@ export class KubeClient {
             }
             if (status >= 200 && status < 300) return resolve(json as T);
             const st = (json ?? {}) as { reason?: string; message?: string };
-            reject(new KubeApiError(status, st.reason ?? 'Unknown', st.message ?? text.slice(0, 500), method, path));
+            reject(
+              new KubeApiError(
+                status,
+                st.reason ?? 'Unknown',
+                st.message ?? text.slice(0, 500),
+                method,
+                path,
+              ),
+            );
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${opts.timeoutMs ?? 30_000} ms`)));
+      req.on('timeout', () =>
+        req.destroy(new Error(`${method} ${path}: no answer within ${opts.timeoutMs ?? 30_000} ms`)),
+      );
       req.on('error', reject);
       req.end(payload);
     });

@@ -17,7 +17,10 @@ interface PodLike {
 
 /** A pod that is not being deleted and whose Ready condition is True. */
 export function isPodReady(pod: PodLike): boolean {
-  return !pod.metadata.deletionTimestamp && !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  return (
+    !pod.metadata.deletionTimestamp &&
+    !!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+  );
 }
 
 /** Seconds-precision RFC 3339 time, as `metav1.Time` serialises. */

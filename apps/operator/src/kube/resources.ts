@@ -18,12 +18,23 @@ export function collectionPath(r: ResourceType, namespace?: string): string {
 }
 
 /** Object URL path, optionally of a subresource (`status`, `scale`). */
-export function objectPath(r: ResourceType, namespace: string | undefined, name: string, subresource?: string): string {
+export function objectPath(
+  r: ResourceType,
+  namespace: string | undefined,
+  name: string,
+  subresource?: string,
+): string {
   const p = `${collectionPath(r, r.namespaced ? namespace : undefined)}/${encodeURIComponent(name)}`;
   return subresource ? `${p}/${subresource}` : p;
 }
 
-const res = (group: string, version: string, plural: string, kind: string, namespaced = true): ResourceType => ({
+const res = (
+  group: string,
+  version: string,
+  plural: string,
+  kind: string,
+  namespaced = true,
+): ResourceType => ({
   group,
   version,
   plural,
@@ -40,6 +51,7 @@ export const Resources = {
   configMap: res('', 'v1', 'configmaps', 'ConfigMap'),
   pod: res('', 'v1', 'pods', 'Pod'),
   lease: res('coordination.k8s.io', 'v1', 'leases', 'Lease'),
-  hpa: (version: string) => res('autoscaling', version, 'horizontalpodautoscalers', 'HorizontalPodAutoscaler'),
+  hpa: (version: string) =>
+    res('autoscaling', version, 'horizontalpodautoscalers', 'HorizontalPodAutoscaler'),
   pdb: (version: string) => res('policy', version, 'poddisruptionbudgets', 'PodDisruptionBudget'),
 } as const;

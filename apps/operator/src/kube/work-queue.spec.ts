@@ -13,7 +13,11 @@ describe('WorkQueue', () => {
     await Promise.all(queues.map((q) => q.stop()));
     queues.length = 0;
   });
-  function make(fn: (key: string) => Promise<unknown>, outcomes: ReconcileOutcome[] = [], concurrency = 4): WorkQueue {
+  function make(
+    fn: (key: string) => Promise<unknown>,
+    outcomes: ReconcileOutcome[] = [],
+    concurrency = 4,
+  ): WorkQueue {
     const q = new WorkQueue(
       { name: 't', concurrency, baseDelayMs: 10, maxDelayMs: 40, onDone: (o) => outcomes.push(o) },
       fn as (key: string) => Promise<void>,
@@ -50,12 +54,16 @@ describe('WorkQueue', () => {
     const gate = deferred();
     let running = 0;
     let peak = 0;
-    const q = make(async () => {
-      running++;
-      peak = Math.max(peak, running);
-      await gate.promise;
-      running--;
-    }, [], 2);
+    const q = make(
+      async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await gate.promise;
+        running--;
+      },
+      [],
+      2,
+    );
     q.start();
     ['a', 'b', 'c'].forEach((k) => q.add(k));
     await new Promise((r) => setImmediate(r));

@@ -110,7 +110,12 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (this.started && !this.stopped && this.processing.size < this.opts.concurrency && this.ready.length > 0) {
+    while (
+      this.started &&
+      !this.stopped &&
+      this.processing.size < this.opts.concurrency &&
+      this.ready.length > 0
+    ) {
       const key = this.ready.shift() as string;
       this.queued.delete(key);
       this.processing.add(key);
@@ -157,7 +162,9 @@ export class WorkQueue {
       this.addAfter(key, delay);
       return 'temporary_error';
     }
-    this.logger.error(`${key}: reconcile failed (attempt ${n}), retrying in ${backoff} ms: ${(err as Error)?.stack ?? String(err)}`);
+    this.logger.error(
+      `${key}: reconcile failed (attempt ${n}), retrying in ${backoff} ms: ${(err as Error)?.stack ?? String(err)}`,
+    );
     this.addAfter(key, backoff);
     return 'error';
   }

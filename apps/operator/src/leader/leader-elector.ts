@@ -87,7 +87,10 @@ export class LeaderElector {
     if (this.leading) {
       this.setLeading(false);
       await this.transition;
-      if (this.opts.releaseOnStop !== false) await this.release().catch((err: Error) => this.logger.warn(`could not release the lease: ${err.message}`));
+      if (this.opts.releaseOnStop !== false)
+        await this.release().catch((err: Error) =>
+          this.logger.warn(`could not release the lease: ${err.message}`),
+        );
     }
     await this.transition;
   }
@@ -108,7 +111,8 @@ export class LeaderElector {
     }
     if (this.stopped) {
       // Acquired while stopping: give it back rather than leave a lease nobody renews.
-      if (ok && !this.leading && this.opts.releaseOnStop !== false) await this.release().catch(() => undefined);
+      if (ok && !this.leading && this.opts.releaseOnStop !== false)
+        await this.release().catch(() => undefined);
       return;
     }
     if (ok) {
@@ -184,7 +188,10 @@ export class LeaderElector {
     try {
       const written = await this.client.replace<Lease>(this.path(), next);
       const s = written.spec ?? {};
-      this.observed = { record: JSON.stringify([s.holderIdentity, s.renewTime, s.leaseTransitions]), at: now.getTime() };
+      this.observed = {
+        record: JSON.stringify([s.holderIdentity, s.renewTime, s.leaseTransitions]),
+        at: now.getTime(),
+      };
       return true;
     } catch (err) {
       if (isApiStatus(err, 409)) return false; // someone else wrote first

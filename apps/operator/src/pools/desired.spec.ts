@@ -30,15 +30,27 @@ describe('desiredChildren', () => {
     for (const child of [c.configMap, c.deployment, c.service, c.pdb, c.hpa]) {
       expect(child?.metadata.namespace).toBe('team-a');
       expect(child?.metadata.ownerReferences).toEqual([
-        { apiVersion: 'executor.ai-orchestrator.io/v1', kind: 'ExecutorPool', name: 'py', uid: 'uid-1', controller: true, blockOwnerDeletion: true },
+        {
+          apiVersion: 'executor.ai-orchestrator.io/v1',
+          kind: 'ExecutorPool',
+          name: 'py',
+          uid: 'uid-1',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
       ]);
-      expect(child?.metadata.labels).toMatchObject({ 'executor.ai-orchestrator.io/pool': 'py', 'app.kubernetes.io/managed-by': 'executor-operator' });
+      expect(child?.metadata.labels).toMatchObject({
+        'executor.ai-orchestrator.io/pool': 'py',
+        'app.kubernetes.io/managed-by': 'executor-operator',
+      });
     }
   });
 
   it('never sets Deployment spec.replicas (the HPA or the scale subresource owns it)', () => {
     expect((desiredChildren(pool(), ctx).deployment['spec'] as Json)['replicas']).toBeUndefined();
-    expect((desiredChildren(pool({ scaling: { mode: 'operator' } }), ctx).deployment['spec'] as Json)['replicas']).toBeUndefined();
+    expect(
+      (desiredChildren(pool({ scaling: { mode: 'operator' } }), ctx).deployment['spec'] as Json)['replicas'],
+    ).toBeUndefined();
   });
 
   it('runs the template image non-root, read-only, without privileges, with writable emptyDirs', () => {
@@ -53,18 +65,30 @@ describe('desiredChildren', () => {
       capabilities: { drop: ['ALL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(spec['securityContext']).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(spec['securityContext']).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(c['volumeMounts']).toEqual([
       { name: 'workspace', mountPath: '/workspace' },
       { name: 'tmp', mountPath: '/tmp' },
     ]);
-    expect(spec['volumes'].map((v: Json) => Object.keys(v))).toEqual([['name', 'emptyDir'], ['name', 'emptyDir']]);
+    expect(spec['volumes'].map((v: Json) => Object.keys(v))).toEqual([
+      ['name', 'emptyDir'],
+      ['name', 'emptyDir'],
+    ]);
     expect(spec['runtimeClassName']).toBeUndefined();
   });
 
   it('passes pool and pod identity through env (downward API, Secret ref) and probes the executor port', () => {
-    const c = ((desiredChildren(pool({ region: 'eu-west' }), ctx).deployment['spec'] as Json)['template']['spec'] as Json)['containers'][0] as Json;
-    const env = Object.fromEntries((c['env'] as Json[]).map((e) => [e['name'], e['value'] ?? e['valueFrom']]));
+    const c = (
+      (desiredChildren(pool({ region: 'eu-west' }), ctx).deployment['spec'] as Json)['template'][
+        'spec'
+      ] as Json
+    )['containers'][0] as Json;
+    const env = Object.fromEntries(
+      (c['env'] as Json[]).map((e) => [e['name'], e['value'] ?? e['valueFrom']]),
+    );
     expect(env['POD_NAME']).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
     expect(env['POOL_NAME']).toBe('py');
     expect(env['TEMPLATE']).toBe('python');
@@ -81,14 +105,20 @@ describe('desiredChildren', () => {
   it('gives the executor time to snapshot: grace period longer than its drain timeout', () => {
     const spec = (desiredChildren(pool(), ctx).deployment['spec'] as Json)['template']['spec'] as Json;
     expect(spec['terminationGracePeriodSeconds']).toBe(TERMINATION_GRACE_PERIOD_SECONDS);
-    const env = Object.fromEntries((spec['containers'][0]['env'] as Json[]).map((e) => [e['name'], e['value']]));
+    const env = Object.fromEntries(
+      (spec['containers'][0]['env'] as Json[]).map((e) => [e['name'], e['value']]),
+    );
     expect(TERMINATION_GRACE_PERIOD_SECONDS * 1000).toBeGreaterThan(Number(env['SHUTDOWN_TIMEOUT_MS']));
   });
 
   it('uses runtimeClassName when asked, and then lets the pod be the sandbox', () => {
-    const spec = (desiredChildren(pool({ runtimeClassName: 'gvisor' }), ctx).deployment['spec'] as Json)['template']['spec'] as Json;
+    const spec = (desiredChildren(pool({ runtimeClassName: 'gvisor' }), ctx).deployment['spec'] as Json)[
+      'template'
+    ]['spec'] as Json;
     expect(spec['runtimeClassName']).toBe('gvisor');
-    expect((spec['containers'][0]['env'] as Json[]).find((e) => e['name'] === 'SANDBOX')?.['value']).toBe('none');
+    expect((spec['containers'][0]['env'] as Json[]).find((e) => e['name'] === 'SANDBOX')?.['value']).toBe(
+      'none',
+    );
   });
 
   it('builds the HPA from libs/scaling with the seed behaviour and the queue-depth External metric', () => {
@@ -96,16 +126,37 @@ describe('desiredChildren', () => {
     expect(hpa['apiVersion']).toBe('autoscaling/v2');
     expect(hpa['spec']['scaleTargetRef']).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'py' });
     expect(hpa['spec']).toMatchObject({ minReplicas: 2, maxReplicas: 20 });
-    expect(hpa['spec']['behavior']['scaleUp']).toEqual({ stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] });
-    expect(hpa['spec']['behavior']['scaleDown']).toEqual({ stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }] });
+    expect(hpa['spec']['behavior']['scaleUp']).toEqual({
+      stabilizationWindowSeconds: 60,
+      selectPolicy: 'Max',
+      policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+    });
+    expect(hpa['spec']['behavior']['scaleDown']).toEqual({
+      stabilizationWindowSeconds: 300,
+      selectPolicy: 'Max',
+      policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }],
+    });
     expect(hpa['spec']['metrics']).toEqual([
-      { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
-      { type: 'External', external: { metric: { name: 'executor_pool_queue_depth', selector: { matchLabels: { pool: 'py' } } }, target: { type: 'AverageValue', averageValue: '10' } } },
+      {
+        type: 'Resource',
+        resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
+      },
+      {
+        type: 'External',
+        external: {
+          metric: { name: 'executor_pool_queue_depth', selector: { matchLabels: { pool: 'py' } } },
+          target: { type: 'AverageValue', averageValue: '10' },
+        },
+      },
     ]);
   });
 
   it('picks the discovered API versions, and has no HPA in scaling.mode operator', () => {
-    const old = desiredChildren(pool(), { ...ctx, hpaApiVersion: 'autoscaling/v2beta2', pdbApiVersion: 'policy/v1beta1' });
+    const old = desiredChildren(pool(), {
+      ...ctx,
+      hpaApiVersion: 'autoscaling/v2beta2',
+      pdbApiVersion: 'policy/v1beta1',
+    });
     expect(old.hpa?.apiVersion).toBe('autoscaling/v2beta2');
     expect(old.pdb.apiVersion).toBe('policy/v1beta1');
     expect(desiredChildren(pool({ scaling: { mode: 'operator' } }), ctx).hpa).toBeUndefined();
@@ -113,10 +164,14 @@ describe('desiredChildren', () => {
 
   it('rolls the pods when the pool config changes (config hash annotation), not otherwise', () => {
     const hash = (p: ResolvedPool): string =>
-      ((desiredChildren(p, ctx).deployment['spec'] as Json)['template']['metadata']['annotations'] as Json)['executor.ai-orchestrator.io/config-hash'];
+      ((desiredChildren(p, ctx).deployment['spec'] as Json)['template']['metadata']['annotations'] as Json)[
+        'executor.ai-orchestrator.io/config-hash'
+      ];
     expect(hash(pool())).toBe(hash(pool()));
     expect(hash(pool({ maxSessionsPerPod: 5 }))).not.toBe(hash(pool()));
-    expect(desiredChildren(pool({ maxSessionsPerPod: 5 }), ctx).configMap['data']).toMatchObject({ MAX_SESSIONS: '5' });
+    expect(desiredChildren(pool({ maxSessionsPerPod: 5 }), ctx).configMap['data']).toMatchObject({
+      MAX_SESSIONS: '5',
+    });
   });
 
   it('refuses a pool without a uid (ownerReferences need it)', () => {

@@ -12,7 +12,8 @@ export const EXECUTOR_SHUTDOWN_TIMEOUT_SECONDS = 60;
 /** preStop sleep: routers drop the pod (its heartbeat stops accepting) before SIGTERM. */
 export const PRESTOP_SLEEP_SECONDS = 5;
 /** preStop + drain + final snapshots of every session (snapshot budget 30 s). */
-export const TERMINATION_GRACE_PERIOD_SECONDS = PRESTOP_SLEEP_SECONDS + EXECUTOR_SHUTDOWN_TIMEOUT_SECONDS + 30;
+export const TERMINATION_GRACE_PERIOD_SECONDS =
+  PRESTOP_SLEEP_SECONDS + EXECUTOR_SHUTDOWN_TIMEOUT_SECONDS + 30;
 /** Non-root uid/gid of the executor container. */
 export const EXECUTOR_UID = 10001;
 export const WORKSPACE_MOUNT = '/workspace';
@@ -83,7 +84,11 @@ export function desiredConfigMap(pool: ResolvedPool): KubeObject {
       MAX_SESSIONS: String(s.maxSessionsPerPod),
       SNAPSHOT_INTERVAL_SECONDS: String(s.persistence.snapshotIntervalSeconds),
       ALLOW_NETWORK: String(s.networkEgress === 'all'),
-      'pool.json': JSON.stringify({ name: pool.metadata.name, namespace: pool.metadata.namespace, spec: s }, null, 2),
+      'pool.json': JSON.stringify(
+        { name: pool.metadata.name, namespace: pool.metadata.namespace, spec: s },
+        null,
+        2,
+      ),
     },
   };
 }
@@ -106,7 +111,10 @@ export function desiredDeployment(pool: ResolvedPool, ctx: BuildContext, configM
     { name: 'POOL_NAME', value: name },
     { name: 'TEMPLATE', value: s.template },
     { name: 'REGION', value: s.region ?? '' },
-    { name: 'REDIS_URL', valueFrom: { secretKeyRef: { name: ctx.redisSecretName, key: ctx.redisSecretKey } } },
+    {
+      name: 'REDIS_URL',
+      valueFrom: { secretKeyRef: { name: ctx.redisSecretName, key: ctx.redisSecretKey } },
+    },
     { name: 'QUEUE_PREFIX', value: ctx.queuePrefix },
     { name: 'SANDBOX', value: sandbox },
     { name: 'HOST', value: '0.0.0.0' },

@@ -29,7 +29,12 @@ export interface PoolProblem {
 type ConditionInput = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
 /** Keeps `lastTransitionTime` of a condition whose status did not change. */
-function withTransition(prev: readonly Condition[] | undefined, c: ConditionInput, now: string, generation?: number): Condition {
+function withTransition(
+  prev: readonly Condition[] | undefined,
+  c: ConditionInput,
+  now: string,
+  generation?: number,
+): Condition {
   const old = prev?.find((p) => p.type === c.type);
   return {
     ...c,
@@ -40,7 +45,12 @@ function withTransition(prev: readonly Condition[] | undefined, c: ConditionInpu
 
 function readyCondition(pool: ResolvedPool, o: PoolObservation, problem?: PoolProblem): ConditionInput {
   if (problem?.reason === PoolConditionReason.InvalidSpec) {
-    return { type: PoolConditionType.Ready, status: ConditionStatus.False, reason: problem.reason, message: problem.message };
+    return {
+      type: PoolConditionType.Ready,
+      status: ConditionStatus.False,
+      reason: problem.reason,
+      message: problem.message,
+    };
   }
   const min = pool.spec.minReplicas;
   const ok = o.readyPods >= min;
@@ -57,16 +67,29 @@ function scalingCondition(pool: ResolvedPool, o: PoolObservation): ConditionInpu
   const current = o.currentReplicas ?? 0;
   const message = `desired ${desired}, current ${current} (min ${pool.spec.minReplicas}, max ${pool.spec.maxReplicas}, mode ${pool.spec.scaling.mode})`;
   const type = PoolConditionType.Scaling;
-  if (desired > current) return { type, status: ConditionStatus.True, reason: PoolConditionReason.ScalingUp, message };
-  if (desired < current) return { type, status: ConditionStatus.True, reason: PoolConditionReason.ScalingDown, message };
-  const reason = desired >= pool.spec.maxReplicas ? PoolConditionReason.AtMaxReplicas : PoolConditionReason.Stable;
+  if (desired > current)
+    return { type, status: ConditionStatus.True, reason: PoolConditionReason.ScalingUp, message };
+  if (desired < current)
+    return { type, status: ConditionStatus.True, reason: PoolConditionReason.ScalingDown, message };
+  const reason =
+    desired >= pool.spec.maxReplicas ? PoolConditionReason.AtMaxReplicas : PoolConditionReason.Stable;
   return { type, status: ConditionStatus.False, reason, message };
 }
 
 function degradedCondition(problem?: PoolProblem): ConditionInput {
   return problem
-    ? { type: PoolConditionType.Degraded, status: ConditionStatus.True, reason: problem.reason, message: problem.message }
-    : { type: PoolConditionType.Degraded, status: ConditionStatus.False, reason: PoolConditionReason.AsExpected, message: 'reconciled' };
+    ? {
+        type: PoolConditionType.Degraded,
+        status: ConditionStatus.True,
+        reason: problem.reason,
+        message: problem.message,
+      }
+    : {
+        type: PoolConditionType.Degraded,
+        status: ConditionStatus.False,
+        reason: PoolConditionReason.AsExpected,
+        message: 'reconciled',
+      };
 }
 
 /**
@@ -112,7 +135,9 @@ export function statusChanged(a: unknown, b: unknown): boolean {
 function stableJson(v: unknown): string {
   return JSON.stringify(v, (_k, val: unknown) =>
     val && typeof val === 'object' && !Array.isArray(val)
-      ? Object.fromEntries(Object.entries(val as Record<string, unknown>).sort(([x], [y]) => x.localeCompare(y)))
+      ? Object.fromEntries(
+          Object.entries(val as Record<string, unknown>).sort(([x], [y]) => x.localeCompare(y)),
+        )
       : val,
   );
 }

@@ -11,7 +11,7 @@ import {
 } from '@executor/crd';
 import { recommendReplicas, type ScalingHistory } from '@executor/scaling';
 import { PermanentError, TemporaryError } from '../kube/errors';
-import { isApiStatus, isTransient, KubeApiError, type KubeObject } from '../kube/kube-client';
+import { ignoreNotFound, isTransient, KubeApiError, type KubeObject } from '../kube/kube-client';
 import { isPodReady, objectKey, splitKey } from '../kube/objects';
 import { Resources, apiVersionOf, objectPath, type ResourceType } from '../kube/resources';
 import { WorkQueue, type ReconcileResult } from '../kube/work-queue';
@@ -46,11 +46,16 @@ export class PoolController {
   ) {
     const { cfg, metrics } = scope;
     this.queue = new WorkQueue(
-      { name: 'pool', concurrency: cfg.RECONCILE_CONCURRENCY, baseDelayMs: cfg.RETRY_BASE_MS, maxDelayMs: cfg.RETRY_MAX_MS,
+      {
+        name: 'pool',
+        concurrency: cfg.RECONCILE_CONCURRENCY,
+        baseDelayMs: cfg.RETRY_BASE_MS,
+        maxDelayMs: cfg.RETRY_MAX_MS,
         onDone: (result, ms) => {
           metrics.reconciles.inc({ controller: 'pool', result });
           metrics.reconcileDuration.observe({ controller: 'pool' }, ms / 1000);
-        } },
+        },
+      },
       (key) => this.reconcile(key),
     );
     this.wire();
@@ -91,24 +96,31 @@ export class PoolController {
     const valid = validatePool(raw, { unknownFields: 'prune' });
     if (!valid.ok) {
       const message = formatErrors(valid.errors);
-      await this.writeStatus(raw, computePoolStatus(raw as unknown as ResolvedPool, emptyObservation(), new Date(), {
-        reason: PoolConditionReason.InvalidSpec,
-        message,
-      }));
+      await this.writeStatus(
+        raw,
+        computePoolStatus(raw as unknown as ResolvedPool, emptyObservation(), new Date(), {
+          reason: PoolConditionReason.InvalidSpec,
+          message,
+        }),
+      );
       throw new PermanentError(`invalid spec: ${message}`, valid.errors[0]?.field);
     }
     const pool = valid.value;
     let deployment: DeploymentObject;
     try {
       deployment = await this.applyChildren(pool);
-      if (pool.spec.scaling.mode === ScalingMode.Operator) deployment = await this.scale(key, pool, deployment);
+      if (pool.spec.scaling.mode === ScalingMode.Operator)
+        deployment = await this.scale(key, pool, deployment);
     } catch (err) {
       return this.onApplyError(raw, pool, err);
     }
     const status = computePoolStatus(pool, this.observe(key, pool, deployment), new Date());
     await this.writeStatus(raw, status);
     await this.registrar.register(pool);
-    const every = pool.spec.scaling.mode === ScalingMode.Operator ? this.scope.cfg.SCALE_INTERVAL_SECONDS : this.scope.cfg.STATUS_INTERVAL_SECONDS;
+    const every =
+      pool.spec.scaling.mode === ScalingMode.Operator
+        ? this.scope.cfg.SCALE_INTERVAL_SECONDS
+        : this.scope.cfg.STATUS_INTERVAL_SECONDS;
     return { requeueAfterMs: every * 1000 };
   }
 
@@ -133,16 +145,17 @@ export class PoolController {
       this.hpaGone.delete(key);
     } else if (!this.hpaGone.has(key)) {
       // scaling.mode switched to operator: the HPA must go, or both would write replicas.
-      await this.scope.client.delete(objectPath(hpaType, ns, childNames(pool.metadata.name).workload)).catch((err: unknown) => {
-        if (!isApiStatus(err, 404)) throw err;
-      });
+      await this.scope.client
+        .delete(objectPath(hpaType, ns, childNames(pool.metadata.name).workload))
+        .catch(ignoreNotFound);
       this.hpaGone.add(key);
     }
     return deployment;
   }
 
   private apply<T>(type: ResourceType, namespace: string | undefined, obj: KubeObject): Promise<T> {
-    if (obj.apiVersion !== apiVersionOf(type)) throw new Error(`apiVersion mismatch: ${obj.apiVersion} vs ${apiVersionOf(type)}`);
+    if (obj.apiVersion !== apiVersionOf(type))
+      throw new Error(`apiVersion mismatch: ${obj.apiVersion} vs ${apiVersionOf(type)}`);
     return this.scope.client.apply<T>(objectPath(type, namespace, obj.metadata.name), obj, OPERATOR_NAME);
   }
 
@@ -152,7 +165,11 @@ export class PoolController {
    * (`spec.replicas`, so `kubectl scale` works too), and the pool's `spec.replicas` to the Deployment's
    * scale subresource.
    */
-  private async scale(key: string, pool: ResolvedPool, deployment: DeploymentObject): Promise<DeploymentObject> {
+  private async scale(
+    key: string,
+    pool: ResolvedPool,
+    deployment: DeploymentObject,
+  ): Promise<DeploymentObject> {
     const { client } = this.scope;
     const ns = pool.metadata.namespace;
     const s = pool.spec;
@@ -188,9 +205,12 @@ export class PoolController {
     }
     const want = Math.min(s.maxReplicas, Math.max(s.minReplicas, target ?? s.minReplicas));
     if (want === current) return deployment;
-    await client.mergePatch(objectPath(Resources.deployment, ns, childNames(pool.metadata.name).workload, 'scale'), {
-      spec: { replicas: want },
-    });
+    await client.mergePatch(
+      objectPath(Resources.deployment, ns, childNames(pool.metadata.name).workload, 'scale'),
+      {
+        spec: { replicas: want },
+      },
+    );
     return { ...deployment, spec: { ...deployment.spec, replicas: want } };
   }
 
@@ -203,7 +223,10 @@ export class PoolController {
         { labelSelector: selectorString(pool.metadata.name) },
       );
       if (list.items.length === 0) return undefined;
-      const used = list.items.reduce((sum, p) => sum + p.containers.reduce((s, c) => s + parseQuantity(c.usage.cpu), 0), 0);
+      const used = list.items.reduce(
+        (sum, p) => sum + p.containers.reduce((s, c) => s + parseQuantity(c.usage.cpu), 0),
+        0,
+      );
       const requested = list.items.length * parseQuantity(pool.spec.resources.requests.cpu);
       return requested > 0 ? (used / requested) * 100 : undefined;
     } catch (err) {
@@ -216,7 +239,9 @@ export class PoolController {
     const { pods, sessions } = this.scope.informers;
     const ns = pool.metadata.namespace;
     const name = pool.metadata.name;
-    const poolPods = pods.list().filter((p) => p.metadata.namespace === ns && p.metadata.labels?.[LABELS.pool] === name);
+    const poolPods = pods
+      .list()
+      .filter((p) => p.metadata.namespace === ns && p.metadata.labels?.[LABELS.pool] === name);
     return {
       desiredReplicas: deployment.spec?.replicas,
       currentReplicas: deployment.status?.replicas ?? 0,
@@ -237,19 +262,27 @@ export class PoolController {
   /** Writes `status` through the status subresource, only when it changed. */
   private async writeStatus(pool: PoolObject, status: ExecutorPoolStatus): Promise<void> {
     if (!statusChanged(pool.status ?? {}, status)) return;
-    await this.scope.client.mergePatch(objectPath(Resources.pool, pool.metadata.namespace, pool.metadata.name, 'status'), {
-      status,
-    });
+    await this.scope.client.mergePatch(
+      objectPath(Resources.pool, pool.metadata.namespace, pool.metadata.name, 'status'),
+      {
+        status,
+      },
+    );
   }
 
   /** Classifies a failed apply: transient → TemporaryError (Degraded/ReconcileFailed), else PermanentError. */
   private async onApplyError(raw: PoolObject, pool: ResolvedPool, err: unknown): Promise<never> {
     const message = err instanceof Error ? err.message : String(err);
     const problem: PoolProblem = { reason: PoolConditionReason.ReconcileFailed, message };
-    const dep = this.scope.informers.deployments.get(pool.metadata.namespace, childNames(pool.metadata.name).workload) ?? emptyDeployment(pool);
-    await this.writeStatus(raw, computePoolStatus(pool, this.observe(objectKey(pool), pool, dep), new Date(), problem)).catch(
-      (e: Error) => this.logger.debug(`status after failure: ${e.message}`),
-    );
+    const dep =
+      this.scope.informers.deployments.get(
+        pool.metadata.namespace,
+        childNames(pool.metadata.name).workload,
+      ) ?? emptyDeployment(pool);
+    await this.writeStatus(
+      raw,
+      computePoolStatus(pool, this.observe(objectKey(pool), pool, dep), new Date(), problem),
+    ).catch((e: Error) => this.logger.debug(`status after failure: ${e.message}`));
     if (err instanceof KubeApiError && !isTransient(err) && err.status !== 403 && err.status !== 404) {
       throw new PermanentError(`the API server rejected a child of the pool: ${message}`);
     }
@@ -262,5 +295,11 @@ function emptyObservation(): PoolObservation {
 }
 
 function emptyDeployment(pool: ResolvedPool): DeploymentObject {
-  return { metadata: { name: childNames(pool.metadata.name).workload, namespace: pool.metadata.namespace, resourceVersion: '0' } };
+  return {
+    metadata: {
+      name: childNames(pool.metadata.name).workload,
+      namespace: pool.metadata.namespace,
+      resourceVersion: '0',
+    },
+  };
 }

@@ -10,7 +10,9 @@ const want = renderRbacYaml();
 if (process.argv.includes('--check')) {
   const have = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
   if (have !== want) {
-    process.stderr.write(`${RBAC_FILE} is ${have === undefined ? 'missing' : 'stale'}: run \`npx nx run operator:generate-rbac\` and commit it.\n`);
+    process.stderr.write(
+      `${RBAC_FILE} is ${have === undefined ? 'missing' : 'stale'}: run \`npx nx run operator:generate-rbac\` and commit it.\n`,
+    );
     process.exit(1);
   }
   process.stdout.write(`${RBAC_FILE} is up to date.\n`);

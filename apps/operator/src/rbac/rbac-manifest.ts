@@ -38,7 +38,9 @@ export function renderRbacYaml(): string {
       const lines = text.split('\n');
       let i = 0;
       text = lines
-        .map((line) => (line.startsWith('  - apiGroups:') ? `  # ${OPERATOR_RULES[i++]?.why}\n${line}` : line))
+        .map((line) =>
+          line.startsWith('  - apiGroups:') ? `  # ${OPERATOR_RULES[i++]?.why}\n${line}` : line,
+        )
         .join('\n');
     }
     return text;

@@ -12,8 +12,13 @@ describe('operator RBAC', () => {
     const docs = parseAllDocuments(text).map((d) => d.toJSON() as Record<string, any>);
     expect(docs.map((d) => d['kind'])).toEqual(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding']);
     expect(docs[0]).toMatchObject({ metadata: { name: 'executor-operator', namespace: 'executor-system' } });
-    expect(docs[1]?.['rules']).toEqual(OPERATOR_RULES.map(({ apiGroups, resources, verbs }) => ({ apiGroups, resources, verbs })));
-    expect(docs[2]).toMatchObject({ roleRef: { kind: 'ClusterRole', name: 'executor-operator' }, subjects: [{ kind: 'ServiceAccount', name: 'executor-operator', namespace: 'executor-system' }] });
+    expect(docs[1]?.['rules']).toEqual(
+      OPERATOR_RULES.map(({ apiGroups, resources, verbs }) => ({ apiGroups, resources, verbs })),
+    );
+    expect(docs[2]).toMatchObject({
+      roleRef: { kind: 'ClusterRole', name: 'executor-operator' },
+      subjects: [{ kind: 'ServiceAccount', name: 'executor-operator', namespace: 'executor-system' }],
+    });
     for (const rule of OPERATOR_RULES) expect(text).toContain(`# ${rule.why}`);
   });
 

@@ -32,7 +32,9 @@ export class PoolRegistrar {
     if (this.sent.get(reg.name) === json) return;
     await this.rpc.send(QueueNames.poolRegistry, EventJobDefs.poolRegister, reg);
     this.sent.set(reg.name, json);
-    this.logger.log(`registered pool ${reg.name} (template ${reg.template}, weight ${reg.weight}, region ${reg.region ?? '-'})`);
+    this.logger.log(
+      `registered pool ${reg.name} (template ${reg.template}, weight ${reg.weight}, region ${reg.region ?? '-'})`,
+    );
   }
 
   async deregister(name: string): Promise<void> {

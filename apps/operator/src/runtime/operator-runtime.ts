@@ -111,7 +111,13 @@ export class OperatorRuntime {
       depth.start();
       await events.start();
     } catch (err) {
-      await Promise.all([events.stop(), depth.stop(), pools.queue.stop(), sessions.queue.stop(), ...all.map((i) => i.stop())]);
+      await Promise.all([
+        events.stop(),
+        depth.stop(),
+        pools.queue.stop(),
+        sessions.queue.stop(),
+        ...all.map((i) => i.stop()),
+      ]);
       throw err;
     }
     this.term = { scope, pools, sessions, depth, events };
@@ -138,7 +144,11 @@ export class OperatorRuntime {
 
   private makeInformers(): Informers {
     const { cfg, client, metrics } = this.deps;
-    const make = <T extends KubeObject>(type: ResourceType, name: string, labelSelector?: string): Informer<T> =>
+    const make = <T extends KubeObject>(
+      type: ResourceType,
+      name: string,
+      labelSelector?: string,
+    ): Informer<T> =>
       new Informer<T>(client, {
         name,
         path: collectionPath(type, cfg.WATCH_NAMESPACE || undefined),

@@ -18,7 +18,10 @@ const event = {
   at: '2026-01-01T00:00:00Z',
 };
 
-function consumer(applyEvent: (ev: unknown) => Promise<void>): { c: SessionEventsConsumer; metrics: OperatorMetrics } {
+function consumer(applyEvent: (ev: unknown) => Promise<void>): {
+  c: SessionEventsConsumer;
+  metrics: OperatorMetrics;
+} {
   const metrics = new OperatorMetrics(false);
   const controller = { applyEvent } as unknown as SessionController;
   return { c: new SessionEventsConsumer(loadOperatorConfig({}), controller, metrics), metrics };
@@ -34,19 +37,27 @@ describe('SessionEventsConsumer.process', () => {
 
   it('fails invalid payloads and unknown event names as unrecoverable invalid_argument', async () => {
     const { c, metrics } = consumer(async () => undefined);
-    const bad = await c.process({ name: 'session.created', data: { ...event, ttlSeconds: 0 } }).catch((e: unknown) => e);
+    const bad = await c
+      .process({ name: 'session.created', data: { ...event, ttlSeconds: 0 } })
+      .catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(JobError);
     expect((bad as JobError).code).toBe('invalid_argument');
     expect((bad as Error).message).toMatch(/ttlSeconds/);
-    await expect(c.process({ name: 'session.teleported', data: event })).rejects.toMatchObject({ code: 'invalid_argument' });
-    expect(await metrics.registry.getSingleMetricAsString('operator_session_events_total')).toContain('result="invalid"');
+    await expect(c.process({ name: 'session.teleported', data: event })).rejects.toMatchObject({
+      code: 'invalid_argument',
+    });
+    expect(await metrics.registry.getSingleMetricAsString('operator_session_events_total')).toContain(
+      'result="invalid"',
+    );
   });
 
   it('maps an unknown pool to not_found and retries transient API errors', async () => {
     const { c } = consumer(async () => {
       throw new UnknownPoolError('py');
     });
-    await expect(c.process({ name: 'session.created', data: event })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(c.process({ name: 'session.created', data: event })).rejects.toMatchObject({
+      code: 'not_found',
+    });
     let calls = 0;
     const { c: flaky } = consumer(async () => {
       if (++calls < 3) throw new KubeApiError(503, 'ServiceUnavailable', 'etcd busy', 'PATCH', '/x');
@@ -56,6 +67,8 @@ describe('SessionEventsConsumer.process', () => {
     const { c: rejected } = consumer(async () => {
       throw new KubeApiError(422, 'Invalid', 'bad', 'PATCH', '/x');
     });
-    await expect(rejected.process({ name: 'session.created', data: event })).rejects.toBeInstanceOf(KubeApiError);
+    await expect(rejected.process({ name: 'session.created', data: event })).rejects.toBeInstanceOf(
+      KubeApiError,
+    );
   });
 });

@@ -1,6 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
-import { EventJobDefs, JobError, QueueNames, bullConnection, parsePayload, type SessionEventType } from '@executor/queues';
+import {
+  EventJobDefs,
+  JobError,
+  QueueNames,
+  bullConnection,
+  parsePayload,
+  type SessionEventType,
+} from '@executor/queues';
 import type { OperatorConfig } from '../config/operator-config';
 import { isTransient } from '../kube/kube-client';
 import type { OperatorMetrics } from '../metrics/operator-metrics';

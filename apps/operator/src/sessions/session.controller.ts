@@ -22,7 +22,7 @@ import {
   type SessionEvent,
 } from '@executor/queues';
 import { TemporaryError } from '../kube/errors';
-import { isApiStatus, type KubeObject } from '../kube/kube-client';
+import { ignoreNotFound, isApiStatus, type KubeObject } from '../kube/kube-client';
 import { objectKey, rfc3339, splitKey } from '../kube/objects';
 import { Resources, objectPath } from '../kube/resources';
 import { WorkQueue, type ReconcileResult } from '../kube/work-queue';
@@ -49,11 +49,16 @@ export class SessionController {
   constructor(private readonly scope: LeaderScope) {
     const { cfg, metrics } = scope;
     this.queue = new WorkQueue(
-      { name: 'session', concurrency: cfg.RECONCILE_CONCURRENCY, baseDelayMs: cfg.RETRY_BASE_MS, maxDelayMs: cfg.RETRY_MAX_MS,
+      {
+        name: 'session',
+        concurrency: cfg.RECONCILE_CONCURRENCY,
+        baseDelayMs: cfg.RETRY_BASE_MS,
+        maxDelayMs: cfg.RETRY_MAX_MS,
         onDone: (result, ms) => {
           metrics.reconciles.inc({ controller: 'session', result });
           metrics.reconcileDuration.observe({ controller: 'session' }, ms / 1000);
-        } },
+        },
+      },
       (key) => this.reconcile(key),
     );
     scope.informers.sessions.on((event, obj) => {
@@ -61,7 +66,9 @@ export class SessionController {
     });
     scope.informers.pods.on((event, pod) => {
       if (event === 'delete') {
-        this.onPodDeleted(pod).catch((err: Error) => this.logger.error(`pod ${objectKey(pod)} deleted: ${err.message}`));
+        this.onPodDeleted(pod).catch((err: Error) =>
+          this.logger.error(`pod ${objectKey(pod)} deleted: ${err.message}`),
+        );
       }
     });
   }
@@ -81,7 +88,12 @@ export class SessionController {
     await this.patchStatus(s, {
       phase: SessionPhase.Expired,
       conditions: [
-        condition(SessionConditionType.Ready, ConditionStatus.False, SessionConditionReason.TTLExpired, `idle TTL of ${s.spec.ttlSeconds ?? 300}s passed`),
+        condition(
+          SessionConditionType.Ready,
+          ConditionStatus.False,
+          SessionConditionReason.TTLExpired,
+          `idle TTL of ${s.spec.ttlSeconds ?? 300}s passed`,
+        ),
       ],
     });
     this.logger.log(`session ${s.spec.sessionId} expired (TTL ${s.spec.ttlSeconds}s)`);
@@ -95,10 +107,8 @@ export class SessionController {
     return created + (s.spec.ttlSeconds ?? 300) * 1000;
   }
 
-  private async remove(s: SessionObject): Promise<void> {
-    await this.scope.client.delete(objectPath(Resources.session, s.metadata.namespace, s.metadata.name)).catch((err: unknown) => {
-      if (!isApiStatus(err, 404)) throw err;
-    });
+  private remove(s: SessionObject): Promise<void> {
+    return this.deleteByName(s.metadata.namespace as string, s.metadata.name);
   }
 
   /** Deletes the persisted state (persistence service), then drops the finalizer. */
@@ -107,16 +117,28 @@ export class SessionController {
     if (!finalizers.includes(SESSION_FINALIZER)) return;
     if (s.spec.persist !== false) {
       try {
-        await this.scope.rpc.call(QueueNames.persistenceAdmin, PersistenceJobDefs.delete, { sessionId: s.spec.sessionId }, {
-          timeoutMs: this.scope.cfg.PERSISTENCE_TIMEOUT_MS,
-        });
+        await this.scope.rpc.call(
+          QueueNames.persistenceAdmin,
+          PersistenceJobDefs.delete,
+          { sessionId: s.spec.sessionId },
+          {
+            timeoutMs: this.scope.cfg.PERSISTENCE_TIMEOUT_MS,
+          },
+        );
       } catch (err) {
-        throw new TemporaryError(`deleting the state of session ${s.spec.sessionId}: ${(err as Error).message}`, undefined, { cause: err });
+        throw new TemporaryError(
+          `deleting the state of session ${s.spec.sessionId}: ${(err as Error).message}`,
+          undefined,
+          { cause: err },
+        );
       }
     }
     await this.scope.client
       .mergePatch(objectPath(Resources.session, s.metadata.namespace, s.metadata.name), {
-        metadata: { resourceVersion: s.metadata.resourceVersion, finalizers: finalizers.filter((f) => f !== SESSION_FINALIZER) },
+        metadata: {
+          resourceVersion: s.metadata.resourceVersion,
+          finalizers: finalizers.filter((f) => f !== SESSION_FINALIZER),
+        },
       })
       .catch((err: unknown) => {
         if (isApiStatus(err, 404)) return;
@@ -125,8 +147,14 @@ export class SessionController {
       });
   }
 
-  private async patchStatus(s: Pick<SessionObject, 'metadata'>, status: Partial<ExecutorSessionStatus>): Promise<void> {
-    await this.scope.client.mergePatch(objectPath(Resources.session, s.metadata.namespace, s.metadata.name, 'status'), { status });
+  private async patchStatus(
+    s: Pick<SessionObject, 'metadata'>,
+    status: Partial<ExecutorSessionStatus>,
+  ): Promise<void> {
+    await this.scope.client.mergePatch(
+      objectPath(Resources.session, s.metadata.namespace, s.metadata.name, 'status'),
+      { status },
+    );
   }
 
   // ------------------------------------------------------------------ events from the load balancer
@@ -146,7 +174,14 @@ export class SessionController {
         return this.patchExisting(namespace, name, {
           expiresAt: ev.expiresAt,
           ...(ev.lastSnapshotAt ? { lastSnapshotAt: ev.lastSnapshotAt } : {}),
-          conditions: [condition(SessionConditionType.Persisted, ConditionStatus.True, SessionConditionReason.SnapshotStored, `snapshot at ${ev.lastSnapshotAt ?? ev.at}`)],
+          conditions: [
+            condition(
+              SessionConditionType.Persisted,
+              ConditionStatus.True,
+              SessionConditionReason.SnapshotStored,
+              `snapshot at ${ev.lastSnapshotAt ?? ev.at}`,
+            ),
+          ],
         });
       case SessionEventTypes.expired:
         await this.patchExisting(namespace, name, { phase: SessionPhase.Expired });
@@ -157,7 +192,13 @@ export class SessionController {
     }
   }
 
-  private async upsert(pool: KubeObject, namespace: string, name: string, ev: SessionEvent, phase: SessionPhaseT): Promise<void> {
+  private async upsert(
+    pool: KubeObject,
+    namespace: string,
+    name: string,
+    ev: SessionEvent,
+    phase: SessionPhaseT,
+  ): Promise<void> {
     const obj = {
       apiVersion: API_VERSION,
       kind: KIND_SESSION,
@@ -166,7 +207,13 @@ export class SessionController {
         namespace,
         labels: { [LABELS.pool]: ev.pool, [LABELS.managedBy]: OPERATOR_NAME },
         ownerReferences: [
-          { apiVersion: API_VERSION, kind: 'ExecutorPool', name: pool.metadata.name, uid: pool.metadata.uid as string, controller: true },
+          {
+            apiVersion: API_VERSION,
+            kind: 'ExecutorPool',
+            name: pool.metadata.name,
+            uid: pool.metadata.uid as string,
+            controller: true,
+          },
         ],
         ...(ev.persist ? { finalizers: [SESSION_FINALIZER] } : {}),
       },
@@ -185,7 +232,14 @@ export class SessionController {
       phase,
       pod: ev.pod,
       expiresAt: ev.expiresAt,
-      conditions: [condition(SessionConditionType.Ready, ConditionStatus.True, SessionConditionReason.Assigned, `on pod ${ev.pod}`)],
+      conditions: [
+        condition(
+          SessionConditionType.Ready,
+          ConditionStatus.True,
+          SessionConditionReason.Assigned,
+          `on pod ${ev.pod}`,
+        ),
+      ],
     });
   }
 
@@ -198,7 +252,12 @@ export class SessionController {
       if (!isApiStatus(err, 404)) throw err;
       return this.upsert(pool, namespace, name, ev, SessionPhase.Active); // created event lost: start from this one
     }
-    const m = ev.migration ?? { from: current.status?.pod ?? current.spec.pod ?? 'unknown', to: ev.pod, at: ev.at, reason: MigrationReason.PodDeleted };
+    const m = ev.migration ?? {
+      from: current.status?.pod ?? current.spec.pod ?? 'unknown',
+      to: ev.pod,
+      at: ev.at,
+      reason: MigrationReason.PodDeleted,
+    };
     const migrations: Migration[] = [...(current.status?.migrations ?? [])];
     if (!migrations.some((x) => x.from === m.from && x.to === m.to && x.at === m.at)) migrations.push(m);
     // The resourceVersion makes the append safe against a concurrent status write (409 → retried).
@@ -209,22 +268,29 @@ export class SessionController {
         pod: m.to,
         expiresAt: ev.expiresAt,
         migrations,
-        conditions: [condition(SessionConditionType.Ready, ConditionStatus.True, SessionConditionReason.Migrated, `migrated from ${m.from} to ${m.to} (${m.reason})`)],
+        conditions: [
+          condition(
+            SessionConditionType.Ready,
+            ConditionStatus.True,
+            SessionConditionReason.Migrated,
+            `migrated from ${m.from} to ${m.to} (${m.reason})`,
+          ),
+        ],
       },
     });
     await this.scope.client.mergePatch(path, { spec: { pod: m.to } });
   }
 
-  private async patchExisting(namespace: string, name: string, status: Partial<ExecutorSessionStatus>): Promise<void> {
-    await this.patchStatus({ metadata: { name, namespace } }, status).catch((err: unknown) => {
-      if (!isApiStatus(err, 404)) throw err;
-    });
+  private async patchExisting(
+    namespace: string,
+    name: string,
+    status: Partial<ExecutorSessionStatus>,
+  ): Promise<void> {
+    await this.patchStatus({ metadata: { name, namespace } }, status).catch(ignoreNotFound);
   }
 
   private async deleteByName(namespace: string, name: string): Promise<void> {
-    await this.scope.client.delete(objectPath(Resources.session, namespace, name)).catch((err: unknown) => {
-      if (!isApiStatus(err, 404)) throw err;
-    });
+    await this.scope.client.delete(objectPath(Resources.session, namespace, name)).catch(ignoreNotFound);
   }
 
   // ------------------------------------------------------------------ pod deletion → migration
@@ -248,14 +314,30 @@ export class SessionController {
     for (const s of live) {
       await this.patchStatus(s, {
         phase: SessionPhase.Migrating,
-        conditions: [condition(SessionConditionType.Ready, ConditionStatus.False, SessionConditionReason.PodLost, `pod ${podName} was deleted`)],
-      }).catch((err: unknown) => {
-        if (!isApiStatus(err, 404)) throw err;
-      });
+        conditions: [
+          condition(
+            SessionConditionType.Ready,
+            ConditionStatus.False,
+            SessionConditionReason.PodLost,
+            `pod ${podName} was deleted`,
+          ),
+        ],
+      }).catch(ignoreNotFound);
     }
-    const event: PodEvent = { type: 'pod.deleted', pool, pod: podName, reason: MigrationReason.PodDeleted, at: new Date().toISOString() };
+    const event: PodEvent = {
+      type: 'pod.deleted',
+      pool,
+      pod: podName,
+      reason: MigrationReason.PodDeleted,
+      at: new Date().toISOString(),
+    };
     // One event per pod incarnation, even if a re-list reports the deletion again.
-    await this.scope.rpc.send(QueueNames.podEvents, EventJobDefs.podDeleted, event, `pod-deleted-${pod.metadata.uid ?? podName}`);
+    await this.scope.rpc.send(
+      QueueNames.podEvents,
+      EventJobDefs.podDeleted,
+      event,
+      `pod-deleted-${pod.metadata.uid ?? podName}`,
+    );
     this.logger.log(`pod ${ns}/${podName} of pool ${pool} deleted: ${live.length} session(s) Migrating`);
   }
 }
@@ -263,7 +345,9 @@ export class SessionController {
 /** A session event names a pool this operator does not manage. */
 export class UnknownPoolError extends Error {
   constructor(readonly pool: string) {
-    super(`pool "${pool}" is not managed by this operator (no ExecutorPool of that name in the watched namespaces)`);
+    super(
+      `pool "${pool}" is not managed by this operator (no ExecutorPool of that name in the watched namespaces)`,
+    );
     this.name = 'UnknownPoolError';
   }
 }

@@ -42,7 +42,11 @@ export class CoreModule implements OnApplicationShutdown {
       ],
       providers: [
         { provide: LB_CONFIG, useValue: config },
-        { provide: REDIS, useFactory: (): Redis => createRedis(config.REDIS_URL, { connectionName: `lb-${config.replicaId}` }) },
+        {
+          provide: REDIS,
+          // Auto-pipelining: commands of concurrent requests issued in the same tick share one write.
+          useFactory: (): Redis => createRedis(config.REDIS_URL, { connectionName: `lb-${config.replicaId}`, enableAutoPipelining: true }),
+        },
         {
           provide: RPC,
           useFactory: (): JobRpcClient =>

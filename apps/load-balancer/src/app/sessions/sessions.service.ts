@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CircuitOpenError } from '@executor/circuit-breaker';
 import { JobCallError, PersistenceJobDefs, PodJobDefs, QueueNames, podHeartbeat, type JobRpcClient } from '@executor/queues';
@@ -84,7 +84,7 @@ export class SessionsService {
     const now = Date.now();
     const ttlSeconds = body.ttlSeconds ?? DEFAULT_TTL_SECONDS;
     const base = {
-      id: `ses-${randomBytes(12).toString('hex')}`,
+      id: `ses-${randomUUID().replace(/-/g, '')}`,
       tenant,
       template: body.template,
       persist: body.persist ?? true,

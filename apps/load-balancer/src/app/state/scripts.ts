@@ -78,3 +78,11 @@ redis.call('SMOVE', base .. 'pod:' .. expected, base .. 'pod:' .. newPod, id)
 redis.call('SADD', base .. 'pods', newPod)
 return 1
 `;
+
+/** Append to the capped execution history in one command. ARGV: base, id, entryJson, limit */
+export const PUSH_HISTORY = `
+local key = ARGV[1] .. 'h:' .. ARGV[2]
+redis.call('RPUSH', key, ARGV[3])
+redis.call('LTRIM', key, -tonumber(ARGV[4]), -1)
+return 1
+`;

@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { LbKeys } from './keys';
-import { LOAD_SESSION, MOVE_SESSION, REMOVE_SESSION } from './scripts';
+import { LOAD_SESSION, MOVE_SESSION, PUSH_HISTORY, REMOVE_SESSION } from './scripts';
 
 /** A session as stored in Redis. Times are epoch milliseconds. */
 export interface SessionRecord {
@@ -48,6 +48,7 @@ interface ScriptedRedis extends Redis {
   lbLoadSession(...args: string[]): Promise<unknown[]>;
   lbRemoveSession(...args: string[]): Promise<string[]>;
   lbMoveSession(...args: string[]): Promise<number>;
+  lbPushHistory(...args: string[]): Promise<number>;
 }
 
 /** Longest code kept in the execution history (characters); longer code is cut with a marker. */
@@ -70,6 +71,7 @@ export class SessionStore {
     redis.defineCommand('lbLoadSession', { numberOfKeys: 0, lua: LOAD_SESSION });
     redis.defineCommand('lbRemoveSession', { numberOfKeys: 0, lua: REMOVE_SESSION });
     redis.defineCommand('lbMoveSession', { numberOfKeys: 0, lua: MOVE_SESSION });
+    redis.defineCommand('lbPushHistory', { numberOfKeys: 0, lua: PUSH_HISTORY });
     this.redis = redis as ScriptedRedis;
   }
 
@@ -151,11 +153,7 @@ export class SessionStore {
   /** Appends to the capped execution history (not awaited by the hot path; errors are returned). */
   appendHistory(id: string, entry: HistoryEntry): Promise<unknown> {
     const code = entry.code.length > HISTORY_CODE_MAX ? `${entry.code.slice(0, HISTORY_CODE_MAX)}\n…[truncated]` : entry.code;
-    return this.redis
-      .multi()
-      .rpush(this.keys.history(id), JSON.stringify({ ...entry, code }))
-      .ltrim(this.keys.history(id), -this.historyLimit, -1)
-      .exec();
+    return this.redis.lbPushHistory(this.keys.base, id, JSON.stringify({ ...entry, code }), String(this.historyLimit));
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
