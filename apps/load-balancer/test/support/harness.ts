@@ -12,8 +12,17 @@ const SWC_ENV = { SWC_NODE_PROJECT: join(ROOT, 'apps/load-balancer/tsconfig.json
 export const REAL_EXECUTOR = join(ROOT, 'dist/apps/executor/main.js');
 export const REAL_PERSISTENCE = join(ROOT, 'dist/apps/persistence/main.js');
 
-/** Which executor the e2e suite runs: the real bundle (E2E_EXECUTOR=real) or the test stand-in. */
-export const useRealExecutor = (): boolean => process.env['E2E_EXECUTOR'] === 'real' && existsSync(REAL_EXECUTOR);
+/**
+ * Which executor the e2e suites run: the real bundle (dist/apps/executor/main.js, built with
+ * `npx nx build executor`) whenever it exists, else the test stand-in. E2E_EXECUTOR=stand-in
+ * forces the stand-in; E2E_EXECUTOR=real fails when the bundle is missing.
+ */
+export const useRealExecutor = (): boolean => {
+  const mode = process.env['E2E_EXECUTOR'];
+  if (mode === 'stand-in') return false;
+  if (mode === 'real' && !existsSync(REAL_EXECUTOR)) throw new Error(`E2E_EXECUTOR=real but ${REAL_EXECUTOR} is missing: npx nx build executor`);
+  return existsSync(REAL_EXECUTOR);
+};
 
 export interface Proc {
   child: ChildProcess;

@@ -15,6 +15,21 @@ export interface ManagedProcess {
   tail(): string;
 }
 
+const live = new Set<ChildProcess>();
+let reaperInstalled = false;
+
+/** Children never outlive the launcher: whatever is still running when it exits is killed. */
+function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!reaperInstalled) {
+    reaperInstalled = true;
+    process.once('exit', () => {
+      for (const c of live) c.kill('SIGKILL');
+    });
+  }
+}
+
 /** Spawns a child whose output is prefixed, written to a log file, or dropped. */
 export function startProcess(opts: {
   name: string;
@@ -30,6 +45,7 @@ export function startProcess(opts: {
     env: opts.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child);
   let file: WriteStream | undefined;
   if (opts.output === 'file') {
     mkdirSync(opts.logDir, { recursive: true });

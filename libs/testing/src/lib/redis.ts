@@ -140,6 +140,12 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<TestRedi
   }
   let current = child as ChildProcess;
   let stopped = false;
+  // A test process that ends without calling stop() (crash, forced exit) must not leave the
+  // server running: kill it on the way out.
+  const reap = (): void => {
+    if (current.exitCode === null && current.signalCode === null) current.kill('SIGKILL');
+  };
+  process.once('exit', reap);
   const api: TestRedis = {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -147,6 +153,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<TestRedi
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.removeListener('exit', reap);
       if (current.exitCode === null && current.signalCode === null) {
         current.kill('SIGTERM');
         const t = setTimeout(() => current.kill('SIGKILL'), 3000);
