@@ -80,9 +80,18 @@ describeBuilt('the built executor bundle: health, metrics and graceful SIGTERM',
     expect(metrics).toMatch(/executor_active_sessions 2/);
 
     // SIGTERM while a's execution runs: it must finish and its file must be in the shutdown snapshot.
-    const events = new QueueEvents(pod.queue, { connection: bullConnection(h.redis.url), prefix: h.prefix });
-    await events.waitUntilReady();
-    const active = new Promise<void>((resolve) => events.on('active', () => resolve()));
+    // Read the queue's event stream from its start (no event can be missed) and wait for this job to start.
+    const events = new QueueEvents(pod.queue, { connection: bullConnection(h.redis.url), prefix: h.prefix, lastEventId: '0' });
+    const active = new Promise<void>((resolve) =>
+      events.on('active', ({ jobId }) => {
+        void h.client
+          .queue(pod.queue)
+          .getJob(jobId)
+          .then((job) => {
+            if (job?.name === 'session.execute' && String((job.data as { code?: string }).code).includes('sleep(1.5)')) resolve();
+          });
+      }),
+    );
     const running = pod.exec(a, 'import time\ntime.sleep(1.5)\n_ = open("a.txt", "w").write("finished")\nprint("done")');
     await active;
     const sentAt = Date.now();

@@ -10,6 +10,7 @@ import {
   createRedis,
   podQueueName,
   publishReplies,
+  sessionExpiryKey,
   type SessionEvent,
 } from '@executor/queues';
 import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
@@ -47,6 +48,7 @@ interface Session extends KubeObject {
   status?: {
     phase?: string;
     pod?: string;
+    expiresAt?: string;
     migrations?: { from: string; to: string; at: string; reason: string }[];
   };
 }
@@ -460,6 +462,28 @@ describe('operator against kube-apiserver v1.20', () => {
       return isApiStatus(err, 404);
     }, 'session short gone after its TTL');
     expect(deletedState).toContain('short');
+  });
+
+  it('does not expire a session whose lease the load balancer moved forward by use', async () => {
+    const lease = Date.now() + 4000;
+    await conn.zadd(sessionExpiryKey(prefix), lease, 'kept');
+    await sendSessionEvent(
+      sessionEvent('session.created', {
+        sessionId: 'kept',
+        pod: 'py-pod-b',
+        ttlSeconds: 1,
+        expiresAt: new Date(Date.now() + 500).toISOString(),
+      }),
+    );
+    // Past the event's expiry, the operator follows the lease instead of expiring.
+    const moved = await eventually(async () => {
+      const x = await admin.get<Session>(sessionPath(ns, 'kept'));
+      return x.status?.expiresAt && Date.parse(x.status.expiresAt) === lease ? x : undefined;
+    }, 'status.expiresAt follows the lease');
+    expect(moved.status?.phase).not.toBe('Expired');
+    // The load balancer drops the lease (expired on its side): now it goes.
+    await conn.zrem(sessionExpiryKey(prefix), 'kept');
+    await eventually(async () => isApiStatus(await admin.get(sessionPath(ns, 'kept')).catch((e: unknown) => e), 404), 'kept gone after its lease');
   });
 
   it('scales pools with scaling.mode operator itself (no HPA) from queue depth', async () => {

@@ -6,3 +6,4 @@ export * from './lib/validate';
 export * from './lib/transfer';
 export * from './lib/heartbeat';
 export * from './lib/rpc';
+export * from './lib/session-lease';

@@ -18,6 +18,7 @@ import {
   PersistenceJobDefs,
   QueueNames,
   SessionEventTypes,
+  readSessionExpiry,
   type PodEvent,
   type SessionEvent,
 } from '@executor/queues';
@@ -85,6 +86,13 @@ export class SessionController {
     const expiresAt = this.expiresAt(s);
     const left = expiresAt - Date.now();
     if (left > 0) return { requeueAfterMs: left + 50 };
+    // The load balancer moves a session's idle expiry on every use without an event (hot path):
+    // its lease in Redis is the authority. Only a session it no longer extends expires here.
+    const lease = await readSessionExpiry(this.scope.redis, s.spec.sessionId, this.scope.cfg.QUEUE_PREFIX);
+    if (lease !== undefined && lease > Date.now()) {
+      await this.patchStatus(s, { expiresAt: new Date(lease).toISOString() });
+      return { requeueAfterMs: lease - Date.now() + 50 };
+    }
     await this.patchStatus(s, {
       phase: SessionPhase.Expired,
       conditions: [

@@ -4,8 +4,9 @@ import { RPC } from '../core/tokens';
 import type { Migration, SessionRecord } from '../state/session-store';
 
 /**
- * Session lifecycle events for the operator (ExecutorSession resources). Fire-and-forget: the
- * request path never waits on the operator; a failed enqueue is logged.
+ * Session lifecycle events for the operator (ExecutorSession resources). The request path waits
+ * only for Redis to accept the job (so an acknowledged change is never lost with this replica),
+ * never for the operator; a failed enqueue is logged, not returned to the client.
  */
 @Injectable()
 export class SessionEventsService {
@@ -13,7 +14,7 @@ export class SessionEventsService {
 
   constructor(@Inject(RPC) private readonly rpc: JobRpcClient) {}
 
-  emit(type: SessionEventType, s: SessionRecord, migration?: Migration): void {
+  async emit(type: SessionEventType, s: SessionRecord, migration?: Migration): Promise<void> {
     const event: SessionEvent = {
       type,
       sessionId: s.id,
@@ -28,21 +29,21 @@ export class SessionEventsService {
       ...(migration ? { migration } : {}),
       ...(s.lastSnapshotAt ? { lastSnapshotAt: s.lastSnapshotAt } : {}),
     };
-    this.rpc.send(QueueNames.sessionEvents, EventJobDefs.sessionEvent[type], event).catch((err: Error) => {
+    await this.rpc.send(QueueNames.sessionEvents, EventJobDefs.sessionEvent[type], event).catch((err: Error) => {
       this.logger.warn(`could not enqueue ${type} for ${s.id}: ${err.message}`);
     });
   }
 
-  created(s: SessionRecord): void {
-    this.emit(SessionEventTypes.created, s);
+  created(s: SessionRecord): Promise<void> {
+    return this.emit(SessionEventTypes.created, s);
   }
-  migrated(s: SessionRecord, m: Migration): void {
-    this.emit(SessionEventTypes.migrated, s, m);
+  migrated(s: SessionRecord, m: Migration): Promise<void> {
+    return this.emit(SessionEventTypes.migrated, s, m);
   }
-  expired(s: SessionRecord): void {
-    this.emit(SessionEventTypes.expired, s);
+  expired(s: SessionRecord): Promise<void> {
+    return this.emit(SessionEventTypes.expired, s);
   }
-  deleted(s: SessionRecord): void {
-    this.emit(SessionEventTypes.deleted, s);
+  deleted(s: SessionRecord): Promise<void> {
+    return this.emit(SessionEventTypes.deleted, s);
   }
 }

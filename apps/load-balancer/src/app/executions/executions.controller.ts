@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, Get, HttpCode, Inject, Logger, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/common';
 import { PodJobDefs } from '@executor/queues';
 import { ApiKeyGuard, Tenant } from '../auth/auth';
 import { LB_CONFIG, type LbConfig } from '../config/config';
@@ -26,8 +26,6 @@ export interface ExecutionView {
 @Controller('v1/sessions/:id/executions')
 @UseGuards(ApiKeyGuard)
 export class ExecutionsController {
-  private readonly logger = new Logger(ExecutionsController.name);
-
   constructor(
     private readonly caller: SessionCaller,
     private readonly store: SessionStore,
@@ -60,11 +58,8 @@ export class ExecutionsController {
       timeoutMs + this.config.JOB_TIMEOUT_GRACE_MS,
     );
     const entry: HistoryEntry = { id: result.id, code: body.code, exitCode: result.exitCode, durationMs: result.durationMs, at: result.at, timedOut: result.timedOut };
-    // Queued on the shared connection before the response is sent (ordered), not awaited.
-    this.store.appendHistory(session.id, entry).catch((err: Error) => this.logger.warn(`history of ${session.id}: ${err.message}`));
-    if (result.snapshotVersion !== undefined) {
-      this.store.setLastSnapshot(session.id, new Date().toISOString()).catch(() => undefined);
-    }
+    // Stored before answering: an acknowledged execution survives the death of this replica.
+    await this.store.appendHistory(session.id, entry, result.snapshotVersion !== undefined ? new Date().toISOString() : undefined);
     return {
       id: result.id,
       exitCode: result.exitCode,

@@ -9,6 +9,9 @@ import { MigrationReason } from '../sessions/migration.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { SessionStore } from '../state/session-store';
 
+/** Back-off before retrying the sessions of a dead pod that could not be moved (no live pod in its pool). */
+const ORPHAN_RETRY_MS = 10_000;
+
 /**
  * Runs on every replica, every SESSION_SWEEP_INTERVAL_MS:
  * - expiry: each due session is claimed atomically (removed only if still expired, by exactly
@@ -20,6 +23,8 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
   private readonly logger = new Logger(SweeperService.name);
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
+  /** Pods whose sessions could not all be moved: when to try again (back-off, quiet logs). */
+  private readonly retryAt = new Map<string, number>();
 
   constructor(
     private readonly store: SessionStore,
@@ -55,7 +60,7 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
       if (!s) continue; // touched meanwhile, or another replica claimed it
       claimed++;
       await this.sessions.close(s, 'expired');
-      this.events.expired(s);
+      await this.events.expired(s);
     }
     return claimed;
   }
@@ -65,9 +70,12 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
     const pods = await this.store.podsWithSessions();
     if (!pods.length) return;
     const alive = await this.redis.pipeline(pods.map((p) => ['exists', heartbeatKeys.pod(p, this.config.QUEUE_PREFIX)])).exec();
+    const now = Date.now();
     for (const [i, pod] of pods.entries()) {
-      if (alive?.[i]?.[1] === 1) continue;
+      if (alive?.[i]?.[1] === 1 || (this.retryAt.get(pod) ?? 0) > now) continue;
       const r = await this.consumers.migratePod(pod, MigrationReason.HeartbeatLapsed);
+      if (r.failed) this.retryAt.set(pod, now + ORPHAN_RETRY_MS);
+      else this.retryAt.delete(pod);
       if (r.migrated || r.failed) this.logger.log(`pod ${pod} is gone: ${r.migrated} sessions moved, ${r.failed} failed`);
     }
   }

@@ -106,7 +106,7 @@ export class MigrationService {
     }
     this.metrics.migration(reason, 'migrated');
     this.logger.log(`session ${s.id} moved ${from} → ${target.pod} (${reason})`);
-    this.events.migrated(moved, migration);
+    await this.events.migrated(moved, migration);
     if (cur.podAlive) {
       // The old pod still runs (operator-driven move): free the kernel there, keep the state.
       this.gateway

@@ -117,7 +117,7 @@ export class SessionsService {
       }
       record.expiresAt = Date.now() + ttlSeconds * 1000;
       await this.store.create(record);
-      this.events.created(record);
+      await this.events.created(record);
       return toView(record);
     }
     throw lastError;
@@ -142,7 +142,7 @@ export class SessionsService {
     const s = await this.store.remove(checkSessionId(id), tenant);
     if (!s) throw sessionNotFound(id);
     await this.close(s, 'deleted');
-    this.events.deleted(s);
+    await this.events.deleted(s);
   }
 
   /** Closes the kernel (when the pod is alive) and deletes the persisted state (durable job). */

@@ -79,10 +79,16 @@ redis.call('SADD', base .. 'pods', newPod)
 return 1
 `;
 
-/** Append to the capped execution history in one command. ARGV: base, id, entryJson, limit */
+/**
+ * Append to the capped execution history (and, when given, record the latest snapshot time) in
+ * one command; nothing is written for a session that is gone. ARGV: base, id, entryJson, limit, lastSnapshotAt ('' = none)
+ */
 export const PUSH_HISTORY = `
+local skey = ARGV[1] .. 's:' .. ARGV[2]
+if redis.call('EXISTS', skey) == 0 then return 0 end
 local key = ARGV[1] .. 'h:' .. ARGV[2]
 redis.call('RPUSH', key, ARGV[3])
 redis.call('LTRIM', key, -tonumber(ARGV[4]), -1)
+if ARGV[5] ~= '' then redis.call('HSET', skey, 'lastSnapshotAt', ARGV[5]) end
 return 1
 `;

@@ -150,10 +150,13 @@ export class SessionStore {
       .sort((a, b) => a.createdAt - b.createdAt);
   }
 
-  /** Appends to the capped execution history (not awaited by the hot path; errors are returned). */
-  appendHistory(id: string, entry: HistoryEntry): Promise<unknown> {
+  /**
+   * Appends to the capped execution history (and records `lastSnapshotAt` when given). Awaited
+   * before the response: an acknowledged execution is in the history even if this replica dies.
+   */
+  async appendHistory(id: string, entry: HistoryEntry, lastSnapshotAt?: string): Promise<void> {
     const code = entry.code.length > HISTORY_CODE_MAX ? `${entry.code.slice(0, HISTORY_CODE_MAX)}\n…[truncated]` : entry.code;
-    return this.redis.lbPushHistory(this.keys.base, id, JSON.stringify({ ...entry, code }), String(this.historyLimit));
+    await this.redis.lbPushHistory(this.keys.base, id, JSON.stringify({ ...entry, code }), String(this.historyLimit), lastSnapshotAt ?? '');
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
