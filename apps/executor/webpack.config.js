@@ -13,6 +13,8 @@ module.exports = {
       optimization: false,
       outputHashing: 'none',
       generatePackageJson: true,
+      // the typescript kernel loads the compiler at run time (not bundled, not imported by main.js)
+      runtimeDependencies: ['typescript'],
       assets: [{ glob: '*.{py,js}', input: './src/kernels', output: 'kernels' }],
       sourceMap: true,
     }),

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -41,6 +42,13 @@ export interface StoredSnapshot {
 export class FakePersistence {
   readonly stored = new Map<string, StoredSnapshot[]>();
   readonly deleted: string[] = [];
+  private readonly deleteWaiters = new Map<string, () => void>();
+
+  /** Resolves once a delete of `sessionId` was received. */
+  waitForDelete(sessionId: string): Promise<void> {
+    if (this.deleted.includes(sessionId)) return Promise.resolve();
+    return new Promise((resolve) => this.deleteWaiters.set(sessionId, resolve));
+  }
   private readonly workers: Worker[] = [];
   private readonly redis: Redis;
 
@@ -64,6 +72,7 @@ export class FakePersistence {
       if (job.name === PersistenceJobs.delete) {
         const p = parsePayload(PersistenceJobDefs.delete, job.data);
         this.deleted.push(p.sessionId);
+        this.deleteWaiters.get(p.sessionId)?.();
         return { deleted: this.stored.delete(p.sessionId) };
       }
       return {};
@@ -253,5 +262,6 @@ export class PodDriver {
 
   async stop(): Promise<void> {
     await this.app.close();
+    rmSync(this.cfg.WORKSPACE_ROOT, { recursive: true, force: true });
   }
 }

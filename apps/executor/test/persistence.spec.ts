@@ -115,11 +115,8 @@ describe('snapshots and restore through the persistence queues', () => {
     const { id } = await a.open({ persist: true });
     await a.exec(id, '_ = open("x", "w").write("x")');
     expect(await a.close(id, true)).toEqual({ closed: true });
-    const deleted = await new Promise<string[]>((resolve) => {
-      const check = (): void => (h.persistence.deleted.includes(id) ? resolve(h.persistence.deleted) : void setTimeout(check, 20));
-      check();
-    });
-    expect(deleted).toContain(id);
+    await h.persistence.waitForDelete(id);
+    expect(h.persistence.deleted).toContain(id);
     expect(await a.close(id)).toEqual({ closed: false });
   });
 });

@@ -10,7 +10,6 @@ function bwrapWorks(): boolean {
 
 const BWRAP = bwrapWorks();
 if (!BWRAP) {
-  // eslint-disable-next-line no-console
   console.warn('\n\n*** bwrap does not work on this machine: the sandbox isolation tests are SKIPPED ***\n\n');
 }
 const describeBwrap = BWRAP ? describe : describe.skip;

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { bullConnection, heartbeatKeys, podHeartbeat, podQueueName } from '@executor/queues';
@@ -29,6 +29,7 @@ if (!existsSync(BUNDLE)) console.warn(`\n*** ${BUNDLE} is missing: run nx build 
 describeBuilt('the built executor bundle: health, metrics and graceful SIGTERM', () => {
   let h: Harness;
   let child: ChildProcess;
+  let workspaceRoot: string | undefined;
   const log: string[] = [];
 
   beforeAll(async () => {
@@ -39,11 +40,13 @@ describeBuilt('the built executor bundle: health, metrics and graceful SIGTERM',
       console.warn(log.join('\n'));
       child.kill('SIGKILL');
     }
+    if (workspaceRoot) rmSync(workspaceRoot, { recursive: true, force: true });
     await h?.stop();
   });
 
   it('serves health and metrics, then on SIGTERM finishes the running execution, snapshots every session and exits', async () => {
     const cfg = executorConfig(h, 'python');
+    workspaceRoot = cfg.WORKSPACE_ROOT;
     const port = await freePort();
     child = spawn(process.execPath, [BUNDLE], {
       env: {

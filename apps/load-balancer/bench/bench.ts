@@ -5,8 +5,8 @@
  * Writes tmp/load-balancer/bench.json and prints a markdown table (README numbers).
  * Env: BENCH_SECONDS (per level, default 4), BENCH_CONCURRENCY (default "1,4,16").
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -63,6 +63,33 @@ interface Row {
   perSecond: number;
   p50: number;
   p99: number;
+  /** CPU milliseconds per request of each process (load balancer, executor, redis, load generator). */
+  cpuPerRequest: Record<string, number>;
+}
+
+/** Processes whose CPU time is sampled around each measurement. */
+const watched = new Map<string, number>();
+
+/** utime + stime of a process in ms (/proc, clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU of a process and all its descendants (the executor's python kernels). */
+function treeCpuMs(pid: number): number {
+  let total = cpuMs(pid);
+  try {
+    const kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    for (const k of kids) total += treeCpuMs(k);
+  } catch {
+    // no children
+  }
+  return total;
 }
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -71,13 +98,19 @@ const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.leng
 async function measure(scenario: string, concurrency: number, op: (worker: number) => Promise<boolean>): Promise<Row> {
   const lat: number[] = [];
   let errors = 0;
+  let cpuBefore = new Map<string, number>();
+  let firstError: string | undefined;
   const warmEnd = performance.now() + WARMUP_MS;
   const end = warmEnd + SECONDS * 1000;
+  const cpuTimer = setTimeout(() => (cpuBefore = new Map([...watched].map(([k, pid]) => [k, treeCpuMs(pid)]))), WARMUP_MS);
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
       while (performance.now() < end) {
         const t0 = performance.now();
-        const ok = await op(w).catch(() => false);
+        const ok = await op(w).catch((err: Error) => {
+          firstError ??= err.message;
+          return false;
+        });
         const t1 = performance.now();
         if (t0 < warmEnd) continue;
         if (ok) lat.push(t1 - t0);
@@ -85,8 +118,11 @@ async function measure(scenario: string, concurrency: number, op: (worker: numbe
       }
     }),
   );
+  clearTimeout(cpuTimer);
+  const cpuPerRequest = Object.fromEntries([...watched].map(([k, pid]) => [k, Number(((treeCpuMs(pid) - (cpuBefore.get(k) ?? NaN)) / Math.max(1, lat.length)).toFixed(3))]));
   lat.sort((a, b) => a - b);
-  return { scenario, concurrency, requests: lat.length, errors, perSecond: lat.length / SECONDS, p50: pct(lat, 50), p99: pct(lat, 99) };
+  if (firstError) process.stderr.write(`${scenario} c=${concurrency}: first error: ${firstError}\n`);
+  return { scenario, concurrency, requests: lat.length, errors, perSecond: lat.length / SECONDS, p50: pct(lat, 50), p99: pct(lat, 99), cpuPerRequest };
 }
 
 function start(file: string, env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
@@ -137,6 +173,9 @@ async function main(): Promise<void> {
     const lb = start(LB, { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, PORT: '0', EXECUTOR_API_KEYS: `bench:${KEY}`, LOG_LEVEL: 'warn', REPLICA_ID: 'bench' }, (process.env['BENCH_LB_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
     children.push(lb);
     base = (await waitForLine(lb, /listening on (http:\/\/[\d.:]+)/))[1] as string;
+    watched.set('lb', lb.pid as number).set('executor', exec.pid as number).set('bench', process.pid);
+    const redisPid = Number(execFileSync('pgrep', ['-f', `redis-server.*:${redis.port}`], { encoding: 'utf8' }).trim().split('\n')[0]);
+    if (redisPid) watched.set('redis', redisPid);
     while (!(await podHeartbeat(client, 'py-0', prefix))) await new Promise((r) => setTimeout(r, 100));
     const reg = await call('POST', '/v1/pools', { name: 'py', template: 'python' });
     if (reg.status !== 201) throw new Error(`pool registration failed: ${reg.status} ${reg.body}`);
@@ -156,7 +195,7 @@ async function main(): Promise<void> {
     const rows: Row[] = [];
     const report = (r: Row): void => {
       rows.push(r);
-      process.stdout.write(`${r.scenario.padEnd(22)} c=${String(r.concurrency).padEnd(3)} ${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  errors ${r.errors}\n`);
+      process.stdout.write(`${r.scenario.padEnd(26)} c=${String(r.concurrency).padEnd(3)} ${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  errors ${r.errors}  cpu ms/req ${JSON.stringify(r.cpuPerRequest)}\n`);
     };
     const maxC = Math.max(...LEVELS);
     // Warm sessions: one per worker, each with a kernel that already ran code.
@@ -182,21 +221,21 @@ async function main(): Promise<void> {
       const r = await rpc.call(podQueueName('py-0'), PodJobDefs.execute, { sessionId: direct[w] as string, tenant: 'bench', executionId: `d-${seq++}`, code: 'print(1)', timeoutMs: 30_000 }, { timeoutMs: 30_000 });
       return r.stdout === '1\n';
     };
+    const executeOp = async (w: number): Promise<boolean> => {
+      const r = await call('POST', `/v1/sessions/${warm[w]}/executions`, { code: 'print(1)' });
+      if (r.status !== 200 || !r.body.includes('"stdout":"1\\n"')) throw new Error(`${r.status} ${r.body.slice(0, 300)}`);
+      return true;
+    };
     const only = process.env['BENCH_ONLY'];
     for (const c of LEVELS) {
       if (only === 'execute') {
-        report(await measure('execute print(1)', c, async (w) => (await call('POST', `/v1/sessions/${warm[w]}/executions`, { code: 'print(1)' })).status === 200));
+        report(await measure('execute print(1)', c, executeOp));
         continue;
       }
       report(await measure('bare GET /ping', c, async () => (await call('GET', '/ping')).status === 200));
       report(await measure('GET session (auth+Lua)', c, async (w) => (await call('GET', `/v1/sessions/${warm[w]}`)).status === 200));
       report(await measure('direct RPC execute', c, directExecute));
-      report(
-        await measure('execute print(1)', c, async (w) => {
-          const r = await call('POST', `/v1/sessions/${warm[w]}/executions`, { code: 'print(1)' });
-          return r.status === 200 && r.body.includes('"stdout":"1\\n"');
-        }),
-      );
+      report(await measure('execute print(1)', c, executeOp));
       const created: string[] = [];
       report(
         await measure('create session', c, async () => {
@@ -219,11 +258,12 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, 'bench.json'), JSON.stringify(out, null, 2));
     const bare = new Map(rows.filter((r) => r.scenario.startsWith('bare')).map((r) => [r.concurrency, r]));
     const floor = new Map(rows.filter((r) => r.scenario.startsWith('direct')).map((r) => [r.concurrency, r]));
-    process.stdout.write('\n| scenario | c | req/s | p50 ms | p99 ms | errors | bare /ping req/s ÷ this | LB p50 − direct p50 |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n');
+    process.stdout.write('\n| scenario | c | req/s | p50 ms | p99 ms | errors | bare /ping req/s ÷ this | LB p50 − direct p50 | CPU ms/req: LB / executor / redis / load gen |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n');
     for (const r of rows) {
       const ratio = ((bare.get(r.concurrency)?.perSecond ?? NaN) / r.perSecond).toFixed(1);
       const over = r.scenario.startsWith('execute') ? `${(r.p50 - (floor.get(r.concurrency)?.p50 ?? NaN)).toFixed(3)} ms` : '';
-      process.stdout.write(`| ${r.scenario} | ${r.concurrency} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.errors} | ${ratio} | ${over} |\n`);
+      const cpu = ['lb', 'executor', 'redis', 'bench'].map((k) => (r.cpuPerRequest[k] ?? NaN).toFixed(2)).join(' / ');
+      process.stdout.write(`| ${r.scenario} | ${r.concurrency} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.errors} | ${ratio} | ${over} | ${cpu} |\n`);
     }
   } finally {
     for (const c of children) c.kill('SIGTERM');

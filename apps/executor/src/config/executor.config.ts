@@ -48,7 +48,7 @@ export const ExecutorConfigSchema = Type.Object({
   MAX_CODE_BYTES: Type.Integer({ default: MiB, minimum: 1, description: 'Largest `code` of an execution (bytes; larger → payload_too_large).' }),
   MAX_OUTPUT_BYTES: Type.Integer({ default: MiB, minimum: 1, description: 'stdout and stderr are each cut at this many bytes (`truncated: true`).' }),
   MAX_FILE_BYTES: Type.Integer({ default: 100 * MiB, minimum: 1, description: 'Largest file accepted by files.put, and RLIMIT_FSIZE of session processes.' }),
-  DEFAULT_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 1, maximum: 300_000, description: 'Timeout of an execution whose payload gives none.' }),
+  DEFAULT_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 1, maximum: 300_000, description: 'Execution timeout for payloads without one. ExecutePayload.timeoutMs is currently required (the load balancer applies the API default), so this is a fallback only.' }),
   COMPILE_TIMEOUT_MS: Type.Integer({
     default: 60_000,
     minimum: 1,

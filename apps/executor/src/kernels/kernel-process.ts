@@ -114,13 +114,13 @@ export class KernelProcess {
     const id = randomBytes(6).toString('hex');
     const nonce = randomBytes(12).toString('hex');
     return new Promise<RunOutcome>((resolve) => {
-      let hardTimer: NodeJS.Timeout | undefined;
+      const timers: { hard?: NodeJS.Timeout } = {};
       const pending: Pending = {
         id,
         outDone: false,
         errDone: false,
         finish: (o) => {
-          if (hardTimer) clearTimeout(hardTimer);
+          if (timers.hard) clearTimeout(timers.hard);
           this.pending = undefined;
           resolve(o);
         },
@@ -135,7 +135,7 @@ export class KernelProcess {
         pending.errDone = true;
         this.maybeFinish();
       });
-      hardTimer = setTimeout(() => {
+      timers.hard = setTimeout(() => {
         // The cell did not stop by itself (e.g. blocked in C code or a child process): kill the kernel.
         this.timedOutHard = true;
         this.kill();

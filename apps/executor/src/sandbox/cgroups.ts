@@ -147,6 +147,18 @@ export class Cgroups {
     };
   }
 
+  /** Removes this pod's (empty) parent cgroups at exit; slots must have been released. */
+  removeRoots(): void {
+    for (const dir of [this.roots.pids, this.roots.memory, this.roots.unified]) {
+      if (!dir) continue;
+      try {
+        rmdirSync(dir);
+      } catch {
+        // still in use (a slot was not released) or already gone
+      }
+    }
+  }
+
   private oomCount(dir: string, v2: boolean): number {
     return v2 ? readInt(join(dir, 'memory.events'), 'oom_kill') : readInt(join(dir, 'memory.oom_control'), 'oom_kill');
   }

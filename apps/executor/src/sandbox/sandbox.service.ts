@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -28,7 +28,7 @@ export function findTypescriptDir(): string | undefined {
 
 /** The sandbox of this pod: cgroups, slots (dirs + uids) and the argv builder. */
 @Injectable()
-export class SandboxService implements OnModuleDestroy {
+export class SandboxService implements OnApplicationShutdown {
   private readonly logger = new Logger(SandboxService.name);
   readonly sandbox: Sandbox;
   readonly slots: SlotAllocator;
@@ -66,7 +66,8 @@ export class SandboxService implements OnModuleDestroy {
     );
   }
 
-  onModuleDestroy(): void {
-    // Slots are released by the sessions service; nothing global to undo.
+  /** After the sessions service released every slot (onModuleDestroy): remove this pod's cgroup parents. */
+  onApplicationShutdown(): void {
+    this.cgroups?.removeRoots();
   }
 }

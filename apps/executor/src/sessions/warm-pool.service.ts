@@ -23,6 +23,8 @@ export class WarmPoolService {
   private filling = 0;
   private stopped = false;
   private deps?: RuntimeDeps;
+  /** The kernel being started now (awaited by stop, so its slot is released before exit). */
+  private inFlight?: Promise<void>;
 
   constructor(
     @Inject(EXECUTOR_CONFIG) private readonly cfg: ExecutorConfig,
@@ -75,11 +77,12 @@ export class WarmPoolService {
     if (this.ready.length + this.filling >= this.cfg.WARM_KERNELS || this.filling > 0) return;
     this.filling++;
     const slot = this.sandbox.slots.allocate();
-    KernelRuntime.startKernel(slot, deps, this.cfg.ALLOW_NETWORK)
-      .then((kernel) => {
+    this.inFlight = KernelRuntime.startKernel(slot, deps, this.cfg.ALLOW_NETWORK)
+      .then(async (kernel) => {
         this.filling--;
         if (this.stopped) {
-          void kernel.close().finally(() => this.sandbox.slots.release(slot));
+          await kernel.close();
+          this.sandbox.slots.release(slot);
           return;
         }
         this.ready.push({ slot, kernel });
@@ -97,6 +100,7 @@ export class WarmPoolService {
   async stop(): Promise<void> {
     this.stopped = true;
     this.notify();
+    await this.inFlight;
     const all = this.ready.splice(0);
     await Promise.all(all.map(async (w) => {
       await w.kernel.close();

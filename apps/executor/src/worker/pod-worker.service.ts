@@ -81,7 +81,12 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
       }
       case PodJobs.filesPut: {
         const p = parsePayload(PodJobDefs.filesPut, data);
-        return this.sessions.withSession(p.sessionId, (s) => this.files.put(s, p.path, p.blob));
+        return this.sessions.withSession(p.sessionId, async (s) => {
+          const result = await this.files.put(s, p.path, p.blob);
+          // Like an execution's writes: a 204 means the file survives the pod.
+          if (s.persist) await this.sessions.snapshot(s, 'execution', { onlyIfFilesChanged: true });
+          return result;
+        });
       }
       case PodJobs.filesGet: {
         const p = parsePayload(PodJobDefs.filesGet, data);
@@ -93,7 +98,11 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
       }
       case PodJobs.filesDelete: {
         const p = parsePayload(PodJobDefs.filesDelete, data);
-        return this.sessions.withSession(p.sessionId, async (s) => ({ deleted: await this.files.delete(s, p.path) }));
+        return this.sessions.withSession(p.sessionId, async (s) => {
+          const deleted = await this.files.delete(s, p.path);
+          if (deleted && s.persist) await this.sessions.snapshot(s, 'execution', { onlyIfFilesChanged: true });
+          return { deleted };
+        });
       }
       case PodJobs.packagesInstall: {
         const p = parsePayload(PodJobDefs.packagesInstall, data);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type Redis from 'ioredis';
@@ -96,6 +96,9 @@ export interface ExecutorOptions {
 
 /** Starts an executor process (real bundle or the stand-in) and waits for its first heartbeat. */
 export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<Proc> {
+  // mkdtemp makes 0700 dirs; session processes run under sandbox uids and must traverse the root.
+  const workspaceRoot = mkdtempSync(join(tmpdir(), `ws-${o.pod}-`));
+  chmodSync(workspaceRoot, 0o755);
   const env = {
     ...process.env,
     POOL_NAME: o.pool,
@@ -104,7 +107,7 @@ export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<P
     ...(o.region ? { REGION: o.region } : {}),
     REDIS_URL: o.redisUrl,
     QUEUE_PREFIX: o.prefix,
-    WORKSPACE_ROOT: mkdtempSync(join(tmpdir(), `ws-${o.pod}-`)),
+    WORKSPACE_ROOT: workspaceRoot,
     PORT: '0',
     SANDBOX: 'none',
     MAX_SESSIONS: '200',

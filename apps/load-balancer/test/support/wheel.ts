@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -25,5 +25,7 @@ with zipfile.ZipFile(f"{d}/{name}-{version}-py3-none-any.whl", "w") as z:
 export function makeWheelDir(name: string, version: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'wheels-'));
   execFileSync('python3', ['-c', SCRIPT, dir, name, version]);
+  // Readable by the executor's sandbox uids (mkdtemp makes 0700 dirs, files 0644).
+  chmodSync(dir, 0o755);
   return dir;
 }

@@ -9,6 +9,7 @@ import type Redis from 'ioredis';
 import { QueueNames, createRedis, heartbeatPools, livePods, podQueueName } from '@executor/queues';
 import { tenantFromAuthorization } from '../auth/auth';
 import { LB_CONFIG, type LbConfig } from '../config/config';
+import { logRedisErrors } from '../core/core.module';
 import { REDIS } from '../core/tokens';
 import { errorBody } from '../http/api-error';
 
@@ -43,6 +44,7 @@ export class AdminService implements OnApplicationShutdown {
   async attach(app: NestFastifyApplication): Promise<void> {
     if (this.config.ADMIN_UI !== 'enabled') return;
     this.connection = createRedis(this.config.REDIS_URL, { connectionName: `lb-admin-${this.config.replicaId}` });
+    logRedisErrors(this.connection, 'admin-redis');
     const serverAdapter = new BullBoardFastifyAdapter();
     serverAdapter.setBasePath(ADMIN_BASE_PATH);
     this.board = createBullBoard({

@@ -1,4 +1,4 @@
-import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { JobRpcClient, JobCallError, createRedis } from '@executor/queues';
 import { CircuitBreakerModule } from '@executor/circuit-breaker';
@@ -18,6 +18,17 @@ const INFRA_CODES = new Set(['timeout', 'unavailable', 'internal']);
 export function isInfrastructureFailure(err: unknown): boolean {
   if (err instanceof JobCallError) return INFRA_CODES.has(err.code);
   return true;
+}
+
+/** Logs connection errors of a client at most every 10 s (ioredis reconnects by itself). */
+export function logRedisErrors(redis: Redis, name: string): void {
+  const logger = new Logger(name);
+  let last = 0;
+  redis.on('error', (err: Error) => {
+    if (Date.now() - last < 10_000) return;
+    last = Date.now();
+    logger.warn(`${err.message} (reconnecting)`);
+  });
 }
 
 /** Shared singletons of a replica: config, Redis, the RPC client, the stores, breakers. */
@@ -45,7 +56,11 @@ export class CoreModule implements OnApplicationShutdown {
         {
           provide: REDIS,
           // Auto-pipelining: commands of concurrent requests issued in the same tick share one write.
-          useFactory: (): Redis => createRedis(config.REDIS_URL, { connectionName: `lb-${config.replicaId}`, enableAutoPipelining: true }),
+          useFactory: (): Redis => {
+            const r = createRedis(config.REDIS_URL, { connectionName: `lb-${config.replicaId}`, enableAutoPipelining: true });
+            logRedisErrors(r, 'redis');
+            return r;
+          },
         },
         {
           provide: RPC,
