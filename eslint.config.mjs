@@ -30,7 +30,15 @@ export default [
   {
     // Production code may not import the testing lib: only specs and test helpers may.
     files: ['**/*.ts'],
-    ignores: ['**/*.spec.ts', '**/*.test.ts', '**/test/**', '**/testing/**', 'apps/e2e/**', '**/*.bench.ts', '**/bench/**'],
+    ignores: [
+      '**/*.spec.ts',
+      '**/*.test.ts',
+      '**/test/**',
+      '**/testing/**',
+      'apps/e2e/**',
+      '**/*.bench.ts',
+      '**/bench/**',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',

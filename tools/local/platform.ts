@@ -16,9 +16,11 @@ const dataDir = process.env['DATA_DIR'] ?? join(root, '.data');
 function parsePools(spec: string): PoolSpec[] {
   return spec.split(',').map((entry) => {
     const [name, template, replicas, region] = entry.split(':');
-    if (!name || !template) throw new Error(`POOLS entry "${entry}" must be name:template[:replicas[:region]]`);
+    if (!name || !template)
+      throw new Error(`POOLS entry "${entry}" must be name:template[:replicas[:region]]`);
     const n = Number(replicas ?? 1);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`POOLS entry "${entry}": replicas must be a positive integer`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`POOLS entry "${entry}": replicas must be a positive integer`);
     return { name, template, replicas: n, region: region || undefined };
   });
 }
@@ -27,7 +29,8 @@ function apiKeys(): string {
   if (process.env['EXECUTOR_API_KEYS']) return process.env['EXECUTOR_API_KEYS'];
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'api-key');
-  if (!existsSync(file)) writeFileSync(file, `local:${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  if (!existsSync(file))
+    writeFileSync(file, `local:${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
 }
 
@@ -35,7 +38,9 @@ async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 8080);
   const replicas = Number(process.env['LB_REPLICAS'] ?? 1);
   const pools = parsePools(process.env['POOLS'] ?? 'python:python:2,python-data:python-data:1,node:node:1');
-  console.log(`[start] starting redis, persistence, ${replicas} load balancer(s) and ${pools.reduce((n, p) => n + p.replicas, 0)} executors…`);
+  console.log(
+    `[start] starting redis, persistence, ${replicas} load balancer(s) and ${pools.reduce((n, p) => n + p.replicas, 0)} executors…`,
+  );
   const platform = await Platform.start({
     rootDir: root,
     dataDir,

@@ -23,7 +23,10 @@ if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
 if (spawnSync('redis-server', ['--version']).status !== 0) {
   if (process.getuid?.() === 0) {
     console.log('[start] installing redis-server (apt-get)…');
-    run('bash', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null']);
+    run('bash', [
+      '-c',
+      'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null',
+    ]);
   } else {
     console.error('redis-server is not installed. Install it with: sudo apt-get install -y redis-server');
     process.exit(1);
@@ -32,10 +35,24 @@ if (spawnSync('redis-server', ['--version']).status !== 0) {
 
 if (process.env.SKIP_BUILD !== '1') {
   console.log('[start] building the apps (cached by Nx after the first time)…');
-  run('npx', ['nx', 'run-many', '-t', 'build', '-p', 'executor', 'persistence', 'load-balancer', '--output-style=static'], {
-    env: { ...process.env, NX_DAEMON: 'false' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  run(
+    'npx',
+    [
+      'nx',
+      'run-many',
+      '-t',
+      'build',
+      '-p',
+      'executor',
+      'persistence',
+      'load-balancer',
+      '--output-style=static',
+    ],
+    {
+      env: { ...process.env, NX_DAEMON: 'false' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
 }
 
 const r = spawnSync(process.execPath, ['-r', '@swc-node/register', join(root, 'tools/local/platform.ts')], {

@@ -126,7 +126,10 @@ write(
 };
 `,
 );
-write('eslint.config.mjs', `import baseConfig from '${up}/eslint.config.mjs';\n\nexport default [...baseConfig];\n`);
+write(
+  'eslint.config.mjs',
+  `import baseConfig from '${up}/eslint.config.mjs';\n\nexport default [...baseConfig];\n`,
+);
 
 if (kind === 'lib') {
   const tsBase = JSON.parse(readFileSync('tsconfig.base.json', 'utf8'));

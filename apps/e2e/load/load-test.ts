@@ -41,13 +41,18 @@ async function main(): Promise<void> {
   let errors = 0;
   const peaks: Record<string, number> = {};
   const sampler = setInterval(() => {
-    for (const [name, pid] of Object.entries(platform.processes())) peaks[name] = Math.max(peaks[name] ?? 0, peakKb(pid));
+    for (const [name, pid] of Object.entries(platform.processes()))
+      peaks[name] = Math.max(peaks[name] ?? 0, peakKb(pid));
   }, 250);
   try {
     const t0 = performance.now();
     await Promise.all(
       Array.from({ length: sessions }, async () => {
-        const c = await fetch(`${url}/v1/sessions`, { method: 'POST', headers, body: JSON.stringify({ template: 'python', persist: false }) });
+        const c = await fetch(`${url}/v1/sessions`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ template: 'python', persist: false }),
+        });
         if (c.status !== 201) {
           errors++;
           return;
@@ -55,7 +60,11 @@ async function main(): Promise<void> {
         const { id } = (await c.json()) as { id: string };
         for (let i = 0; i < executions; i++) {
           const s = performance.now();
-          const r = await fetch(`${url}/v1/sessions/${id}/executions`, { method: 'POST', headers, body: JSON.stringify({ code: `x = ${i}\nprint(x)` }) });
+          const r = await fetch(`${url}/v1/sessions/${id}/executions`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ code: `x = ${i}\nprint(x)` }),
+          });
           const body = (await r.json()) as { stdout?: string };
           latencies.push(performance.now() - s);
           if (r.status !== 200 || body.stdout !== `${i}\n`) errors++;
@@ -65,11 +74,16 @@ async function main(): Promise<void> {
     const elapsed = (performance.now() - t0) / 1000;
     latencies.sort((x, y) => x - y);
     console.log(`\nload: ${sessions} sessions × ${executions} executions on ${executors} python executors`);
-    console.log(`  executions:  ${latencies.length} in ${elapsed.toFixed(2)} s = ${(latencies.length / elapsed).toFixed(0)} /s`);
-    console.log(`  latency:     p50 ${pct(latencies, 50).toFixed(2)} ms, p99 ${pct(latencies, 99).toFixed(2)} ms`);
+    console.log(
+      `  executions:  ${latencies.length} in ${elapsed.toFixed(2)} s = ${(latencies.length / elapsed).toFixed(0)} /s`,
+    );
+    console.log(
+      `  latency:     p50 ${pct(latencies, 50).toFixed(2)} ms, p99 ${pct(latencies, 99).toFixed(2)} ms`,
+    );
     console.log(`  errors:      ${errors}`);
     console.log('  peak memory (VmHWM):');
-    for (const [name, kb] of Object.entries(peaks)) console.log(`    ${name.padEnd(24)} ${(kb / 1024).toFixed(1)} MiB`);
+    for (const [name, kb] of Object.entries(peaks))
+      console.log(`    ${name.padEnd(24)} ${(kb / 1024).toFixed(1)} MiB`);
   } finally {
     clearInterval(sampler);
     await platform.stop();

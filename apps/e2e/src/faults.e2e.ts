@@ -29,7 +29,10 @@ describe('faults', () => {
     }
     await env.platform.killExecutor(s.pod, 'SIGKILL'); // right after the reply
 
-    const r = await a.execute(s.id, 'import os\nprint(sorted(f for f in os.listdir(".") if f.endswith(".txt")))');
+    const r = await a.execute(
+      s.id,
+      'import os\nprint(sorted(f for f in os.listdir(".") if f.endswith(".txt")))',
+    );
     expect(r.stdout).toBe("['f0.txt', 'f1.txt', 'f2.txt']\n");
     const moved = await session(b, s.id);
     expect(moved.pod).not.toBe(s.pod);
@@ -77,7 +80,9 @@ describe('faults', () => {
     expect(back.body.id).toBe(s.id);
     const r = await eventually(
       async () => {
-        const x = await a.request<{ stdout: string }>('POST', `/v1/sessions/${s.id}/executions`, { code: 'print(open("durable.txt").read())' });
+        const x = await a.request<{ stdout: string }>('POST', `/v1/sessions/${s.id}/executions`, {
+          code: 'print(open("durable.txt").read())',
+        });
         return x.status === 200 ? x.body : undefined;
       },
       30_000,

@@ -23,7 +23,10 @@ describe('sessions end to end (two load-balancer replicas)', () => {
       ],
       {
         lbPorts: [0, 0],
-        env: { executor: { PIP_FIND_LINKS: wheels, PIP_NO_INDEX: '1' }, loadBalancer: { SESSION_SWEEP_INTERVAL_MS: '250' } },
+        env: {
+          executor: { PIP_FIND_LINKS: wheels, PIP_NO_INDEX: '1' },
+          loadBalancer: { SESSION_SWEEP_INTERVAL_MS: '250' },
+        },
       },
     );
     [a, b] = env.apis as [Api, Api];
@@ -33,10 +36,17 @@ describe('sessions end to end (two load-balancer replicas)', () => {
   });
 
   it('keeps python kernel state between executions, across replicas', async () => {
-    const s = await a.createSession({ template: 'python', env: { GREETING: 'hi' }, metadata: { owner: 'e2e' } });
+    const s = await a.createSession({
+      template: 'python',
+      env: { GREETING: 'hi' },
+      metadata: { owner: 'e2e' },
+    });
     expect(s).toMatchObject({ env: { GREETING: 'hi' }, metadata: { owner: 'e2e' } });
     await a.execute(s.id, 'import math\ncounter = 40\ndef bump(n):\n    return n + 2');
-    const r = await b.execute(s.id, 'import os\nprint(bump(counter), math.floor(2.5), os.environ["GREETING"])');
+    const r = await b.execute(
+      s.id,
+      'import os\nprint(bump(counter), math.floor(2.5), os.environ["GREETING"])',
+    );
     expect(r).toMatchObject({ exitCode: 0, stdout: '42 2 hi\n' });
     const err = await b.execute(s.id, 'raise ValueError("nope")');
     expect(err.exitCode).not.toBe(0);
@@ -51,7 +61,11 @@ describe('sessions end to end (two load-balancer replicas)', () => {
     expect(listA.body.items.map((x) => x.id)).toContain(s.id);
     // another tenant sees nothing of it
     expect((await env.otherTenant.request('GET', `/v1/sessions/${s.id}`)).status).toBe(404);
-    expect((await env.otherTenant.request<{ items: Session[] }>('GET', '/v1/sessions')).body.items.map((x) => x.id)).not.toContain(s.id);
+    expect(
+      (await env.otherTenant.request<{ items: Session[] }>('GET', '/v1/sessions')).body.items.map(
+        (x) => x.id,
+      ),
+    ).not.toContain(s.id);
   });
 
   it('keeps node kernel state between executions', async () => {
@@ -63,15 +77,24 @@ describe('sessions end to end (two load-balancer replicas)', () => {
   it('round-trips binary files and refuses paths that escape the workspace', async () => {
     const s = await a.createSession({ template: 'python' });
     const bytes = randomBytes(300_000);
-    expect((await a.request('PUT', `/v1/sessions/${s.id}/files/data/blob.bin`, undefined, { raw: bytes })).status).toBe(204);
+    expect(
+      (await a.request('PUT', `/v1/sessions/${s.id}/files/data/blob.bin`, undefined, { raw: bytes })).status,
+    ).toBe(204);
     const got = await b.request('GET', `/v1/sessions/${s.id}/files/data/blob.bin`);
     expect(got.status).toBe(200);
     expect(Buffer.compare(got.raw, bytes)).toBe(0);
     const made = await a.execute(s.id, 'open("out.txt", "w").write("made by code")');
     expect(made.exitCode).toBe(0);
-    expect((await a.request('GET', `/v1/sessions/${s.id}/files/out.txt`)).raw.toString()).toBe('made by code');
-    const list = await a.request<{ items: Array<{ path: string; size: number; modifiedAt: string }> }>('GET', `/v1/sessions/${s.id}/files`);
-    expect(list.body.items.map((i) => i.path).sort()).toEqual(expect.arrayContaining(['data/blob.bin', 'out.txt']));
+    expect((await a.request('GET', `/v1/sessions/${s.id}/files/out.txt`)).raw.toString()).toBe(
+      'made by code',
+    );
+    const list = await a.request<{ items: Array<{ path: string; size: number; modifiedAt: string }> }>(
+      'GET',
+      `/v1/sessions/${s.id}/files`,
+    );
+    expect(list.body.items.map((i) => i.path).sort()).toEqual(
+      expect.arrayContaining(['data/blob.bin', 'out.txt']),
+    );
     expect((await a.request('DELETE', `/v1/sessions/${s.id}/files/out.txt`)).status).toBe(204);
     expect((await a.request('GET', `/v1/sessions/${s.id}/files/out.txt`)).status).toBe(404);
     for (const bad of ['..%2F..%2Fetc%2Fpasswd', '%2Fetc%2Fpasswd', 'a/..%2F..%2F..%2Fx']) {
@@ -79,15 +102,22 @@ describe('sessions end to end (two load-balancer replicas)', () => {
       expect([r.status, r.body?.error?.code]).toEqual([400, 'invalid_argument']);
     }
     await a.execute(s.id, 'import os\nos.symlink("/etc", "escape")');
-    const viaLink = await a.request<{ error: { code: string } }>('GET', `/v1/sessions/${s.id}/files/escape/hostname`);
+    const viaLink = await a.request<{ error: { code: string } }>(
+      'GET',
+      `/v1/sessions/${s.id}/files/escape/hostname`,
+    );
     expect(viaLink.status).toBe(400);
   });
 
   it('installs packages into the session (pip from a local index, npm from the registry)', async () => {
     const py = await a.createSession({ template: 'python' });
-    const inst = await a.request<{ installed: Array<{ name: string; version: string }> }>('POST', `/v1/sessions/${py.id}/packages`, {
-      packages: ['e2etoy==1.2.3'],
-    });
+    const inst = await a.request<{ installed: Array<{ name: string; version: string }> }>(
+      'POST',
+      `/v1/sessions/${py.id}/packages`,
+      {
+        packages: ['e2etoy==1.2.3'],
+      },
+    );
     expect(inst.status).toBe(200);
     expect(inst.body.installed).toEqual([expect.objectContaining({ name: 'e2etoy', version: '1.2.3' })]);
     expect((await a.execute(py.id, 'import e2etoy\nprint(e2etoy.VALUE)')).stdout).toBe('1.2.3\n');
@@ -114,14 +144,23 @@ describe('sessions end to end (two load-balancer replicas)', () => {
     expect(Date.parse(after.body.expiresAt)).toBeGreaterThanOrEqual(before);
     const patched = await a.request<Session>('PATCH', `/v1/sessions/${s.id}`, { ttlSeconds: 3 });
     expect(patched.status).toBe(200);
-    await eventually(async () => ((await b.request('GET', `/v1/sessions/${s.id}`)).status === 404 ? true : undefined), 15_000, 'expiry');
-    expect((await a.request('POST', `/v1/sessions/${s.id}/executions`, { code: 'print(1)' })).status).toBe(404);
+    await eventually(
+      async () => ((await b.request('GET', `/v1/sessions/${s.id}`)).status === 404 ? true : undefined),
+      15_000,
+      'expiry',
+    );
+    expect((await a.request('POST', `/v1/sessions/${s.id}/executions`, { code: 'print(1)' })).status).toBe(
+      404,
+    );
   });
 
   it('persists on request and reports the version', async () => {
     const s = await a.createSession({ template: 'python' });
     await a.execute(s.id, 'open("keep.txt", "w").write("k")');
-    const p = await a.request<{ version: number; bytes: number; at: string }>('POST', `/v1/sessions/${s.id}/persist`);
+    const p = await a.request<{ version: number; bytes: number; at: string }>(
+      'POST',
+      `/v1/sessions/${s.id}/persist`,
+    );
     expect(p.status).toBe(200);
     expect(p.body.version).toBeGreaterThanOrEqual(1);
     expect(p.body.bytes).toBeGreaterThan(0);

@@ -41,7 +41,11 @@ describe('executor benchmark', () => {
 
   beforeAll(async () => {
     h = await startHarness();
-    pod = await PodDriver.start(h, 'python', { WARM_KERNELS: '2', MAX_SESSIONS: '32', SANDBOX: process.env['EXECUTOR_TEST_SANDBOX'] ?? 'bwrap' });
+    pod = await PodDriver.start(h, 'python', {
+      WARM_KERNELS: '2',
+      MAX_SESSIONS: '32',
+      SANDBOX: process.env['EXECUTOR_TEST_SANDBOX'] ?? 'bwrap',
+    });
   });
   afterAll(async () => {
     console.log(`\n===== executor bench (SANDBOX=${pod.cfg.SANDBOX}) =====\n${lines.join('\n')}\n`);
@@ -61,28 +65,52 @@ describe('executor benchmark', () => {
     }
     const direct = spawnTimes('/usr/bin/python3', ['-c', 'print(1)'], 30);
     const shim = spawnTimes('python3', ['-c', 'print(1)'], 10);
-    report(`queue round trip print(1), warm kernel: p50 ${fmt(pct(rt, 50))}, p95 ${fmt(pct(rt, 95))} (executor-side durationMs p50 ${fmt(pct(inner, 50))})`);
-    report(`spawn /usr/bin/python3 -c 'print(1)': p50 ${fmt(pct(direct, 50))}; through the pyenv shim: p50 ${fmt(pct(shim, 50))}`);
-    report(`ratio spawn/queue-roundtrip: ${(pct(direct, 50) / pct(rt, 50)).toFixed(2)}x (shim: ${(pct(shim, 50) / pct(rt, 50)).toFixed(2)}x)`);
+    report(
+      `queue round trip print(1), warm kernel: p50 ${fmt(pct(rt, 50))}, p95 ${fmt(pct(rt, 95))} (executor-side durationMs p50 ${fmt(pct(inner, 50))})`,
+    );
+    report(
+      `spawn /usr/bin/python3 -c 'print(1)': p50 ${fmt(pct(direct, 50))}; through the pyenv shim: p50 ${fmt(pct(shim, 50))}`,
+    );
+    report(
+      `ratio spawn/queue-roundtrip: ${(pct(direct, 50) / pct(rt, 50)).toFixed(2)}x (shim: ${(pct(shim, 50) / pct(rt, 50)).toFixed(2)}x)`,
+    );
   });
 
   it('create -> first result with the warm kernel pool', async () => {
     const warm: number[] = [];
     for (let i = 0; i < 10; i++) {
       await pod.app.get((await import('../src/sessions/warm-pool.service')).WarmPoolService).waitFull();
-      warm.push(await time(async () => {
-        const { id } = await pod.open();
-        await pod.exec(id, 'print(1)');
-      }));
+      warm.push(
+        await time(async () => {
+          const { id } = await pod.open();
+          await pod.exec(id, 'print(1)');
+        }),
+      );
     }
     report(`session.open + first print(1), warm pool: p50 ${fmt(pct(warm, 50))}, p95 ${fmt(pct(warm, 95))}`);
   });
 
   it('kernel protocol overhead (no queue): run("pass") in the bwrap-sandboxed kernel vs a bare exec loop', async () => {
-    const sandbox = new Sandbox({ mode: pod.cfg.SANDBOX, kernelsDir: findKernelsDir(), maxProcesses: 128, maxFileBytes: 1 << 30, memoryBytes: 1 << 30, distinctUids: false });
-    const slots = new SlotAllocator({ root: `/tmp/executor-bench-${process.pid}`, pidsMax: 128, memoryBytes: 1 << 30 });
+    const sandbox = new Sandbox({
+      mode: pod.cfg.SANDBOX,
+      kernelsDir: findKernelsDir(),
+      maxProcesses: 128,
+      maxFileBytes: 1 << 30,
+      memoryBytes: 1 << 30,
+      distinctUids: false,
+    });
+    const slots = new SlotAllocator({
+      root: `/tmp/executor-bench-${process.pid}`,
+      pidsMax: 128,
+      memoryBytes: 1 << 30,
+    });
     const slot = slots.allocate();
-    const spec = sandbox.spec(slot, { argv: kernelArgv(getTemplate('python'), sandbox, 512), env: sandbox.baseEnv(slot), network: false, addressSpaceLimit: false });
+    const spec = sandbox.spec(slot, {
+      argv: kernelArgv(getTemplate('python'), sandbox, 512),
+      env: sandbox.baseEnv(slot),
+      network: false,
+      addressSpaceLimit: false,
+    });
     const k = new KernelProcess(spec, slot, 1 << 20);
     await k.start();
     for (let i = 0; i < 200; i++) await k.run('pass', 1000);
@@ -90,8 +118,17 @@ describe('executor benchmark', () => {
     const t0 = performance.now();
     for (let i = 0; i < n; i++) await k.run('pass', 1000);
     const per = (performance.now() - t0) / n;
-    const bare = spawnSync('/usr/bin/python3', ['-c', 'import time\nns={}\nc=compile("pass","<c>","exec")\nn=20000\nt=time.perf_counter()\nfor _ in range(n): exec(c, ns)\nprint((time.perf_counter()-t)/n*1000)'], { encoding: 'utf8' });
-    report(`kernel round trip run("pass"), no queue: ${per.toFixed(3)} ms/exec; bare python exec loop: ${Number(bare.stdout).toFixed(4)} ms/exec -> overhead ${(per - Number(bare.stdout)).toFixed(3)} ms`);
+    const bare = spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import time\nns={}\nc=compile("pass","<c>","exec")\nn=20000\nt=time.perf_counter()\nfor _ in range(n): exec(c, ns)\nprint((time.perf_counter()-t)/n*1000)',
+      ],
+      { encoding: 'utf8' },
+    );
+    report(
+      `kernel round trip run("pass"), no queue: ${per.toFixed(3)} ms/exec; bare python exec loop: ${Number(bare.stdout).toFixed(4)} ms/exec -> overhead ${(per - Number(bare.stdout)).toFixed(3)} ms`,
+    );
     await k.close();
     slots.release(slot);
   });
@@ -100,9 +137,11 @@ describe('executor benchmark', () => {
     const ids = await Promise.all(Array.from({ length: n }, async () => (await pod.open()).id));
     const per = 60;
     const t0 = performance.now();
-    await Promise.all(ids.map(async (id) => {
-      for (let i = 0; i < per; i++) await pod.exec(id, 'x = sum(range(100))');
-    }));
+    await Promise.all(
+      ids.map(async (id) => {
+        for (let i = 0; i < per; i++) await pod.exec(id, 'x = sum(range(100))');
+      }),
+    );
     const s = (performance.now() - t0) / 1000;
     report(`${n} session(s) in parallel: ${((n * per) / s).toFixed(0)} executions/s`);
     await Promise.all(ids.map((id) => pod.close(id)));
@@ -118,6 +157,8 @@ describe('executor benchmark', () => {
       withSnap.push(await time(() => pod.exec(id, code(i))));
       without.push(await time(() => pod.exec(plain, code(i))));
     }
-    report(`execution writing a small file: persistent (snapshot committed before reply) p50 ${fmt(pct(withSnap, 50))} vs not persistent p50 ${fmt(pct(without, 50))} -> snapshot adds ${fmt(pct(withSnap, 50) - pct(without, 50))}`);
+    report(
+      `execution writing a small file: persistent (snapshot committed before reply) p50 ${fmt(pct(withSnap, 50))} vs not persistent p50 ${fmt(pct(without, 50))} -> snapshot adds ${fmt(pct(withSnap, 50) - pct(without, 50))}`,
+    );
   });
 });

@@ -43,14 +43,22 @@ class ExecutorCoreModule {
         {
           provide: PERSISTENCE_RPC,
           useFactory: () =>
-            new JobRpcClient({ redisUrl: cfg.REDIS_URL, prefix: cfg.QUEUE_PREFIX, callerId: `executor-${cfg.POD_NAME}-${randomBytes(4).toString('hex')}` }),
+            new JobRpcClient({
+              redisUrl: cfg.REDIS_URL,
+              prefix: cfg.QUEUE_PREFIX,
+              callerId: `executor-${cfg.POD_NAME}-${randomBytes(4).toString('hex')}`,
+            }),
         },
         {
           provide: READINESS_CHECKS,
           inject: [PodWorkerService, SessionsService],
           useFactory: (worker: PodWorkerService, sessions: SessionsService): ReadinessCheck[] => [
             async () => ({
-              worker: { status: worker.running && sessions.accepting ? 'up' : 'down', running: worker.running, accepting: sessions.accepting },
+              worker: {
+                status: worker.running && sessions.accepting ? 'up' : 'down',
+                running: worker.running,
+                accepting: sessions.accepting,
+              },
             }),
           ],
         },
@@ -66,7 +74,17 @@ class ExecutorCoreModule {
         ShutdownService,
         Connections,
       ],
-      exports: [EXECUTOR_CONFIG, REDIS, READINESS_CHECKS, SessionsService, WarmPoolService, ShutdownService, HeartbeatService, PodWorkerService, SandboxService],
+      exports: [
+        EXECUTOR_CONFIG,
+        REDIS,
+        READINESS_CHECKS,
+        SessionsService,
+        WarmPoolService,
+        ShutdownService,
+        HeartbeatService,
+        PodWorkerService,
+        SandboxService,
+      ],
     };
   }
 }
@@ -79,7 +97,10 @@ export class AppModule {
       module: AppModule,
       imports: [
         ExecutorCoreModule.forRoot(cfg),
-        PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: !defaultMetricsRegistered() } }),
+        PrometheusModule.register({
+          path: '/metrics',
+          defaultMetrics: { enabled: !defaultMetricsRegistered() },
+        }),
         PlatformHealthModule.forRoot({ redisToken: REDIS, extraChecksToken: READINESS_CHECKS }),
       ],
     };

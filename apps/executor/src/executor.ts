@@ -8,7 +8,9 @@ export async function startExecutor(
   cfg: ExecutorConfig,
   logger: Array<'log' | 'warn' | 'error'> = ['log', 'warn', 'error'],
 ): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(cfg), new FastifyAdapter(), { logger });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(cfg), new FastifyAdapter(), {
+    logger,
+  });
   await app.listen(cfg.PORT, cfg.HOST);
   return app;
 }

@@ -26,15 +26,31 @@ describe('files through the pod queue', () => {
   });
 
   const list = async (): Promise<Array<{ path: string; size: number; modifiedAt: string }>> =>
-    (await h.client.call(pod.queue, PodJobDefs.filesList, { sessionId: id, tenant: 'acme' }, { timeoutMs: 10_000 })).items;
-  const del = (path: string) => h.client.call(pod.queue, PodJobDefs.filesDelete, { sessionId: id, tenant: 'acme', path }, { timeoutMs: 10_000 });
+    (
+      await h.client.call(
+        pod.queue,
+        PodJobDefs.filesList,
+        { sessionId: id, tenant: 'acme' },
+        { timeoutMs: 10_000 },
+      )
+    ).items;
+  const del = (path: string) =>
+    h.client.call(
+      pod.queue,
+      PodJobDefs.filesDelete,
+      { sessionId: id, tenant: 'acme', path },
+      { timeoutMs: 10_000 },
+    );
 
   it('puts (parents created), gets, lists recursively and deletes; the kernel sees the files as its cwd', async () => {
     const bytes = Buffer.from([0, 1, 2, 255, 10]);
     expect(await pod.put(id, 'data/raw/blob.bin', bytes)).toEqual({ size: 5 });
     await pod.put(id, 'hello.txt', 'hi there');
     expect(await pod.get(id, 'data/raw/blob.bin')).toEqual(bytes);
-    const r = await pod.exec(id, 'print(open("hello.txt").read())\n_ = open("made.txt", "w").write("by kernel")');
+    const r = await pod.exec(
+      id,
+      'print(open("hello.txt").read())\n_ = open("made.txt", "w").write("by kernel")',
+    );
     expect(r.stdout).toBe('hi there\n');
     expect((await pod.get(id, 'made.txt')).toString()).toBe('by kernel');
     const items = await list();
@@ -56,7 +72,10 @@ describe('files through the pod queue', () => {
   });
 
   it('refuses paths that go through a symlink to outside the workspace (made by the session itself)', async () => {
-    const r = await pod.exec(id, 'import os\nos.symlink("/etc", "etc-link")\nos.symlink("/nonexistent/x", "dangling")\nos.makedirs("sub", exist_ok=True)\nos.symlink("../made.txt", "sub/inner-link")');
+    const r = await pod.exec(
+      id,
+      'import os\nos.symlink("/etc", "etc-link")\nos.symlink("/nonexistent/x", "dangling")\nos.makedirs("sub", exist_ok=True)\nos.symlink("../made.txt", "sub/inner-link")',
+    );
     expect(r.exitCode).toBe(0);
     for (const path of ['etc-link/passwd', 'etc-link', 'dangling', 'etc-link/new.txt']) {
       expect(await code(pod.get(id, path))).toBe('invalid_argument');
@@ -75,9 +94,15 @@ describe('files through the pod queue', () => {
 
   it('writes files the session can modify (owned by its uid) and RLIMIT_FSIZE stops huge writes', async () => {
     await pod.put(id, 'editable.txt', 'v1');
-    const r = await pod.exec(id, '_ = open("editable.txt", "a").write("+v2")\nprint(open("editable.txt").read())');
+    const r = await pod.exec(
+      id,
+      '_ = open("editable.txt", "a").write("+v2")\nprint(open("editable.txt").read())',
+    );
     expect(r.stdout).toBe('v1+v2\n');
-    const big = await pod.exec(id, 'f = open("huge.bin", "wb")\nf.write(b"0" * (2 * 1024 * 1024))\nf.close()');
+    const big = await pod.exec(
+      id,
+      'f = open("huge.bin", "wb")\nf.write(b"0" * (2 * 1024 * 1024))\nf.close()',
+    );
     expect(big.exitCode).not.toBe(0);
     expect(big.stderr).toMatch(/File too large|Errno 27|SIGXFSZ|kernel died/);
   });

@@ -61,7 +61,11 @@ export class FakePersistence {
 
   async start(): Promise<void> {
     const mk = (queue: string, fn: (job: Job) => Promise<unknown>): Worker => {
-      const w = new Worker(queue, fn, { connection: bullConnection(this.url), prefix: this.prefix, concurrency: 8 });
+      const w = new Worker(queue, fn, {
+        connection: bullConnection(this.url),
+        prefix: this.prefix,
+        concurrency: 8,
+      });
       publishReplies(w, this.redis, this.prefix);
       this.workers.push(w);
       return w;
@@ -80,7 +84,10 @@ export class FakePersistence {
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
-  private readonly waiters: Array<{ match: (s: StoredSnapshot, id: string) => boolean; resolve: (s: StoredSnapshot) => void }> = [];
+  private readonly waiters: Array<{
+    match: (s: StoredSnapshot, id: string) => boolean;
+    resolve: (s: StoredSnapshot) => void;
+  }> = [];
 
   /** Resolves with the next stored snapshot that matches (event-driven: no polling). */
   waitFor(match: (s: StoredSnapshot, sessionId: string) => boolean): Promise<StoredSnapshot> {
@@ -99,7 +106,8 @@ export class FakePersistence {
     const base = history[history.length - 1];
     const byHash = new Map<string, Buffer>();
     if (p.baseVersion !== null) {
-      if (!base || base.version !== p.baseVersion) throw new Error(`conflict: base ${p.baseVersion} is not the latest`);
+      if (!base || base.version !== p.baseVersion)
+        throw new Error(`conflict: base ${p.baseVersion} is not the latest`);
       for (const f of base.state.files) if (f.hash && f.content) byHash.set(f.hash, f.content);
     }
     let carried = 0;
@@ -112,7 +120,14 @@ export class FakePersistence {
       return { ...f, content };
     });
     const version = (base?.version ?? 0) + 1;
-    history.push({ version, trigger: p.trigger, baseVersion: p.baseVersion, state: { ...state, files, baseVersion: null }, carried, at: Date.now() });
+    history.push({
+      version,
+      trigger: p.trigger,
+      baseVersion: p.baseVersion,
+      state: { ...state, files, baseVersion: null },
+      carried,
+      at: Date.now(),
+    });
     this.stored.set(p.sessionId, history);
     const stored = history[history.length - 1] as StoredSnapshot;
     for (const w of [...this.waiters]) {
@@ -173,7 +188,11 @@ export async function startHarness(): Promise<Harness> {
 let podCounter = 0;
 
 /** Config for an in-process executor of `template` against the harness. */
-export function executorConfig(h: Harness, template: string, extra: Record<string, string> = {}): ExecutorConfig {
+export function executorConfig(
+  h: Harness,
+  template: string,
+  extra: Record<string, string> = {},
+): ExecutorConfig {
   podCounter++;
   return loadExecutorConfig({
     POOL_NAME: `pool-${template}`,
@@ -215,7 +234,15 @@ export class PodDriver {
     return `s-${process.pid}-${++this.n}-${Math.random().toString(36).slice(2, 8)}`;
   }
 
-  async open(opts: { sessionId?: string; persist?: boolean; restore?: boolean; env?: Record<string, string>; network?: boolean } = {}): Promise<{ id: string; result: OpenSessionResult }> {
+  async open(
+    opts: {
+      sessionId?: string;
+      persist?: boolean;
+      restore?: boolean;
+      env?: Record<string, string>;
+      network?: boolean;
+    } = {},
+  ): Promise<{ id: string; result: OpenSessionResult }> {
     const id = opts.sessionId ?? this.newSessionId();
     const result = await this.h.client.call(
       this.queue,
@@ -237,7 +264,12 @@ export class PodDriver {
     return { id, result };
   }
 
-  exec(sessionId: string, code: string, timeoutMs = 10_000, callTimeoutMs = timeoutMs + 60_000): Promise<ExecuteResult> {
+  exec(
+    sessionId: string,
+    code: string,
+    timeoutMs = 10_000,
+    callTimeoutMs = timeoutMs + 60_000,
+  ): Promise<ExecuteResult> {
     return this.h.client.call(
       this.queue,
       PodJobDefs.execute,
@@ -248,16 +280,31 @@ export class PodDriver {
 
   async put(sessionId: string, path: string, content: string | Buffer): Promise<{ size: number }> {
     const blob = await putTransfer(this.h.commands, Buffer.from(content), { prefix: this.h.prefix });
-    return this.h.client.call(this.queue, PodJobDefs.filesPut, { sessionId, tenant: 'acme', path, blob }, { timeoutMs: 20_000 });
+    return this.h.client.call(
+      this.queue,
+      PodJobDefs.filesPut,
+      { sessionId, tenant: 'acme', path, blob },
+      { timeoutMs: 20_000 },
+    );
   }
 
   async get(sessionId: string, path: string): Promise<Buffer> {
-    const r = await this.h.client.call(this.queue, PodJobDefs.filesGet, { sessionId, tenant: 'acme', path }, { timeoutMs: 20_000 });
+    const r = await this.h.client.call(
+      this.queue,
+      PodJobDefs.filesGet,
+      { sessionId, tenant: 'acme', path },
+      { timeoutMs: 20_000 },
+    );
     return readTransfer(this.h.commands, r.blob);
   }
 
   close(sessionId: string, deleteState = false): Promise<{ closed: boolean }> {
-    return this.h.client.call(this.queue, PodJobDefs.close, { sessionId, tenant: 'acme', deleteState, reason: 'deleted' }, { timeoutMs: 20_000 });
+    return this.h.client.call(
+      this.queue,
+      PodJobDefs.close,
+      { sessionId, tenant: 'acme', deleteState, reason: 'deleted' },
+      { timeoutMs: 20_000 },
+    );
   }
 
   async stop(): Promise<void> {

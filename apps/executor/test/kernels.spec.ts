@@ -29,7 +29,13 @@ describe('python kernel through the pod queue', () => {
     const { id, result } = await pod.open();
     expect(result).toEqual({ pod: pod.cfg.POD_NAME, restored: false });
     const r1 = await pod.exec(id, 'import math\nx = 40\ndef f(v):\n    return v + 2\nprint("hello")');
-    expect(r1).toMatchObject({ exitCode: 0, stdout: 'hello\n', stderr: '', timedOut: false, truncated: false });
+    expect(r1).toMatchObject({
+      exitCode: 0,
+      stdout: 'hello\n',
+      stderr: '',
+      timedOut: false,
+      truncated: false,
+    });
     const r2 = await pod.exec(id, 'f(x)');
     expect(r2.stdout).toBe('42\n');
     const r3 = await pod.exec(id, 'import os\nos.system("echo from-child")\nos.write(2, b"raw\\n")\n1/0');
@@ -68,19 +74,26 @@ describe('python kernel through the pod queue', () => {
 
   it('cuts an output flood at MAX_OUTPUT_BYTES per stream with truncated: true', async () => {
     const { id } = await pod.open();
-    const r = await pod.exec(id, 'import sys\nfor i in range(20000):\n    sys.stdout.write("x" * 100)\nsys.stderr.write("e" * 10)\nprint("end")');
+    const r = await pod.exec(
+      id,
+      'import sys\nfor i in range(20000):\n    sys.stdout.write("x" * 100)\nsys.stderr.write("e" * 10)\nprint("end")',
+    );
     expect(r.exitCode).toBe(0);
     expect(r.truncated).toBe(true);
     expect(Buffer.byteLength(r.stdout)).toBe(64 * 1024);
     expect(r.stderr).toBe('e'.repeat(10));
-    expect((await pod.exec(id, 'print("small")'))).toMatchObject({ stdout: 'small\n', truncated: false });
+    expect(await pod.exec(id, 'print("small")')).toMatchObject({ stdout: 'small\n', truncated: false });
   });
 
   it('refuses code over MAX_CODE_BYTES (payload_too_large), a malformed payload (invalid_argument) and unknown sessions (session_not_on_pod)', async () => {
     const { id } = await pod.open();
     const big = await callError(pod.exec(id, '#'.repeat(MiB + 1)));
     expect(big.code).toBe('payload_too_large');
-    const bad = await callError(h.client.call(pod.queue, PodJobDefs.execute, { sessionId: id, tenant: 'acme', code: 1 } as never, { timeoutMs: 10_000 }));
+    const bad = await callError(
+      h.client.call(pod.queue, PodJobDefs.execute, { sessionId: id, tenant: 'acme', code: 1 } as never, {
+        timeoutMs: 10_000,
+      }),
+    );
     expect(bad.code).toBe('invalid_argument');
     expect(bad.message).toMatch(/executionId|code/);
     const missing = await callError(pod.exec('no-such-session', 'print(1)'));
@@ -93,7 +106,11 @@ describe('python kernel through the pod queue', () => {
     const { id: a } = await pod.open();
     const { id: b } = await pod.open();
     await pod.exec(a, 'log = []');
-    const ordered = await Promise.all([0, 1, 2, 3, 4].map((i) => pod.exec(a, `import time\ntime.sleep(0.0${5 - i})\nlog.append(${i})\nprint(log)`)));
+    const ordered = await Promise.all(
+      [0, 1, 2, 3, 4].map((i) =>
+        pod.exec(a, `import time\ntime.sleep(0.0${5 - i})\nlog.append(${i})\nprint(log)`),
+      ),
+    );
     expect(ordered[4]?.stdout).toBe('[0, 1, 2, 3, 4]\n');
     // b is not blocked behind a's long execution
     const slow = pod.exec(a, 'import time\ntime.sleep(2)\nprint("slow")');
@@ -110,14 +127,41 @@ describe('python kernel through the pod queue', () => {
     expect((await pod.open({ sessionId: id })).result.restored).toBe(false);
     expect((await pod.exec(id, 'print(v)')).stdout).toBe('1\n');
     const err = await callError(
-      h.client.call(pod.queue, PodJobDefs.open, { sessionId: 'x1', tenant: 'acme', template: 'node', pool: 'p', persist: false, ttlSeconds: 60, env: {}, metadata: {}, restore: false }, { timeoutMs: 10_000 }),
+      h.client.call(
+        pod.queue,
+        PodJobDefs.open,
+        {
+          sessionId: 'x1',
+          tenant: 'acme',
+          template: 'node',
+          pool: 'p',
+          persist: false,
+          ttlSeconds: 60,
+          env: {},
+          metadata: {},
+          restore: false,
+        },
+        { timeoutMs: 10_000 },
+      ),
     );
     expect(err.code).toBe('invalid_argument');
   });
 
   it('passes session and execution env to the code', async () => {
     const { id } = await pod.open({ env: { GREETING: 'hi' } });
-    const r = await h.client.call(pod.queue, PodJobDefs.execute, { sessionId: id, tenant: 'acme', executionId: 'env1', code: 'import os\nprint(os.environ["GREETING"], os.environ["ONE"])', timeoutMs: 5000, env: { ONE: '1' } }, { timeoutMs: 20_000 });
+    const r = await h.client.call(
+      pod.queue,
+      PodJobDefs.execute,
+      {
+        sessionId: id,
+        tenant: 'acme',
+        executionId: 'env1',
+        code: 'import os\nprint(os.environ["GREETING"], os.environ["ONE"])',
+        timeoutMs: 5000,
+        env: { ONE: '1' },
+      },
+      { timeoutMs: 20_000 },
+    );
     expect(r.stdout).toBe('hi 1\n');
   });
 });
@@ -137,14 +181,22 @@ describe.each(['node', 'typescript'])('%s kernel through the pod queue', (templa
 
   it('keeps top-level declarations, functions and requires across executions', async () => {
     const { id } = await pod.open();
-    const decl = template === 'typescript' ? 'const base: number = 40;\nfunction add(a: number, b: number): number { return a + b }\nconst os = require("os");' : 'const base = 40;\nfunction add(a, b) { return a + b }\nconst os = require("os");';
+    const decl =
+      template === 'typescript'
+        ? 'const base: number = 40;\nfunction add(a: number, b: number): number { return a + b }\nconst os = require("os");'
+        : 'const base = 40;\nfunction add(a, b) { return a + b }\nconst os = require("os");';
     expect((await pod.exec(id, decl)).exitCode).toBe(0);
     expect((await pod.exec(id, 'console.log(add(base, 2), typeof os.cpus)')).stdout).toBe('42 function\n');
     const err = await pod.exec(id, 'undefinedFunction()');
     expect(err.exitCode).toBe(1);
     expect(err.stderr).toMatch(/ReferenceError: undefinedFunction is not defined/);
-    expect((await pod.exec(id, 'await new Promise((r) => setTimeout(r, 5)); console.log("after await", base)')).stdout).toBe('after await 40\n');
-    expect((await pod.exec(id, 'require("child_process").execSync("echo child", { stdio: "inherit" })')).stdout).toContain('child\n');
+    expect(
+      (await pod.exec(id, 'await new Promise((r) => setTimeout(r, 5)); console.log("after await", base)'))
+        .stdout,
+    ).toBe('after await 40\n');
+    expect(
+      (await pod.exec(id, 'require("child_process").execSync("echo child", { stdio: "inherit" })')).stdout,
+    ).toContain('child\n');
   });
 
   it('times out a busy loop and an endless await; the next execution works', async () => {

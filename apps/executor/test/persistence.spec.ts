@@ -71,23 +71,55 @@ describe('snapshots and restore through the persistence queues', () => {
   it('persists on request, installs pip packages into the workspace, and restores files, packages, env and history on another pod', async () => {
     const { id } = await a.open({ persist: true, env: { K: 'v' } });
     await a.exec(id, '_ = open("data.csv", "w").write("a,b\\n1,2\\n")');
-    const inst = await h.client.call(a.queue, PodJobDefs.packagesInstall, { sessionId: id, tenant: 'acme', packages: ['tinypkg==1.2.3'] }, { timeoutMs: 120_000 });
+    const inst = await h.client.call(
+      a.queue,
+      PodJobDefs.packagesInstall,
+      { sessionId: id, tenant: 'acme', packages: ['tinypkg==1.2.3'] },
+      { timeoutMs: 120_000 },
+    );
     expect(inst.installed).toEqual([{ name: 'tinypkg', version: '1.2.3' }]);
     expect((await a.exec(id, 'import tinypkg\nprint(tinypkg.VALUE)')).stdout).toBe('42\n');
-    const listed = await h.client.call(a.queue, PodJobDefs.packagesList, { sessionId: id, tenant: 'acme' }, { timeoutMs: 10_000 });
+    const listed = await h.client.call(
+      a.queue,
+      PodJobDefs.packagesList,
+      { sessionId: id, tenant: 'acme' },
+      { timeoutMs: 10_000 },
+    );
     expect(listed.items).toEqual([{ manager: 'pip', name: 'tinypkg', version: '1.2.3' }]);
-    const persisted = await h.client.call(a.queue, PodJobDefs.persist, { sessionId: id, tenant: 'acme' }, { timeoutMs: 20_000 });
+    const persisted = await h.client.call(
+      a.queue,
+      PodJobDefs.persist,
+      { sessionId: id, tenant: 'acme' },
+      { timeoutMs: 20_000 },
+    );
     expect(persisted.version).toBeGreaterThanOrEqual(2);
     expect(persisted.bytes).toBeGreaterThan(0);
 
     // the pod is gone: the router reopens the session elsewhere with restore
     const reopened = await b.open({ sessionId: id, persist: true, restore: true });
-    expect(reopened.result).toEqual({ pod: b.cfg.POD_NAME, restored: true, restoredVersion: persisted.version });
-    const r = await b.exec(id, 'import os, tinypkg\nprint(open("data.csv").read().strip(), tinypkg.VALUE, os.environ["K"])');
+    expect(reopened.result).toEqual({
+      pod: b.cfg.POD_NAME,
+      restored: true,
+      restoredVersion: persisted.version,
+    });
+    const r = await b.exec(
+      id,
+      'import os, tinypkg\nprint(open("data.csv").read().strip(), tinypkg.VALUE, os.environ["K"])',
+    );
     expect(r.stdout).toBe('a,b\n1,2 42 v\n');
-    const pk = await h.client.call(b.queue, PodJobDefs.packagesList, { sessionId: id, tenant: 'acme' }, { timeoutMs: 10_000 });
+    const pk = await h.client.call(
+      b.queue,
+      PodJobDefs.packagesList,
+      { sessionId: id, tenant: 'acme' },
+      { timeoutMs: 10_000 },
+    );
     expect(pk.items).toEqual([{ manager: 'pip', name: 'tinypkg', version: '1.2.3' }]);
-    const snap = await h.client.call(b.queue, PodJobDefs.persist, { sessionId: id, tenant: 'acme' }, { timeoutMs: 20_000 });
+    const snap = await h.client.call(
+      b.queue,
+      PodJobDefs.persist,
+      { sessionId: id, tenant: 'acme' },
+      { timeoutMs: 20_000 },
+    );
     const history = h.persistence.latest(id)?.state.history ?? [];
     expect(snap.version).toBe(persisted.version + 1);
     expect(history.map((x) => x.code)).toContain('import tinypkg\nprint(tinypkg.VALUE)');
@@ -98,7 +130,12 @@ describe('snapshots and restore through the persistence queues', () => {
     const { result, id } = await b.open({ persist: true, restore: true });
     expect(result).toEqual({ pod: b.cfg.POD_NAME, restored: false });
     const err = await h.client
-      .call(b.queue, PodJobDefs.packagesInstall, { sessionId: id, tenant: 'acme', packages: ['--index-url=http://evil'] }, { timeoutMs: 10_000 })
+      .call(
+        b.queue,
+        PodJobDefs.packagesInstall,
+        { sessionId: id, tenant: 'acme', packages: ['--index-url=http://evil'] },
+        { timeoutMs: 10_000 },
+      )
       .catch((e: { code: string }) => e);
     expect((err as { code: string }).code).toBe('invalid_argument');
   });
@@ -135,9 +172,17 @@ describe('npm packages', () => {
 
   it('installs is-number@7.0.0 from the registry into the workspace node_modules', async () => {
     const { id } = await pod.open({ persist: false });
-    const inst = await h.client.call(pod.queue, PodJobDefs.packagesInstall, { sessionId: id, tenant: 'acme', packages: ['is-number@7.0.0'] }, { timeoutMs: 180_000 });
+    const inst = await h.client.call(
+      pod.queue,
+      PodJobDefs.packagesInstall,
+      { sessionId: id, tenant: 'acme', packages: ['is-number@7.0.0'] },
+      { timeoutMs: 180_000 },
+    );
     expect(inst.installed).toEqual([{ name: 'is-number', version: '7.0.0' }]);
-    const r = await pod.exec(id, 'const isNumber = require("is-number"); console.log(isNumber(5), isNumber("x"))');
+    const r = await pod.exec(
+      id,
+      'const isNumber = require("is-number"); console.log(isNumber(5), isNumber("x"))',
+    );
     expect(r.stdout).toBe('true false\n');
   }, 200_000);
 });

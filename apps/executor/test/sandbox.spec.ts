@@ -4,13 +4,22 @@ import { PodDriver, startHarness, type Harness } from './harness';
 
 /** bwrap must work here (user namespaces or root); otherwise these tests are skipped loudly. */
 function bwrapWorks(): boolean {
-  const r = spawnSync('/usr/bin/bwrap', ['--ro-bind', '/', '/', '--unshare-all', '--die-with-parent', '/bin/true']);
+  const r = spawnSync('/usr/bin/bwrap', [
+    '--ro-bind',
+    '/',
+    '/',
+    '--unshare-all',
+    '--die-with-parent',
+    '/bin/true',
+  ]);
   return r.status === 0;
 }
 
 const BWRAP = bwrapWorks();
 if (!BWRAP) {
-  console.warn('\n\n*** bwrap does not work on this machine: the sandbox isolation tests are SKIPPED ***\n\n');
+  console.warn(
+    '\n\n*** bwrap does not work on this machine: the sandbox isolation tests are SKIPPED ***\n\n',
+  );
 }
 const describeBwrap = BWRAP ? describe : describe.skip;
 
@@ -25,7 +34,12 @@ describeBwrap('SANDBOX=bwrap isolation', () => {
   beforeAll(async () => {
     process.env['EXECUTOR_FAKE_SECRET'] = SECRET; // the executor (this process) holds a secret
     h = await startHarness();
-    pod = await PodDriver.start(h, 'python', { SANDBOX: 'bwrap', MEMORY_LIMIT_MB: '256', MAX_PROCESSES: '64', MAX_SESSIONS: '20' });
+    pod = await PodDriver.start(h, 'python', {
+      SANDBOX: 'bwrap',
+      MEMORY_LIMIT_MB: '256',
+      MAX_PROCESSES: '64',
+      MAX_SESSIONS: '20',
+    });
     server = createServer((s) => {
       sockets.add(s);
       s.end('hello from the host\n');
@@ -87,7 +101,7 @@ describeBwrap('SANDBOX=bwrap isolation', () => {
     expect(r.stdout).toContain('hits []');
     expect(r.stdout).toContain('root visible False');
     expect(r.stdout).not.toContain('wrote');
-    expect(r.stdout).toContain("ro /usr/x");
+    expect(r.stdout).toContain('ro /usr/x');
     expect(r.stdout).not.toContain('a-only');
   });
 
@@ -111,7 +125,11 @@ describeBwrap('SANDBOX=bwrap isolation', () => {
 
   it('contains a memory bomb (memory limit), reports it, and the next execution works', async () => {
     const { id } = await pod.open();
-    const r = await pod.exec(id, 'blocks = []\nwhile True:\n    blocks.append(b"x" * (16 * 1024 * 1024))', 20_000);
+    const r = await pod.exec(
+      id,
+      'blocks = []\nwhile True:\n    blocks.append(b"x" * (16 * 1024 * 1024))',
+      20_000,
+    );
     expect(r.exitCode).not.toBe(0);
     expect(r.timedOut).toBe(false);
     expect(r.stderr).toMatch(/out-of-memory|MemoryError/);

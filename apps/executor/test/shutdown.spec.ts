@@ -19,12 +19,15 @@ function waitForOutput(child: ChildProcess, re: RegExp, log: string[]): Promise<
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`executor exited (${code}) before "${re}":\n${log.join('\n')}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`executor exited (${code}) before "${re}":\n${log.join('\n')}`)),
+    );
   });
 }
 
 const describeBuilt = existsSync(BUNDLE) ? describe : describe.skip;
-if (!existsSync(BUNDLE)) console.warn(`\n*** ${BUNDLE} is missing: run nx build executor; the SIGTERM test is SKIPPED ***\n`);
+if (!existsSync(BUNDLE))
+  console.warn(`\n*** ${BUNDLE} is missing: run nx build executor; the SIGTERM test is SKIPPED ***\n`);
 
 describeBuilt('the built executor bundle: health, metrics and graceful SIGTERM', () => {
   let h: Harness;
@@ -63,7 +66,11 @@ describeBuilt('the built executor bundle: health, metrics and graceful SIGTERM',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    await waitForOutput(child, new RegExp(`executor ${cfg.POD_NAME} ready \\(pool ${cfg.POOL_NAME}, template python\\)`), log);
+    await waitForOutput(
+      child,
+      new RegExp(`executor ${cfg.POD_NAME} ready \\(pool ${cfg.POOL_NAME}, template python\\)`),
+      log,
+    );
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
     const base = `http://127.0.0.1:${port}`;
@@ -72,7 +79,13 @@ describeBuilt('the built executor bundle: health, metrics and graceful SIGTERM',
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ info: { redis: { status: 'up' }, worker: { status: 'up' } } });
     const hb = await podHeartbeat(h.commands, cfg.POD_NAME, h.prefix);
-    expect(hb).toMatchObject({ pool: cfg.POOL_NAME, template: 'python', capacity: 20, accepting: true, queue: podQueueName(cfg.POD_NAME) });
+    expect(hb).toMatchObject({
+      pool: cfg.POOL_NAME,
+      template: 'python',
+      capacity: 20,
+      accepting: true,
+      queue: podQueueName(cfg.POD_NAME),
+    });
 
     const pod = new PodDriver(h, cfg, undefined as never);
     const a = (await pod.open({ persist: true })).id;
@@ -84,18 +97,29 @@ describeBuilt('the built executor bundle: health, metrics and graceful SIGTERM',
 
     // SIGTERM while a's execution runs: it must finish and its file must be in the shutdown snapshot.
     // Read the queue's event stream from its start (no event can be missed) and wait for this job to start.
-    const events = new QueueEvents(pod.queue, { connection: bullConnection(h.redis.url), prefix: h.prefix, lastEventId: '0' });
+    const events = new QueueEvents(pod.queue, {
+      connection: bullConnection(h.redis.url),
+      prefix: h.prefix,
+      lastEventId: '0',
+    });
     const active = new Promise<void>((resolve) =>
       events.on('active', ({ jobId }) => {
         void h.client
           .queue(pod.queue)
           .getJob(jobId)
           .then((job) => {
-            if (job?.name === 'session.execute' && String((job.data as { code?: string }).code).includes('sleep(1.5)')) resolve();
+            if (
+              job?.name === 'session.execute' &&
+              String((job.data as { code?: string }).code).includes('sleep(1.5)')
+            )
+              resolve();
           });
       }),
     );
-    const running = pod.exec(a, 'import time\ntime.sleep(1.5)\n_ = open("a.txt", "w").write("finished")\nprint("done")');
+    const running = pod.exec(
+      a,
+      'import time\ntime.sleep(1.5)\n_ = open("a.txt", "w").write("finished")\nprint("done")',
+    );
     await active;
     const sentAt = Date.now();
     child.kill('SIGTERM');

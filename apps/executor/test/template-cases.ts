@@ -7,21 +7,37 @@ export interface TemplateCase {
 }
 
 export const TEMPLATE_CASES: Record<string, TemplateCase> = {
-  python: { hello: 'print("hello python")', helloOut: 'hello python\n', error: 'raise ValueError("bad py")', errorMatch: /ValueError: bad py/ },
+  python: {
+    hello: 'print("hello python")',
+    helloOut: 'hello python\n',
+    error: 'raise ValueError("bad py")',
+    errorMatch: /ValueError: bad py/,
+  },
   'python-data': {
-    hello: 'import numpy as np, pandas as pd\nprint(int(np.arange(4).sum()), len(pd.DataFrame({"a": [1, 2]})))',
+    hello:
+      'import numpy as np, pandas as pd\nprint(int(np.arange(4).sum()), len(pd.DataFrame({"a": [1, 2]})))',
     helloOut: '6 2\n',
     error: 'import pandas as pd\npd.DataFrame({"a": [1]})["nope"]',
     errorMatch: /KeyError/,
   },
-  node: { hello: 'console.log("hello node")', helloOut: 'hello node\n', error: 'throw new TypeError("bad js")', errorMatch: /TypeError: bad js/ },
+  node: {
+    hello: 'console.log("hello node")',
+    helloOut: 'hello node\n',
+    error: 'throw new TypeError("bad js")',
+    errorMatch: /TypeError: bad js/,
+  },
   typescript: {
     hello: 'const greet = (n: string): string => `hello ${n}`;\nconsole.log(greet("ts"))',
     helloOut: 'hello ts\n',
     error: 'const n: number = (null as any).x',
     errorMatch: /TypeError/,
   },
-  bash: { hello: 'echo "hello bash"', helloOut: 'hello bash\n', error: 'echo oops >&2; exit 3', errorMatch: /oops/ },
+  bash: {
+    hello: 'echo "hello bash"',
+    helloOut: 'hello bash\n',
+    error: 'echo oops >&2; exit 3',
+    errorMatch: /oops/,
+  },
   c: {
     hello: '#include <stdio.h>\nint main(void) { printf("hello c\\n"); return 0; }',
     helloOut: 'hello c\n',
@@ -37,16 +53,27 @@ export const TEMPLATE_CASES: Record<string, TemplateCase> = {
   java: {
     hello: 'public class Main { public static void main(String[] a) { System.out.println("hello java"); } }',
     helloOut: 'hello java\n',
-    error: 'public class Main { public static void main(String[] a) { throw new IllegalStateException("bad java"); } }',
+    error:
+      'public class Main { public static void main(String[] a) { throw new IllegalStateException("bad java"); } }',
     errorMatch: /IllegalStateException: bad java/,
   },
-  rust: { hello: 'fn main() { println!("hello rust"); }', helloOut: 'hello rust\n', error: 'fn main() { let x: i32 = "s"; }', errorMatch: /mismatched types/ },
+  rust: {
+    hello: 'fn main() { println!("hello rust"); }',
+    helloOut: 'hello rust\n',
+    error: 'fn main() { let x: i32 = "s"; }',
+    errorMatch: /mismatched types/,
+  },
   go: {
     hello: 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello go") }',
     helloOut: 'hello go\n',
     error: 'package main\nfunc main() { panic("bad go") }',
     errorMatch: /panic: bad go/,
   },
-  ruby: { hello: 'puts "hello ruby"', helloOut: 'hello ruby\n', error: 'raise ArgumentError, "bad ruby"', errorMatch: /bad ruby/ },
+  ruby: {
+    hello: 'puts "hello ruby"',
+    helloOut: 'hello ruby\n',
+    error: 'raise ArgumentError, "bad ruby"',
+    errorMatch: /bad ruby/,
+  },
   r: { hello: 'cat("hello r\\n")', helloOut: 'hello r\n', error: 'stop("bad r")', errorMatch: /bad r/ },
 };

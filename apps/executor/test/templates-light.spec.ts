@@ -13,19 +13,27 @@ describe('templates (hello world and an error case, through the pod queue)', () 
     await h?.stop();
   });
 
-  it.each(TEMPLATES)('%s', async (template) => {
-    const c = TEMPLATE_CASES[template] as (typeof TEMPLATE_CASES)[string];
-    const pod = await PodDriver.start(h, template, { WARM_KERNELS: '0' });
-    try {
-      const { id } = await pod.open();
-      const ok = await pod.exec(id, c.hello, 30_000);
-      expect({ exitCode: ok.exitCode, stdout: ok.stdout, stderr: ok.stderr }).toEqual({ exitCode: 0, stdout: c.helloOut, stderr: '' });
-      const bad = await pod.exec(id, c.error, 30_000);
-      expect(bad.exitCode).not.toBe(0);
-      expect(bad.timedOut).toBe(false);
-      expect(bad.stderr).toMatch(c.errorMatch);
-    } finally {
-      await pod.stop();
-    }
-  }, 90_000);
+  it.each(TEMPLATES)(
+    '%s',
+    async (template) => {
+      const c = TEMPLATE_CASES[template] as (typeof TEMPLATE_CASES)[string];
+      const pod = await PodDriver.start(h, template, { WARM_KERNELS: '0' });
+      try {
+        const { id } = await pod.open();
+        const ok = await pod.exec(id, c.hello, 30_000);
+        expect({ exitCode: ok.exitCode, stdout: ok.stdout, stderr: ok.stderr }).toEqual({
+          exitCode: 0,
+          stdout: c.helloOut,
+          stderr: '',
+        });
+        const bad = await pod.exec(id, c.error, 30_000);
+        expect(bad.exitCode).not.toBe(0);
+        expect(bad.timedOut).toBe(false);
+        expect(bad.stderr).toMatch(c.errorMatch);
+      } finally {
+        await pod.stop();
+      }
+    },
+    90_000,
+  );
 });

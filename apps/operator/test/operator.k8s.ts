@@ -483,7 +483,10 @@ describe('operator against kube-apiserver v1.20', () => {
     expect(moved.status?.phase).not.toBe('Expired');
     // The load balancer drops the lease (expired on its side): now it goes.
     await conn.zrem(sessionExpiryKey(prefix), 'kept');
-    await eventually(async () => isApiStatus(await admin.get(sessionPath(ns, 'kept')).catch((e: unknown) => e), 404), 'kept gone after its lease');
+    await eventually(
+      async () => isApiStatus(await admin.get(sessionPath(ns, 'kept')).catch((e: unknown) => e), 404),
+      'kept gone after its lease',
+    );
   });
 
   it('scales pools with scaling.mode operator itself (no HPA) from queue depth', async () => {

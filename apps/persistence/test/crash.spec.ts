@@ -14,8 +14,12 @@ import type { PersistenceConfig } from '../src/app/config/config';
 const MAIN = join(__dirname, '../../../dist/apps/persistence/main.js');
 
 function startService(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npx nx build persistence" first (nx test persistence does)`);
-  const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (!existsSync(MAIN))
+    throw new Error(`${MAIN} is missing: run "npx nx build persistence" first (nx test persistence does)`);
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer): void => {
@@ -29,7 +33,8 @@ function startService(env: Record<string, string>): Promise<{ child: ChildProces
 }
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
@@ -60,11 +65,17 @@ describe('crash safety of the built service', () => {
     const h = { client, cmd, config };
     const stateKeys = new StateKeys(config.QUEUE_PREFIX);
     const first = await startService(env);
-    const v1 = makeState('crashy', [file('keep.txt', 'the previous version\n'), file('data.bin', randomBytes(4096))]);
+    const v1 = makeState('crashy', [
+      file('keep.txt', 'the previous version\n'),
+      file('data.bin', randomBytes(4096)),
+    ]);
     expect((await snapshot(h, v1)).version).toBe(1);
 
     // A big snapshot: 96 unique files of 1 MB (compression takes ~1 s, blobs go out in 4 MB batches).
-    const big = makeState('crashy', Array.from({ length: 96 }, (_, i) => file(`big/${i}.txt`, randomBytes(512 * 1024).toString('hex'))));
+    const big = makeState(
+      'crashy',
+      Array.from({ length: 96 }, (_, i) => file(`big/${i}.txt`, randomBytes(512 * 1024).toString('hex'))),
+    );
     const payload = await snapshotPayload(h, big, { codec: 'none' });
     // The event we kill on: the first blob written by the big snapshot (keyspace notification).
     await cmd.config('SET', 'notify-keyspace-events', 'E$');

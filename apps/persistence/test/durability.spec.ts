@@ -10,8 +10,14 @@ describe('Redis restart (AOF on)', () => {
   afterAll(() => h.close());
 
   it('restores every version and the stats after redis-server restarts', async () => {
-    const v1 = makeState('aof', [file('a.txt', 'first\n'.repeat(100)), file('bin', Buffer.from([0, 1, 2, 3]), 0o700)]);
-    const v2 = makeState('aof', [file('a.txt', 'second\n'.repeat(100)), file('bin', Buffer.from([0, 1, 2, 3]), 0o700)]);
+    const v1 = makeState('aof', [
+      file('a.txt', 'first\n'.repeat(100)),
+      file('bin', Buffer.from([0, 1, 2, 3]), 0o700),
+    ]);
+    const v2 = makeState('aof', [
+      file('a.txt', 'second\n'.repeat(100)),
+      file('bin', Buffer.from([0, 1, 2, 3]), 0o700),
+    ]);
     await snapshot(h, v1);
     await snapshot(h, v2);
     const store = h.app.get(StateStore);

@@ -13,7 +13,13 @@ import {
   type SnapshotPayload,
   type SnapshotResult,
 } from '@executor/queues';
-import { decodeState, encodeState, hashContent, type SessionState, type WorkspaceEntry } from '@executor/session-state';
+import {
+  decodeState,
+  encodeState,
+  hashContent,
+  type SessionState,
+  type WorkspaceEntry,
+} from '@executor/session-state';
 import { startRedis, uniquePrefix, type StartRedisOptions, type TestRedis } from '@executor/testing';
 import { createApp } from '../src/app/bootstrap';
 import { loadPersistenceConfig, type PersistenceConfig } from '../src/app/config/config';
@@ -28,9 +34,17 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(over: Partial<Record<keyof PersistenceConfig, string>> = {}, redisOpts: StartRedisOptions = {}): Promise<Harness> {
+export async function startHarness(
+  over: Partial<Record<keyof PersistenceConfig, string>> = {},
+  redisOpts: StartRedisOptions = {},
+): Promise<Harness> {
   const redis = await startRedis(redisOpts);
-  const config = loadPersistenceConfig({ REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('ps'), PORT: '0', ...over });
+  const config = loadPersistenceConfig({
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: uniquePrefix('ps'),
+    PORT: '0',
+    ...over,
+  });
   register.clear();
   const app = await createApp(config, { logger: false });
   await app.init();
@@ -54,10 +68,22 @@ export async function startHarness(over: Partial<Record<keyof PersistenceConfig,
 
 export function file(path: string, content: Buffer | string, mode = 0o644): WorkspaceEntry {
   const buf = typeof content === 'string' ? Buffer.from(content) : content;
-  return { path, type: 'file', mode, size: buf.byteLength, mtimeMs: 1_700_000_000_000, hash: hashContent(buf), content: buf };
+  return {
+    path,
+    type: 'file',
+    mode,
+    size: buf.byteLength,
+    mtimeMs: 1_700_000_000_000,
+    hash: hashContent(buf),
+    content: buf,
+  };
 }
 
-export function makeState(sessionId: string, files: WorkspaceEntry[], over: Partial<SessionState> = {}): SessionState {
+export function makeState(
+  sessionId: string,
+  files: WorkspaceEntry[],
+  over: Partial<SessionState> = {},
+): SessionState {
   return {
     schemaVersion: 1,
     sessionId,
@@ -93,31 +119,52 @@ export interface SnapshotOpts {
 }
 
 /** The snapshot job payload for a state (its encoded bytes put in a transfer first). */
-export async function snapshotPayload(h: { cmd: Redis; config: Pick<PersistenceConfig, 'QUEUE_PREFIX'> }, state: SessionState, o: SnapshotOpts = {}): Promise<SnapshotPayload> {
+export async function snapshotPayload(
+  h: { cmd: Redis; config: Pick<PersistenceConfig, 'QUEUE_PREFIX'> },
+  state: SessionState,
+  o: SnapshotOpts = {},
+): Promise<SnapshotPayload> {
   const baseVersion = o.baseVersion ?? null;
-  const ref = await putTransfer(h.cmd, encodeState({ ...state, baseVersion }, { compression: { codec: o.codec ?? 'brotli' }, fileBlobs: o.fileBlobs }), { prefix: h.config.QUEUE_PREFIX });
+  const ref = await putTransfer(
+    h.cmd,
+    encodeState(
+      { ...state, baseVersion },
+      { compression: { codec: o.codec ?? 'brotli' }, fileBlobs: o.fileBlobs },
+    ),
+    { prefix: h.config.QUEUE_PREFIX },
+  );
   return {
-      sessionId: state.sessionId,
-      tenant: state.tenant,
-      pool: o.pool ?? state.poolName,
-      pod: o.pod ?? state.podName,
-      template: state.template,
-      trigger: o.trigger ?? 'execution',
-      ttlSeconds: state.ttlSeconds,
-      expiresAt: o.expiresAt ?? state.expiresAt,
+    sessionId: state.sessionId,
+    tenant: state.tenant,
+    pool: o.pool ?? state.poolName,
+    pod: o.pod ?? state.podName,
+    template: state.template,
+    trigger: o.trigger ?? 'execution',
+    ttlSeconds: state.ttlSeconds,
+    expiresAt: o.expiresAt ?? state.expiresAt,
     baseVersion,
     state: ref,
   };
 }
 
 /** Sends a snapshot through the real queue, as the executor does. */
-export async function snapshot(h: { client: JobRpcClient; cmd: Redis; config: Pick<PersistenceConfig, 'QUEUE_PREFIX'> }, state: SessionState, o: SnapshotOpts = {}): Promise<SnapshotResult> {
+export async function snapshot(
+  h: { client: JobRpcClient; cmd: Redis; config: Pick<PersistenceConfig, 'QUEUE_PREFIX'> },
+  state: SessionState,
+  o: SnapshotOpts = {},
+): Promise<SnapshotResult> {
   const payload = await snapshotPayload(h, state, o);
-  return h.client.call(QueueNames.snapshot, PersistenceJobDefs.snapshot, payload, { timeoutMs: o.timeoutMs ?? 20_000 });
+  return h.client.call(QueueNames.snapshot, PersistenceJobDefs.snapshot, payload, {
+    timeoutMs: o.timeoutMs ?? 20_000,
+  });
 }
 
 /** Restores through the real queue and decodes the handed-over state. */
-export async function restore(h: Pick<Harness, 'client' | 'cmd'>, sessionId: string, timeoutMs = 20_000): Promise<{ found: boolean; version?: number; state?: SessionState }> {
+export async function restore(
+  h: Pick<Harness, 'client' | 'cmd'>,
+  sessionId: string,
+  timeoutMs = 20_000,
+): Promise<{ found: boolean; version?: number; state?: SessionState }> {
   const r = await h.client.call(QueueNames.restore, PersistenceJobDefs.restore, { sessionId }, { timeoutMs });
   if (!r.found || !r.state) return { found: r.found };
   return { found: true, version: r.version, state: decodeState(await takeTransfer(h.cmd, r.state)) };

@@ -1,6 +1,11 @@
 export * from './lib/constants';
 export * from './lib/types';
-export { DEFAULT_BEHAVIOR, InvalidScalingInputError, resolveBehavior, resolveScalingConfig } from './lib/config';
+export {
+  DEFAULT_BEHAVIOR,
+  InvalidScalingInputError,
+  resolveBehavior,
+  resolveScalingConfig,
+} from './lib/config';
 export {
   LimitReason,
   calculateScaleDownLimit,

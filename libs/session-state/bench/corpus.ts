@@ -14,7 +14,59 @@ export function prng(seed: number): () => number {
   };
 }
 
-const WORDS = ['const', 'let', 'return', 'if', 'else', 'for', 'while', 'function', 'import', 'from', 'export', 'class', 'def', 'self', 'async', 'await', 'None', 'True', 'False', 'print', 'value', 'result', 'data', 'items', 'index', 'config', 'options', 'error', 'request', 'response', 'user', 'session', 'buffer', 'length', 'map', 'filter', 'reduce', 'push', 'new', 'this', 'try', 'catch', 'throw', 'yield', 'lambda', 'with', 'as', 'in', 'not', 'and', 'or'];
+const WORDS = [
+  'const',
+  'let',
+  'return',
+  'if',
+  'else',
+  'for',
+  'while',
+  'function',
+  'import',
+  'from',
+  'export',
+  'class',
+  'def',
+  'self',
+  'async',
+  'await',
+  'None',
+  'True',
+  'False',
+  'print',
+  'value',
+  'result',
+  'data',
+  'items',
+  'index',
+  'config',
+  'options',
+  'error',
+  'request',
+  'response',
+  'user',
+  'session',
+  'buffer',
+  'length',
+  'map',
+  'filter',
+  'reduce',
+  'push',
+  'new',
+  'this',
+  'try',
+  'catch',
+  'throw',
+  'yield',
+  'lambda',
+  'with',
+  'as',
+  'in',
+  'not',
+  'and',
+  'or',
+];
 
 /** A source-like file of about `size` bytes (identifiers, numbers, indentation, comments). */
 export function sourceText(rand: () => number, size: number): Buffer {
@@ -44,7 +96,15 @@ function randomBytes(rand: () => number, size: number): Buffer {
 }
 
 function entry(path: string, content: Buffer): WorkspaceEntry {
-  return { path, type: 'file', mode: 0o644, size: content.byteLength, mtimeMs: 1_700_000_000_000, hash: hashContent(content), content };
+  return {
+    path,
+    type: 'file',
+    mode: 0o644,
+    size: content.byteLength,
+    mtimeMs: 1_700_000_000_000,
+    hash: hashContent(content),
+    content,
+  };
 }
 
 /** `count` source-like files totalling about `totalBytes`, in nested dirs. */

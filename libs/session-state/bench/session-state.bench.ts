@@ -45,13 +45,25 @@ async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; out: T 
 
 function state(files: WorkspaceEntry[]): SessionState {
   return {
-    schemaVersion: 1, sessionId: 'bench', tenant: 't', poolName: 'p', podName: 'p-0', template: 'python',
-    createdAt: new Date(0).toISOString(), expiresAt: new Date(0).toISOString(), ttlSeconds: 60, persist: true,
-    files, env: {}, history: [], packages: [], metadata: {},
+    schemaVersion: 1,
+    sessionId: 'bench',
+    tenant: 't',
+    poolName: 'p',
+    podName: 'p-0',
+    template: 'python',
+    createdAt: new Date(0).toISOString(),
+    expiresAt: new Date(0).toISOString(),
+    ttlSeconds: 60,
+    persist: true,
+    files,
+    env: {},
+    history: [],
+    packages: [],
+    metadata: {},
   };
 }
 
-const mbps = (bytes: number, ms: number): string => ((bytes / MB) / (ms / 1000)).toFixed(0);
+const mbps = (bytes: number, ms: number): string => (bytes / MB / (ms / 1000)).toFixed(0);
 
 function codecTable(label: string, files: WorkspaceEntry[]): string[] {
   const s = state(files);
@@ -59,12 +71,21 @@ function codecTable(label: string, files: WorkspaceEntry[]): string[] {
   const plain = Buffer.concat(files.map((f) => f.content as Buffer));
   const gz = time(() => gzipSync(plain));
   const gunz = time(() => gunzipSync(gz.out));
-  const rows = [`| ${label} | plain zlib.gzipSync (level 6) | ${(gz.out.length / MB).toFixed(2)} | ${mbps(logical, gz.ms)} | ${mbps(logical, gunz.ms)} | 1.00 / 1.00 |`];
-  const variants: Array<[string, CodecName, number | undefined]> = [['encodeState brotli q1 (default)', 'brotli', 1], ['encodeState brotli q4', 'brotli', 4], ['encodeState gzip 6', 'gzip', 6], ['encodeState none', 'none', undefined]];
+  const rows = [
+    `| ${label} | plain zlib.gzipSync (level 6) | ${(gz.out.length / MB).toFixed(2)} | ${mbps(logical, gz.ms)} | ${mbps(logical, gunz.ms)} | 1.00 / 1.00 |`,
+  ];
+  const variants: Array<[string, CodecName, number | undefined]> = [
+    ['encodeState brotli q1 (default)', 'brotli', 1],
+    ['encodeState brotli q4', 'brotli', 4],
+    ['encodeState gzip 6', 'gzip', 6],
+    ['encodeState none', 'none', undefined],
+  ];
   for (const [name, codec, level] of variants) {
     const enc = time(() => encodeState(s, { compression: { codec, level } }));
     const dec = time(() => decodeState(enc.out));
-    rows.push(`| ${label} | ${name} | ${(enc.out.length / MB).toFixed(2)} | ${mbps(logical, enc.ms)} | ${mbps(logical, dec.ms)} | ${(gz.ms / enc.ms).toFixed(2)} / ${(gunz.ms / dec.ms).toFixed(2)} |`);
+    rows.push(
+      `| ${label} | ${name} | ${(enc.out.length / MB).toFixed(2)} | ${mbps(logical, enc.ms)} | ${mbps(logical, dec.ms)} | ${(gz.ms / enc.ms).toFixed(2)} / ${(gunz.ms / dec.ms).toFixed(2)} |`,
+    );
   }
   return rows;
 }
@@ -77,11 +98,16 @@ async function incremental(files: WorkspaceEntry[]): Promise<string[]> {
     const full = encodeState(state(capture.out));
     const prev = stripContent(capture.out);
     const target = files[Math.floor(files.length / 2)] as WorkspaceEntry;
-    writeFileSync(join(dir, target.path), Buffer.concat([target.content as Buffer, Buffer.from('\n# one more line\n')]));
+    writeFileSync(
+      join(dir, target.path),
+      Buffer.concat([target.content as Buffer, Buffer.from('\n# one more line\n')]),
+    );
     const diff = await timeAsync(() => diffWorkspace(prev, dir));
     const delta = encodeState({ ...state(diff.out.files), baseVersion: 1 });
     const restoreDir = mkdtempSync(join(tmpdir(), 'ss-bench-r-'));
-    const restore = await timeAsync(() => restoreWorkspace(restoreDir, decodeState(full).files, { clean: true }));
+    const restore = await timeAsync(() =>
+      restoreWorkspace(restoreDir, decodeState(full).files, { clean: true }),
+    );
     rmSync(restoreDir, { recursive: true, force: true });
     return [
       `| full snapshot (encodeState of captureWorkspace) | ${(full.length / 1024).toFixed(1)} KiB | capture ${capture.ms.toFixed(0)} ms |`,
@@ -96,7 +122,9 @@ async function incremental(files: WorkspaceEntry[]): Promise<string[]> {
 async function main(): Promise<void> {
   const small = smallFiles(10 * MB, 2000);
   const large = largeFiles(40 * MB);
-  console.log(`session-state bench (node ${process.version}, median of ${RUNS} runs; codec MB/s by CPU time, disk operations by wall time; load average ${(loadavg()[0] ?? 0).toFixed(1)})\n`);
+  console.log(
+    `session-state bench (node ${process.version}, median of ${RUNS} runs; codec MB/s by CPU time, disk operations by wall time; load average ${(loadavg()[0] ?? 0).toFixed(1)})\n`,
+  );
   console.log('| workspace | codec | size MB | encode MB/s | decode MB/s | speed vs gzip (enc / dec) |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of codecTable('2000 small files, 10 MB', small)) console.log(r);

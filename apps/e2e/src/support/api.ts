@@ -35,7 +35,8 @@ export class Api {
     });
     const raw = Buffer.from(await res.arrayBuffer());
     let parsed: unknown = undefined;
-    if ((res.headers.get('content-type') ?? '').includes('json') && raw.length) parsed = JSON.parse(raw.toString());
+    if ((res.headers.get('content-type') ?? '').includes('json') && raw.length)
+      parsed = JSON.parse(raw.toString());
     return { status: res.status, body: parsed as T, headers: res.headers, raw };
   }
 

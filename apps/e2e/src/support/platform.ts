@@ -42,7 +42,11 @@ export async function startTestPlatform(
 }
 
 /** Polls `check` until it returns a value (bounded): for conditions only observable over HTTP. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

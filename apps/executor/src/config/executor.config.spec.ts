@@ -6,16 +6,31 @@ const required = { POOL_NAME: 'py', POD_NAME: 'py-0', TEMPLATE: 'python' };
 describe('executor config', () => {
   it('applies the documented defaults', () => {
     const cfg = loadExecutorConfig(required);
-    expect(cfg).toMatchObject({ SANDBOX: 'bwrap', HOST: '127.0.0.1', PORT: 8081, SNAPSHOT_INTERVAL_SECONDS: 60, MAX_CODE_BYTES: 1048576, MAX_OUTPUT_BYTES: 1048576, MAX_FILE_BYTES: 104857600, WARM_KERNELS: 2, QUEUE_PREFIX: 'executor' });
+    expect(cfg).toMatchObject({
+      SANDBOX: 'bwrap',
+      HOST: '127.0.0.1',
+      PORT: 8081,
+      SNAPSHOT_INTERVAL_SECONDS: 60,
+      MAX_CODE_BYTES: 1048576,
+      MAX_OUTPUT_BYTES: 1048576,
+      MAX_FILE_BYTES: 104857600,
+      WARM_KERNELS: 2,
+      QUEUE_PREFIX: 'executor',
+    });
     expect(workerConcurrency(cfg)).toBe(cfg.MAX_SESSIONS + 4);
   });
 
   it('converts numbers and booleans from strings', () => {
-    expect(loadExecutorConfig({ ...required, PORT: '9000', ALLOW_NETWORK: 'true' })).toMatchObject({ PORT: 9000, ALLOW_NETWORK: true });
+    expect(loadExecutorConfig({ ...required, PORT: '9000', ALLOW_NETWORK: 'true' })).toMatchObject({
+      PORT: 9000,
+      ALLOW_NETWORK: true,
+    });
   });
 
   it('refuses bad values naming the variable', () => {
-    expect(() => loadExecutorConfig({ ...required, TEMPLATE: 'cobol', SANDBOX: 'docker', MAX_SESSIONS: '0' })).toThrow(ConfigError);
+    expect(() =>
+      loadExecutorConfig({ ...required, TEMPLATE: 'cobol', SANDBOX: 'docker', MAX_SESSIONS: '0' }),
+    ).toThrow(ConfigError);
     try {
       loadExecutorConfig({ POD_NAME: 'Bad:Name', TEMPLATE: 'python' });
     } catch (e) {
@@ -28,7 +43,8 @@ describe('executor config', () => {
   it('documents every option once (describeConfig table)', () => {
     const table = describeConfig(ExecutorConfigSchema);
     for (const key of Object.keys(ExecutorConfigSchema.properties)) expect(table).toContain(`\`${key}\``);
-    for (const [, s] of Object.entries(ExecutorConfigSchema.properties)) expect((s as { description?: string }).description?.length).toBeGreaterThan(10);
+    for (const [, s] of Object.entries(ExecutorConfigSchema.properties))
+      expect((s as { description?: string }).description?.length).toBeGreaterThan(10);
     expect(table.split('\n').length).toBe(Object.keys(ExecutorConfigSchema.properties).length + 2);
   });
 });

@@ -27,7 +27,10 @@ export class FilesService {
     const abs = await resolveWorkspacePath(s.slot.work, path);
     if (blob.size > this.cfg.MAX_FILE_BYTES) {
       await this.redis.del(blob.key);
-      throw new JobError('payload_too_large', `file is ${blob.size} bytes; the limit is ${this.cfg.MAX_FILE_BYTES}`);
+      throw new JobError(
+        'payload_too_large',
+        `file is ${blob.size} bytes; the limit is ${this.cfg.MAX_FILE_BYTES}`,
+      );
     }
     const bytes = await takeTransfer(this.redis, blob);
     const existing = await lstat(abs).catch(() => undefined);
@@ -45,7 +48,11 @@ export class FilesService {
     const abs = await resolveWorkspacePath(s.slot.work, path);
     const st = await lstat(abs).catch(() => undefined);
     if (!st || st.isDirectory()) throw new JobError('not_found', `no file "${path}" in the workspace`);
-    if (st.size > this.cfg.MAX_FILE_BYTES) throw new JobError('payload_too_large', `file is ${st.size} bytes; the limit is ${this.cfg.MAX_FILE_BYTES}`);
+    if (st.size > this.cfg.MAX_FILE_BYTES)
+      throw new JobError(
+        'payload_too_large',
+        `file is ${st.size} bytes; the limit is ${this.cfg.MAX_FILE_BYTES}`,
+      );
     const bytes = await readFile(abs);
     const blob = await putTransfer(this.redis, bytes, { prefix: this.cfg.QUEUE_PREFIX });
     return { blob, size: bytes.length };

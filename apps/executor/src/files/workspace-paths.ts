@@ -9,9 +9,11 @@ import { JobError } from '@executor/queues';
  */
 export async function resolveWorkspacePath(root: string, path: string): Promise<string> {
   if (!path || path.includes('\0')) throw new JobError('invalid_argument', 'path is empty or contains NUL');
-  if (isAbsolute(path) || path.startsWith('\\')) throw new JobError('invalid_argument', `path "${path}" must be relative to the workspace`);
+  if (isAbsolute(path) || path.startsWith('\\'))
+    throw new JobError('invalid_argument', `path "${path}" must be relative to the workspace`);
   const parts = path.split(/[\\/]+/).filter((p) => p !== '' && p !== '.');
-  if (parts.some((p) => p === '..')) throw new JobError('invalid_argument', `path "${path}" escapes the workspace ("..")`);
+  if (parts.some((p) => p === '..'))
+    throw new JobError('invalid_argument', `path "${path}" escapes the workspace ("..")`);
   if (parts.length === 0) throw new JobError('invalid_argument', `path "${path}" names the workspace itself`);
   const realRoot = await realpath(root);
   const abs = join(realRoot, ...parts);
@@ -25,7 +27,8 @@ export async function resolveWorkspacePath(root: string, path: string): Promise<
         // a dangling symlink: refuse if its target is outside (cannot prove otherwise)
         throw new JobError('invalid_argument', `path "${path}" goes through a dangling symlink`);
       }
-      if (!inside(realRoot, real)) throw new JobError('invalid_argument', `path "${path}" resolves outside the workspace`);
+      if (!inside(realRoot, real))
+        throw new JobError('invalid_argument', `path "${path}" resolves outside the workspace`);
       break;
     }
     const parent = join(probe, '..');

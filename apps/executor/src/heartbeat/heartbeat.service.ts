@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { cpus, loadavg } from 'node:os';
 import type Redis from 'ioredis';
 import { podQueueName, removeHeartbeat, writeHeartbeat, type PodHeartbeat } from '@executor/queues';
@@ -37,7 +43,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
       capacity: this.cfg.MAX_SESSIONS,
       sessions: this.sessions.count,
       running: this.sessions.running,
-      load: Math.round((loadavg()[0] ?? 0) / Math.max(1, cpus().length) * 100) / 100,
+      load: Math.round(((loadavg()[0] ?? 0) / Math.max(1, cpus().length)) * 100) / 100,
       version: EXECUTOR_VERSION,
       queue: podQueueName(this.cfg.POD_NAME),
       accepting: this.sessions.accepting,
@@ -50,7 +56,10 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   async beat(): Promise<void> {
     if (this.stopped) return;
     try {
-      await writeHeartbeat(this.redis, this.current(), { prefix: this.cfg.QUEUE_PREFIX, ttlMs: this.cfg.HEARTBEAT_INTERVAL_MS * 3 });
+      await writeHeartbeat(this.redis, this.current(), {
+        prefix: this.cfg.QUEUE_PREFIX,
+        ttlMs: this.cfg.HEARTBEAT_INTERVAL_MS * 3,
+      });
     } catch (err) {
       this.logger.warn(`heartbeat failed: ${(err as Error).message}`);
     }
@@ -60,7 +69,9 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   async remove(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await removeHeartbeat(this.redis, this.cfg.POOL_NAME, this.cfg.POD_NAME, this.cfg.QUEUE_PREFIX).catch(() => undefined);
+    await removeHeartbeat(this.redis, this.cfg.POOL_NAME, this.cfg.POD_NAME, this.cfg.QUEUE_PREFIX).catch(
+      () => undefined,
+    );
   }
 
   onModuleDestroy(): void {

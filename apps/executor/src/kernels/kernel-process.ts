@@ -91,7 +91,11 @@ export class KernelProcess {
       }, KERNEL_START_TIMEOUT_MS);
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`kernel exited during start (${code ?? signal}): ${Buffer.concat(startupErr).toString().slice(0, 2000)}`));
+        reject(
+          new Error(
+            `kernel exited during start (${code ?? signal}): ${Buffer.concat(startupErr).toString().slice(0, 2000)}`,
+          ),
+        );
       });
       child.once('error', (e) => {
         clearTimeout(timer);
@@ -106,9 +110,21 @@ export class KernelProcess {
   private readyTimer?: NodeJS.Timeout;
 
   /** Runs one cell. Never rejects: kernel death and timeouts are outcomes. */
-  run(code: string, timeoutMs: number, env?: Record<string, string>, invalidateImports = false): Promise<RunOutcome> {
+  run(
+    code: string,
+    timeoutMs: number,
+    env?: Record<string, string>,
+    invalidateImports = false,
+  ): Promise<RunOutcome> {
     if (this.dead || !this.child) {
-      return Promise.resolve({ exitCode: 1, stdout: '', stderr: 'kernel is not running\n', timedOut: false, truncated: false, kernelDied: true });
+      return Promise.resolve({
+        exitCode: 1,
+        stdout: '',
+        stderr: 'kernel is not running\n',
+        timedOut: false,
+        truncated: false,
+        kernelDied: true,
+      });
     }
     if (this.pending) throw new Error('kernel is busy (executions of a session must be serialized)');
     const id = randomBytes(6).toString('hex');
@@ -140,7 +156,9 @@ export class KernelProcess {
         this.timedOutHard = true;
         this.kill();
       }, timeoutMs + KERNEL_TIMEOUT_GRACE_MS);
-      const line = JSON.stringify({ id, code, nonce, timeoutMs, env, invalidate: invalidateImports || undefined }) + '\n';
+      const line =
+        JSON.stringify({ id, code, nonce, timeoutMs, env, invalidate: invalidateImports || undefined }) +
+        '\n';
       (this.child?.stdio[3] as Writable).write(line);
     });
   }

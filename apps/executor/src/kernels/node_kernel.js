@@ -30,7 +30,8 @@ const REPLY_FD = 4;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 function writeAllSync(fd, data) {
-  const buf = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const buf =
+    typeof data === 'string' ? Buffer.from(data) : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   let off = 0;
   while (off < buf.length) {
     try {
@@ -48,7 +49,12 @@ function writeAllSync(fd, data) {
 function patchStream(stream, fd) {
   stream.write = function (chunk, encoding, cb) {
     if (typeof encoding === 'function') cb = encoding;
-    if (typeof chunk === 'string' && typeof encoding === 'string' && encoding !== 'utf8' && encoding !== 'utf-8') {
+    if (
+      typeof chunk === 'string' &&
+      typeof encoding === 'string' &&
+      encoding !== 'utf8' &&
+      encoding !== 'utf-8'
+    ) {
       chunk = Buffer.from(chunk, encoding);
     }
     writeAllSync(fd, chunk);
@@ -143,7 +149,10 @@ function compileScript(js, name) {
     return new vm.Script(js, { filename: name });
   } catch (e) {
     if (e instanceof SyntaxError && /\bawait\b/.test(js)) {
-      return { async: true, script: new vm.Script(`(async () => {\n${js}\n})()`, { filename: name, lineOffset: -1 }) };
+      return {
+        async: true,
+        script: new vm.Script(`(async () => {\n${js}\n})()`, { filename: name, lineOffset: -1 }),
+      };
     }
     throw e;
   }
@@ -161,7 +170,10 @@ function withTimeout(promise, ms) {
   return Promise.race([
     promise.finally(() => clearTimeout(timer)),
     new Promise((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`execution exceeded ${ms} ms`), { executionTimeout: true })), ms);
+      timer = setTimeout(
+        () => reject(Object.assign(new Error(`execution exceeded ${ms} ms`), { executionTimeout: true })),
+        ms,
+      );
     }),
   ]);
 }
@@ -184,10 +196,17 @@ async function runCell(req) {
     const compiled = compileScript(js, name);
     let value;
     if (compiled.async) {
-      value = await withTimeout(compiled.script.runInThisContext({ timeout: timeoutMs, displayErrors: false }), timeoutMs - (Date.now() - started));
+      value = await withTimeout(
+        compiled.script.runInThisContext({ timeout: timeoutMs, displayErrors: false }),
+        timeoutMs - (Date.now() - started),
+      );
     } else {
       value = compiled.runInThisContext({ timeout: timeoutMs, displayErrors: false });
-      if (value && typeof value.then === 'function' && Object.prototype.toString.call(value) === '[object Promise]') {
+      if (
+        value &&
+        typeof value.then === 'function' &&
+        Object.prototype.toString.call(value) === '[object Promise]'
+      ) {
         value = await withTimeout(value, Math.max(1, timeoutMs - (Date.now() - started)));
       }
     }

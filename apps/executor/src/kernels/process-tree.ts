@@ -44,6 +44,15 @@ export function closed(child: ChildProcess): Promise<{ code: number | null; sign
 /** The exit code we report for a process: its code, or 128 + signal number. */
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
-  const signals: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGSEGV: 11, SIGABRT: 6, SIGXFSZ: 25, SIGXCPU: 24, SIGINT: 2, SIGBUS: 7 };
+  const signals: Record<string, number> = {
+    SIGKILL: 9,
+    SIGTERM: 15,
+    SIGSEGV: 11,
+    SIGABRT: 6,
+    SIGXFSZ: 25,
+    SIGXCPU: 24,
+    SIGINT: 2,
+    SIGBUS: 7,
+  };
   return 128 + (signal ? (signals[signal] ?? 1) : 1);
 }

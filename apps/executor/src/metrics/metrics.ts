@@ -1,7 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import type { Provider } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
-import { Counter, Gauge, Histogram, register, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from 'prom-client';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  register,
+  type CounterConfiguration,
+  type GaugeConfiguration,
+  type HistogramConfiguration,
+} from 'prom-client';
 
 export const MetricNames = {
   executions: 'executor_executions_total',
@@ -28,13 +36,19 @@ function token(name: string): string {
  * apps in one process (tests) share the registry instead of failing with "already registered".
  */
 function counter(cfg: CounterConfiguration<string>): Provider {
-  return { provide: token(cfg.name), useFactory: () => register.getSingleMetric(cfg.name) ?? new Counter(cfg) };
+  return {
+    provide: token(cfg.name),
+    useFactory: () => register.getSingleMetric(cfg.name) ?? new Counter(cfg),
+  };
 }
 function gauge(cfg: GaugeConfiguration<string>): Provider {
   return { provide: token(cfg.name), useFactory: () => register.getSingleMetric(cfg.name) ?? new Gauge(cfg) };
 }
 function histogram(cfg: HistogramConfiguration<string>): Provider {
-  return { provide: token(cfg.name), useFactory: () => register.getSingleMetric(cfg.name) ?? new Histogram(cfg) };
+  return {
+    provide: token(cfg.name),
+    useFactory: () => register.getSingleMetric(cfg.name) ?? new Histogram(cfg),
+  };
 }
 const makeCounterProvider = counter;
 const makeGaugeProvider = gauge;
@@ -46,7 +60,11 @@ export function defaultMetricsRegistered(): boolean {
 }
 
 export const metricProviders = [
-  makeCounterProvider({ name: MetricNames.executions, help: 'Executions by template and outcome', labelNames: ['template', 'outcome'] }),
+  makeCounterProvider({
+    name: MetricNames.executions,
+    help: 'Executions by template and outcome',
+    labelNames: ['template', 'outcome'],
+  }),
   makeHistogramProvider({
     name: MetricNames.duration,
     help: 'Execution duration (seconds)',
@@ -55,14 +73,22 @@ export const metricProviders = [
   }),
   makeGaugeProvider({ name: MetricNames.sessions, help: 'Sessions held by this pod' }),
   makeGaugeProvider({ name: MetricNames.running, help: 'Executions running now' }),
-  makeCounterProvider({ name: MetricNames.kernelRestarts, help: 'Kernels restarted after dying (timeout, crash, OOM)', labelNames: ['template'] }),
+  makeCounterProvider({
+    name: MetricNames.kernelRestarts,
+    help: 'Kernels restarted after dying (timeout, crash, OOM)',
+    labelNames: ['template'],
+  }),
   makeHistogramProvider({
     name: MetricNames.snapshotDuration,
     help: 'Snapshot duration, capture to stored (seconds)',
     labelNames: ['trigger'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   }),
-  makeCounterProvider({ name: MetricNames.snapshotFailures, help: 'Snapshots that failed', labelNames: ['trigger'] }),
+  makeCounterProvider({
+    name: MetricNames.snapshotFailures,
+    help: 'Snapshots that failed',
+    labelNames: ['trigger'],
+  }),
   makeGaugeProvider({ name: MetricNames.warmKernels, help: 'Pre-started kernels waiting for a session' }),
 ];
 

@@ -11,7 +11,8 @@ import { SandboxService } from '../sandbox/sandbox.service';
 /** Where pip installs inside the workspace (on PYTHONPATH of every session process). */
 export const PIP_TARGET = '.packages/python';
 
-const PIP_SPEC = /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?(\s*(==|>=|<=|~=|!=|>|<)\s*[A-Za-z0-9.*+!_-]+)?$/;
+const PIP_SPEC =
+  /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?(\s*(==|>=|<=|~=|!=|>|<)\s*[A-Za-z0-9.*+!_-]+)?$/;
 const NPM_SPEC = /^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*(@[A-Za-z0-9.^~<>=*|+ -]+)?$/;
 
 type Manager = 'pip' | 'npm';
@@ -36,19 +37,45 @@ export class PackagesService {
 
   async install(s: Session, p: PackagesInstallPayload): Promise<InstalledPackageRecord[]> {
     const manager = (p.manager ?? s.template.packageManager) as Manager | null;
-    if (!manager) throw new JobError('invalid_argument', `template ${s.template.name} has no package manager`);
+    if (!manager)
+      throw new JobError('invalid_argument', `template ${s.template.name} has no package manager`);
     if (s.template.packageManager !== manager) {
-      throw new JobError('invalid_argument', `template ${s.template.name} uses ${s.template.packageManager ?? 'no package manager'}, not ${manager}`);
+      throw new JobError(
+        'invalid_argument',
+        `template ${s.template.name} uses ${s.template.packageManager ?? 'no package manager'}, not ${manager}`,
+      );
     }
     const re = manager === 'pip' ? PIP_SPEC : NPM_SPEC;
     const bad = p.packages.filter((x) => !re.test(x));
-    if (bad.length) throw new JobError('invalid_argument', `invalid ${manager} package spec(s): ${bad.map((b) => JSON.stringify(b)).join(', ')}`);
+    if (bad.length)
+      throw new JobError(
+        'invalid_argument',
+        `invalid ${manager} package spec(s): ${bad.map((b) => JSON.stringify(b)).join(', ')}`,
+      );
     const ws = this.sandbox.sandbox.workspace(s.slot);
     const argv =
       manager === 'pip'
-        ? ['/usr/bin/python3', '-m', 'pip', 'install', '--no-input', '--upgrade', '--target', join(ws, PIP_TARGET), ...p.packages.map((x) => x.replace(/\s+/g, ''))]
+        ? [
+            '/usr/bin/python3',
+            '-m',
+            'pip',
+            'install',
+            '--no-input',
+            '--upgrade',
+            '--target',
+            join(ws, PIP_TARGET),
+            ...p.packages.map((x) => x.replace(/\s+/g, '')),
+          ]
         : // cwd is the workspace (no --prefix: it would also move npm's global config, e.g. the image's cafile)
-          ['/usr/bin/node', this.npmCli, 'install', '--no-audit', '--no-fund', '--no-update-notifier', ...p.packages];
+          [
+            '/usr/bin/node',
+            this.npmCli,
+            'install',
+            '--no-audit',
+            '--no-fund',
+            '--no-update-notifier',
+            ...p.packages,
+          ];
     const env: Record<string, string> = {};
     const roBinds: string[] = [];
     if (manager === 'pip') {
@@ -69,13 +96,17 @@ export class PackagesService {
     });
     if (r.exitCode !== 0) {
       const tail = (r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n');
-      throw new JobError(r.timedOut ? 'timeout' : 'invalid_argument', `${manager} install failed (exit ${r.exitCode}):\n${tail}`);
+      throw new JobError(
+        r.timedOut ? 'timeout' : 'invalid_argument',
+        `${manager} install failed (exit ${r.exitCode}):\n${tail}`,
+      );
     }
     const installed: InstalledPackageRecord[] = [];
     for (const spec of p.packages) {
       const name = manager === 'pip' ? pipName(spec) : npmName(spec);
       const version = manager === 'pip' ? await this.pipVersion(s, name) : await this.npmVersion(s, name);
-      if (!version) throw new JobError('internal', `${manager} reported success but ${name} is not installed`);
+      if (!version)
+        throw new JobError('internal', `${manager} reported success but ${name} is not installed`);
       installed.push({ manager, name, version });
     }
     for (const pkg of installed) {
@@ -99,7 +130,9 @@ export class PackagesService {
 
   private async npmVersion(s: Session, name: string): Promise<string | undefined> {
     try {
-      const pj = JSON.parse(await readFile(join(s.slot.work, 'node_modules', name, 'package.json'), 'utf8')) as { version?: string };
+      const pj = JSON.parse(
+        await readFile(join(s.slot.work, 'node_modules', name, 'package.json'), 'utf8'),
+      ) as { version?: string };
       return pj.version;
     } catch {
       return undefined;

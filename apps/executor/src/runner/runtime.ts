@@ -42,7 +42,12 @@ export interface CommandOptions {
 /** Executes snippets for one session. */
 export interface Runtime {
   readonly slot: Slot;
-  execute(code: string, timeoutMs: number, env: Record<string, string>, opts?: ExecuteOptions): Promise<RunOutcome>;
+  execute(
+    code: string,
+    timeoutMs: number,
+    env: Record<string, string>,
+    opts?: ExecuteOptions,
+  ): Promise<RunOutcome>;
   /** Runs a helper command (package managers) in the session's sandbox. */
   command(argv: string[], opts: CommandOptions): Promise<RunOutcome>;
   close(): Promise<void>;
@@ -72,7 +77,12 @@ export function kernelArgv(template: Template, sandbox: Sandbox, memoryMb: numbe
       return [binary('python3'), '-u', '-s', join(dir, 'python_kernel.py')];
     case 'node':
     case 'typescript':
-      return [binary('node'), `--max-old-space-size=${Math.max(32, Math.floor(memoryMb * 0.75))}`, join(dir, 'node_kernel.js'), template.kernel];
+      return [
+        binary('node'),
+        `--max-old-space-size=${Math.max(32, Math.floor(memoryMb * 0.75))}`,
+        join(dir, 'node_kernel.js'),
+        template.kernel,
+      ];
     default:
       throw new Error(`template ${template.name} has no kernel`);
   }
@@ -91,7 +101,15 @@ export async function runProcess(
   try {
     child = spawnTree(spec, ['ignore', 'pipe', 'pipe']);
   } catch (e) {
-    return { exitCode: 127, stdout: '', stderr: `${(e as Error).message}\n`, timedOut: false, truncated: false, kernelDied: false, spawnError: (e as Error).message };
+    return {
+      exitCode: 127,
+      stdout: '',
+      stderr: `${(e as Error).message}\n`,
+      timedOut: false,
+      truncated: false,
+      kernelDied: false,
+      spawnError: (e as Error).message,
+    };
   }
   (child.stdout as Readable).on('data', (d: Buffer) => out.push(d));
   (child.stderr as Readable).on('data', (d: Buffer) => err.push(d));
@@ -110,7 +128,10 @@ export async function runProcess(
   const { code, signal } = await closed(child);
   clearTimeout(timer);
   if (orphanTimer) clearTimeout(orphanTimer);
-  const stderr = err.text() + (spawnError ? `${spawnError}\n` : '') + (timedOut ? `TimeoutError: execution exceeded ${timeoutMs} ms\n` : '');
+  const stderr =
+    err.text() +
+    (spawnError ? `${spawnError}\n` : '') +
+    (timedOut ? `TimeoutError: execution exceeded ${timeoutMs} ms\n` : '');
   return {
     exitCode: timedOut ? TIMEOUT_EXIT_CODE : exitCodeOf(code, signal),
     stdout: out.text(),
@@ -129,10 +150,19 @@ abstract class BaseRuntime implements Runtime {
     protected readonly network: boolean,
   ) {}
 
-  abstract execute(code: string, timeoutMs: number, env: Record<string, string>, opts?: ExecuteOptions): Promise<RunOutcome>;
+  abstract execute(
+    code: string,
+    timeoutMs: number,
+    env: Record<string, string>,
+    opts?: ExecuteOptions,
+  ): Promise<RunOutcome>;
   abstract close(): Promise<void>;
 
-  protected spec(argv: string[], env: Record<string, string>, opts: { network?: boolean; cwd?: string; roBinds?: string[] } = {}): SpawnSpec {
+  protected spec(
+    argv: string[],
+    env: Record<string, string>,
+    opts: { network?: boolean; cwd?: string; roBinds?: string[] } = {},
+  ): SpawnSpec {
     const { sandbox, template } = this.deps;
     return sandbox.spec(this.slot, {
       argv,
@@ -189,7 +219,12 @@ export class KernelRuntime extends BaseRuntime {
     this.starting.catch(() => undefined);
   }
 
-  async execute(code: string, timeoutMs: number, env: Record<string, string>, opts: ExecuteOptions = {}): Promise<RunOutcome> {
+  async execute(
+    code: string,
+    timeoutMs: number,
+    env: Record<string, string>,
+    opts: ExecuteOptions = {},
+  ): Promise<RunOutcome> {
     if (!this.kernel.alive) this.restart();
     if (this.starting) {
       try {
@@ -197,11 +232,23 @@ export class KernelRuntime extends BaseRuntime {
       } catch (e) {
         this.starting = undefined;
         this.kernel.kill();
-        return { exitCode: 1, stdout: '', stderr: `kernel failed to start: ${(e as Error).message}\n`, timedOut: false, truncated: false, kernelDied: true };
+        return {
+          exitCode: 1,
+          stdout: '',
+          stderr: `kernel failed to start: ${(e as Error).message}\n`,
+          timedOut: false,
+          truncated: false,
+          kernelDied: true,
+        };
       }
       this.starting = undefined;
     }
-    const outcome = await this.kernel.run(code, timeoutMs, Object.keys(env).length ? env : undefined, opts.invalidateImports);
+    const outcome = await this.kernel.run(
+      code,
+      timeoutMs,
+      Object.keys(env).length ? env : undefined,
+      opts.invalidateImports,
+    );
     if (outcome.kernelDied) this.restart(); // be ready for the next execution
     return outcome;
   }
@@ -230,7 +277,16 @@ export class OneShotRuntime extends BaseRuntime {
         chownSync(join(hostBuild, steps.sourceFile), this.slot.uid, this.slot.uid);
       }
       if (steps.compile) {
-        const compiled = await runProcess(this.spec(steps.compile.map((a, i) => (i === 0 ? binary(a) : a)), env, { cwd: build }), this.slot, compileTimeoutMs + timeoutMs, maxOutputBytes);
+        const compiled = await runProcess(
+          this.spec(
+            steps.compile.map((a, i) => (i === 0 ? binary(a) : a)),
+            env,
+            { cwd: build },
+          ),
+          this.slot,
+          compileTimeoutMs + timeoutMs,
+          maxOutputBytes,
+        );
         if (compiled.exitCode !== 0 || compiled.timedOut) return compiled;
       }
       const mapped = new Set([steps.sourceFile, ...(steps.artifacts ?? [])]);
@@ -240,7 +296,13 @@ export class OneShotRuntime extends BaseRuntime {
         if (mapped.has(a)) return join(build, a);
         return a;
       });
-      if (template.name === 'java') argv = [argv[0] as string, `-Xmx${Math.max(16, Math.floor(memoryMb * 0.6))}m`, '-Xss1m', ...argv.slice(1)];
+      if (template.name === 'java')
+        argv = [
+          argv[0] as string,
+          `-Xmx${Math.max(16, Math.floor(memoryMb * 0.6))}m`,
+          '-Xss1m',
+          ...argv.slice(1),
+        ];
       return await runProcess(this.spec(argv, env), this.slot, timeoutMs, maxOutputBytes);
     } finally {
       rmSync(hostBuild, { recursive: true, force: true });
@@ -252,6 +314,13 @@ export class OneShotRuntime extends BaseRuntime {
   }
 }
 
-export function createRuntime(slot: Slot, deps: RuntimeDeps, network: boolean, kernel?: KernelProcess): Runtime {
-  return deps.template.kernel ? new KernelRuntime(slot, deps, network, kernel) : new OneShotRuntime(slot, deps, network);
+export function createRuntime(
+  slot: Slot,
+  deps: RuntimeDeps,
+  network: boolean,
+  kernel?: KernelProcess,
+): Runtime {
+  return deps.template.kernel
+    ? new KernelRuntime(slot, deps, network, kernel)
+    : new OneShotRuntime(slot, deps, network);
 }

@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync, accessSync, constants, chownSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmdirSync,
+  writeFileSync,
+  accessSync,
+  constants,
+  chownSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** What this machine offers to contain a session's processes (measured at boot, logged, in /metrics). */
@@ -64,13 +73,20 @@ export class Cgroups {
     try {
       if (existsSync(join(base, 'cgroup.controllers'))) {
         const controllers = readFileSync(join(base, 'cgroup.subtree_control'), 'utf8');
-        if (!writable(base)) return { version: 'none', pids: false, memory: false, reason: 'cgroup v2 hierarchy is read-only' };
+        if (!writable(base))
+          return { version: 'none', pids: false, memory: false, reason: 'cgroup v2 hierarchy is read-only' };
         const root = join(base, this.name);
         mkdirSync(root, { recursive: true });
         const want = ['pids', 'memory'].filter((c) => controllers.includes(c));
-        if (want.length) writeFileSync(join(root, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
+        if (want.length)
+          writeFileSync(join(root, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
         this.roots.unified = root;
-        return { version: 'v2', pids: want.includes('pids'), memory: want.includes('memory'), reason: `cgroup v2 at ${root}` };
+        return {
+          version: 'v2',
+          pids: want.includes('pids'),
+          memory: want.includes('memory'),
+          reason: `cgroup v2 at ${root}`,
+        };
       }
       const pids = join(base, 'pids');
       const memory = join(base, 'memory');
@@ -84,15 +100,30 @@ export class Cgroups {
         this.roots.memory = join(memory, this.name);
         mkdirSync(this.roots.memory, { recursive: true });
       }
-      if (!hasPids && !hasMem) return { version: 'none', pids: false, memory: false, reason: 'no writable cgroup hierarchy' };
-      return { version: 'v1', pids: hasPids, memory: hasMem, reason: `cgroup v1 (pids: ${hasPids}, memory: ${hasMem})` };
+      if (!hasPids && !hasMem)
+        return { version: 'none', pids: false, memory: false, reason: 'no writable cgroup hierarchy' };
+      return {
+        version: 'v1',
+        pids: hasPids,
+        memory: hasMem,
+        reason: `cgroup v1 (pids: ${hasPids}, memory: ${hasMem})`,
+      };
     } catch (err) {
-      return { version: 'none', pids: false, memory: false, reason: `cgroups unusable: ${(err as Error).message}` };
+      return {
+        version: 'none',
+        pids: false,
+        memory: false,
+        reason: `cgroups unusable: ${(err as Error).message}`,
+      };
     }
   }
 
   /** Creates the cgroup(s) of one slot; `owner` (uid) may then join them. */
-  create(id: string, limits: { pidsMax: number; memoryBytes: number }, owner?: number): SessionCgroup | undefined {
+  create(
+    id: string,
+    limits: { pidsMax: number; memoryBytes: number },
+    owner?: number,
+  ): SessionCgroup | undefined {
     const dirs: string[] = [];
     let memDir: string | undefined;
     const prepare = (dir: string): void => {
@@ -160,15 +191,14 @@ export class Cgroups {
   }
 
   private oomCount(dir: string, v2: boolean): number {
-    return v2 ? readInt(join(dir, 'memory.events'), 'oom_kill') : readInt(join(dir, 'memory.oom_control'), 'oom_kill');
+    return v2
+      ? readInt(join(dir, 'memory.events'), 'oom_kill')
+      : readInt(join(dir, 'memory.oom_control'), 'oom_kill');
   }
 
   private readPids(dir: string): number[] {
     try {
-      return readFileSync(join(dir, 'cgroup.procs'), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map(Number);
+      return readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
     } catch {
       return [];
     }

@@ -9,9 +9,16 @@ import { SlotAllocator } from './slots';
 
 /** Finds the kernel scripts: next to the bundle (assets) or in the sources (tests). */
 export function findKernelsDir(): string {
-  const candidates = [process.env['EXECUTOR_KERNELS_DIR'], join(__dirname, 'kernels'), join(__dirname, '..', 'kernels'), join(__dirname, '..', 'src', 'kernels')];
+  const candidates = [
+    process.env['EXECUTOR_KERNELS_DIR'],
+    join(__dirname, 'kernels'),
+    join(__dirname, '..', 'kernels'),
+    join(__dirname, '..', 'src', 'kernels'),
+  ];
   for (const c of candidates) if (c && existsSync(join(c, 'python_kernel.py'))) return c;
-  throw new Error(`kernel scripts not found (looked in ${candidates.filter(Boolean).join(', ')}); set EXECUTOR_KERNELS_DIR`);
+  throw new Error(
+    `kernel scripts not found (looked in ${candidates.filter(Boolean).join(', ')}); set EXECUTOR_KERNELS_DIR`,
+  );
 }
 
 /** Directory of the `typescript` package (the typescript kernel needs it at run time). */
@@ -42,7 +49,9 @@ export class SandboxService implements OnApplicationShutdown {
     const cgroups = root ? new Cgroups(`executor-${cfg.POD_NAME}`) : undefined;
     this.cgroups = cgroups && cgroups.support.version !== 'none' ? cgroups : undefined;
     if (cfg.SANDBOX === 'bwrap' && !existsSync('/usr/bin/bwrap')) {
-      throw new Error('SANDBOX=bwrap but /usr/bin/bwrap is missing: apt-get install bubblewrap (or SANDBOX=none where the pod is the boundary)');
+      throw new Error(
+        'SANDBOX=bwrap but /usr/bin/bwrap is missing: apt-get install bubblewrap (or SANDBOX=none where the pod is the boundary)',
+      );
     }
     this.sandbox = new Sandbox({
       mode: cfg.SANDBOX,

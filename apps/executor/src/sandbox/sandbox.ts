@@ -118,16 +118,23 @@ export class Sandbox {
       `--fsize=${this.opts.maxFileBytes}`,
       '--core=0',
       ...(this.opts.distinctUids ? [`--nproc=${this.opts.maxProcesses}`] : []),
-      ...(req.addressSpaceLimit && !slot.cgroup?.memory
-        ? [`--as=${this.opts.memoryBytes}`]
-        : []),
+      ...(req.addressSpaceLimit && !slot.cgroup?.memory ? [`--as=${this.opts.memoryBytes}`] : []),
     ];
-    const inner = this.opts.mode === 'bwrap' ? ['/usr/bin/bwrap', ...this.bwrapArgs(slot, req), '--', ...req.argv] : req.argv;
+    const inner =
+      this.opts.mode === 'bwrap'
+        ? ['/usr/bin/bwrap', ...this.bwrapArgs(slot, req), '--', ...req.argv]
+        : req.argv;
     let argv = ['/usr/bin/prlimit', ...limits, '--', ...inner];
     const procs = slot.cgroup?.procsFiles ?? [];
     if (procs.length) {
       // Join the session's cgroups before exec, so that no process of the session ever runs outside them.
-      argv = ['/bin/sh', '-c', 'for f in $CG; do echo $$ > "$f" || exit 125; done; unset CG; exec "$@"', 'sh', ...argv];
+      argv = [
+        '/bin/sh',
+        '-c',
+        'for f in $CG; do echo $$ > "$f" || exit 125; done; unset CG; exec "$@"',
+        'sh',
+        ...argv,
+      ];
     }
     const env = { ...req.env, ...(procs.length ? { CG: procs.join(' ') } : {}) };
     return {

@@ -48,7 +48,11 @@ export class SlotAllocator {
     }
     let cgroup;
     try {
-      cgroup = this.opts.cgroups?.create(`slot-${index}`, { pidsMax: this.opts.pidsMax, memoryBytes: this.opts.memoryBytes }, uid);
+      cgroup = this.opts.cgroups?.create(
+        `slot-${index}`,
+        { pidsMax: this.opts.pidsMax, memoryBytes: this.opts.memoryBytes },
+        uid,
+      );
     } catch {
       cgroup = undefined;
     }

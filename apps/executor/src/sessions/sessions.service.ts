@@ -99,10 +99,14 @@ export class SessionsService implements OnModuleDestroy {
   /** The session (or `session_not_on_pod`), with its FIFO mutex held while `fn` runs. */
   async withSession<T>(sessionId: string, fn: (s: Session) => Promise<T>): Promise<T> {
     const s = this.sessions.get(sessionId);
-    if (!s) throw new JobError('session_not_on_pod', `session ${sessionId} is not on pod ${this.cfg.POD_NAME}`);
+    if (!s)
+      throw new JobError('session_not_on_pod', `session ${sessionId} is not on pod ${this.cfg.POD_NAME}`);
     return s.mutex.run(async () => {
       if (this.sessions.get(sessionId) !== s) {
-        throw new JobError('session_not_on_pod', `session ${sessionId} was closed on pod ${this.cfg.POD_NAME}`);
+        throw new JobError(
+          'session_not_on_pod',
+          `session ${sessionId} was closed on pod ${this.cfg.POD_NAME}`,
+        );
       }
       this.touch(s);
       return fn(s);
@@ -112,18 +116,25 @@ export class SessionsService implements OnModuleDestroy {
   // ------------------------------------------------------------------ open
   async open(p: OpenSessionPayload): Promise<OpenSessionResult> {
     if (p.template !== this.template.name) {
-      throw new JobError('invalid_argument', `pod ${this.cfg.POD_NAME} serves template ${this.template.name}, not ${p.template}`);
+      throw new JobError(
+        'invalid_argument',
+        `pod ${this.cfg.POD_NAME} serves template ${this.template.name}, not ${p.template}`,
+      );
     }
     const existing = this.sessions.get(p.sessionId);
     if (existing) {
-      if (existing.tenant !== p.tenant) throw new JobError('conflict', `session ${p.sessionId} belongs to another tenant`);
+      if (existing.tenant !== p.tenant)
+        throw new JobError('conflict', `session ${p.sessionId} belongs to another tenant`);
       return { pod: this.cfg.POD_NAME, restored: false };
     }
     const inFlight = this.opening.get(p.sessionId);
     if (inFlight) return inFlight;
     if (this.draining) throw new JobError('unavailable', `pod ${this.cfg.POD_NAME} is shutting down`);
     if (this.sessions.size + this.opening.size >= this.cfg.MAX_SESSIONS) {
-      throw new JobError('unavailable', `pod ${this.cfg.POD_NAME} is full (${this.cfg.MAX_SESSIONS} sessions)`);
+      throw new JobError(
+        'unavailable',
+        `pod ${this.cfg.POD_NAME} is full (${this.cfg.MAX_SESSIONS} sessions)`,
+      );
     }
     const promise = this.doOpen(p).finally(() => this.opening.delete(p.sessionId));
     this.opening.set(p.sessionId, promise);
@@ -172,11 +183,17 @@ export class SessionsService implements OnModuleDestroy {
 
   private async restoreInto(s: Session, p: OpenSessionPayload): Promise<number | undefined> {
     const res = await this.callPersistence(() =>
-      this.persistence.call(QueueNames.restore, PersistenceJobDefs.restore, { sessionId: s.id }, { timeoutMs: this.cfg.PERSISTENCE_TIMEOUT_MS }),
+      this.persistence.call(
+        QueueNames.restore,
+        PersistenceJobDefs.restore,
+        { sessionId: s.id },
+        { timeoutMs: this.cfg.PERSISTENCE_TIMEOUT_MS },
+      ),
     );
     if (!res.found || !res.state || res.version === undefined) return undefined;
     const state = decodeState(await takeTransfer(this.redis, res.state));
-    if (state.sessionId !== s.id) throw new JobError('internal', `restored state belongs to ${state.sessionId}, not ${s.id}`);
+    if (state.sessionId !== s.id)
+      throw new JobError('internal', `restored state belongs to ${state.sessionId}, not ${s.id}`);
     await restoreWorkspace(s.slot.work, state.files, { clean: true });
     this.sandbox.slots.chownTree(s.slot, s.slot.work);
     s.env = { ...state.env, ...p.env };
@@ -185,7 +202,12 @@ export class SessionsService implements OnModuleDestroy {
     s.packages = state.packages;
     s.createdAt = state.createdAt;
     s.invalidateImports = true;
-    s.lastSnapshot = { version: res.version, files: stripContent(state.files), at: new Date().toISOString(), bytes: res.state.size };
+    s.lastSnapshot = {
+      version: res.version,
+      files: stripContent(state.files),
+      at: new Date().toISOString(),
+      bytes: res.state.size,
+    };
     return res.version;
   }
 
@@ -193,10 +215,16 @@ export class SessionsService implements OnModuleDestroy {
   async execute(p: ExecutePayload): Promise<ExecuteResult> {
     const codeBytes = Buffer.byteLength(p.code);
     if (codeBytes > this.cfg.MAX_CODE_BYTES) {
-      throw new JobError('payload_too_large', `code is ${codeBytes} bytes; the limit is ${this.cfg.MAX_CODE_BYTES}`);
+      throw new JobError(
+        'payload_too_large',
+        `code is ${codeBytes} bytes; the limit is ${this.cfg.MAX_CODE_BYTES}`,
+      );
     }
     if (p.language && !this.languageMatches(p.language)) {
-      throw new JobError('invalid_argument', `this session runs ${this.template.language} (template ${this.template.name}), not ${p.language}`);
+      throw new JobError(
+        'invalid_argument',
+        `this session runs ${this.template.language} (template ${this.template.name}), not ${p.language}`,
+      );
     }
     return this.withSession(p.sessionId, async (s) => {
       const at = new Date();
@@ -207,7 +235,12 @@ export class SessionsService implements OnModuleDestroy {
       try {
         const invalidate = s.invalidateImports;
         s.invalidateImports = false;
-        outcome = await s.runtime.execute(p.code, p.timeoutMs, { ...s.env, ...(p.env ?? {}) }, { invalidateImports: invalidate });
+        outcome = await s.runtime.execute(
+          p.code,
+          p.timeoutMs,
+          { ...s.env, ...(p.env ?? {}) },
+          { invalidateImports: invalidate },
+        );
       } finally {
         this.runningCount--;
         this.metrics.running.set(this.runningCount);
@@ -222,8 +255,15 @@ export class SessionsService implements OnModuleDestroy {
             : ExecutionOutcomes.error;
       this.metrics.executions.inc({ template: this.template.name, outcome: label });
       this.metrics.duration.observe({ template: this.template.name }, durationMs / 1000);
-      s.history.push({ id: p.executionId, code: truncateCode(p.code), exitCode: outcome.exitCode, durationMs, at: at.toISOString() });
-      if (s.history.length > this.cfg.HISTORY_LIMIT) s.history.splice(0, s.history.length - this.cfg.HISTORY_LIMIT);
+      s.history.push({
+        id: p.executionId,
+        code: truncateCode(p.code),
+        exitCode: outcome.exitCode,
+        durationMs,
+        at: at.toISOString(),
+      });
+      if (s.history.length > this.cfg.HISTORY_LIMIT)
+        s.history.splice(0, s.history.length - this.cfg.HISTORY_LIMIT);
       s.stateDirty = true;
       const result: ExecuteResult = {
         id: p.executionId,
@@ -247,7 +287,13 @@ export class SessionsService implements OnModuleDestroy {
   private languageMatches(language: string): boolean {
     const l = language.toLowerCase();
     const t = this.template;
-    return l === t.language || l === t.name || (t.language === 'javascript' && (l === 'js' || l === 'node')) || (t.name === 'typescript' && l === 'ts') || (t.language === 'python' && l === 'python3');
+    return (
+      l === t.language ||
+      l === t.name ||
+      (t.language === 'javascript' && (l === 'js' || l === 'node')) ||
+      (t.name === 'typescript' && l === 'ts') ||
+      (t.language === 'python' && l === 'python3')
+    );
   }
 
   // ------------------------------------------------------------------ snapshots
@@ -306,7 +352,11 @@ export class SessionsService implements OnModuleDestroy {
     return { version: res.version, bytes: res.bytes, at: res.at };
   }
 
-  private async storeSnapshot(s: Session, state: SessionState, trigger: SnapshotTrigger): Promise<{ version: number; bytes: number; at: string }> {
+  private async storeSnapshot(
+    s: Session,
+    state: SessionState,
+    trigger: SnapshotTrigger,
+  ): Promise<{ version: number; bytes: number; at: string }> {
     const send = async (st: SessionState): Promise<{ version: number; bytes: number; at: string }> => {
       const ref = await putTransfer(this.redis, encodeState(st), { prefix: this.cfg.QUEUE_PREFIX });
       return this.callPersistence(() =>
@@ -333,7 +383,11 @@ export class SessionsService implements OnModuleDestroy {
       return await send(state);
     } catch (err) {
       // The base version is not what the store holds (another pod wrote, or it expired): send everything.
-      if (state.baseVersion != null && err instanceof JobError && ['conflict', 'not_found', 'invalid_argument'].includes(err.code)) {
+      if (
+        state.baseVersion != null &&
+        err instanceof JobError &&
+        ['conflict', 'not_found', 'invalid_argument'].includes(err.code)
+      ) {
         this.logger.warn(`delta snapshot of ${s.id} refused (${err.message}); sending a full state`);
         return send({ ...state, files: await captureWorkspace(s.slot.work), baseVersion: null });
       }
@@ -347,7 +401,10 @@ export class SessionsService implements OnModuleDestroy {
       return await fn();
     } catch (err) {
       if (err instanceof JobCallError) {
-        throw new JobError(err.code === 'timeout' ? 'unavailable' : err.code === 'session_not_on_pod' ? 'internal' : err.code, `persistence: ${err.message}`);
+        throw new JobError(
+          err.code === 'timeout' ? 'unavailable' : err.code === 'session_not_on_pod' ? 'internal' : err.code,
+          `persistence: ${err.message}`,
+        );
       }
       throw err;
     }
@@ -357,7 +414,9 @@ export class SessionsService implements OnModuleDestroy {
     for (const s of this.sessions.values()) {
       if (!s.persist || s.mutex.pending > 0) continue; // busy sessions snapshot after their execution
       try {
-        await s.mutex.run(() => this.snapshot(s, 'periodic', { onlyIfFilesChanged: true, orStateChanged: true }));
+        await s.mutex.run(() =>
+          this.snapshot(s, 'periodic', { onlyIfFilesChanged: true, orStateChanged: true }),
+        );
       } catch (err) {
         this.logger.warn(`periodic snapshot of ${s.id} failed: ${(err as Error).message}`);
       }
@@ -401,7 +460,9 @@ export class SessionsService implements OnModuleDestroy {
   }
 
   private async dispose(s: Session): Promise<void> {
-    await s.runtime.close().catch((err: Error) => this.logger.warn(`closing the runtime of ${s.id}: ${err.message}`));
+    await s.runtime
+      .close()
+      .catch((err: Error) => this.logger.warn(`closing the runtime of ${s.id}: ${err.message}`));
     this.sandbox.slots.release(s.slot);
   }
 

@@ -102,10 +102,12 @@ export class WarmPoolService {
     this.notify();
     await this.inFlight;
     const all = this.ready.splice(0);
-    await Promise.all(all.map(async (w) => {
-      await w.kernel.close();
-      this.sandbox.slots.release(w.slot);
-    }));
+    await Promise.all(
+      all.map(async (w) => {
+        await w.kernel.close();
+        this.sandbox.slots.release(w.slot);
+      }),
+    );
     this.metrics.warmKernels.set(0);
   }
 }

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import {
@@ -100,7 +106,8 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
         const p = parsePayload(PodJobDefs.filesDelete, data);
         return this.sessions.withSession(p.sessionId, async (s) => {
           const deleted = await this.files.delete(s, p.path);
-          if (deleted && s.persist) await this.sessions.snapshot(s, 'execution', { onlyIfFilesChanged: true });
+          if (deleted && s.persist)
+            await this.sessions.snapshot(s, 'execution', { onlyIfFilesChanged: true });
           return { deleted };
         });
       }
@@ -114,7 +121,9 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
       }
       case PodJobs.packagesList: {
         const p = parsePayload(PodJobDefs.packagesList, data);
-        return this.sessions.withSession(p.sessionId, async (s) => ({ items: s.packages.map((x) => ({ ...x })) }));
+        return this.sessions.withSession(p.sessionId, async (s) => ({
+          items: s.packages.map((x) => ({ ...x })),
+        }));
       }
       default:
         throw new JobError('invalid_argument', `unknown job "${job.name}" on ${this.queueName}`);

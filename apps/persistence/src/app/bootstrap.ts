@@ -5,10 +5,17 @@ import { AppModule } from './app.module';
 import type { PersistenceConfig } from './config/config';
 
 /** Creates the app (not listening yet): used by main.ts and by the tests. */
-export async function createApp(config: PersistenceConfig, opts: { logger?: false } = {}): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), new FastifyAdapter({ bodyLimit: 1024 * 1024 }), {
-    ...(opts.logger === false ? { logger: false } : {}),
-  });
+export async function createApp(
+  config: PersistenceConfig,
+  opts: { logger?: false } = {},
+): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config),
+    new FastifyAdapter({ bodyLimit: 1024 * 1024 }),
+    {
+      ...(opts.logger === false ? { logger: false } : {}),
+    },
+  );
   app.enableShutdownHooks();
   return app;
 }

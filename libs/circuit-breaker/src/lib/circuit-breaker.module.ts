@@ -1,5 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { CIRCUIT_BREAKER_OPTIONS, CircuitBreakerRegistry, type CircuitBreakerRegistryOptions } from './registry';
+import {
+  CIRCUIT_BREAKER_OPTIONS,
+  CircuitBreakerRegistry,
+  type CircuitBreakerRegistryOptions,
+} from './registry';
 
 export interface CircuitBreakerModuleOptions extends CircuitBreakerRegistryOptions {
   /** Register the module globally. Default `false`. */

@@ -1,6 +1,11 @@
 import { CircuitBreaker } from './circuit-breaker';
 import { CircuitOpenError } from './circuit-open-error';
-import { CircuitState, InvalidCircuitBreakerOptionsError, TransitionReason, type StateChangeEvent } from './options';
+import {
+  CircuitState,
+  InvalidCircuitBreakerOptionsError,
+  TransitionReason,
+  type StateChangeEvent,
+} from './options';
 
 class FakeClock {
   t = 1_000_000;
@@ -54,7 +59,12 @@ async function openIt(breaker: CircuitBreaker): Promise<void> {
 describe('CircuitBreaker', () => {
   it('uses the seed defaults: 5 failures, 30 s, 3 trial requests', () => {
     const b = new CircuitBreaker();
-    expect(b.options).toMatchObject({ failureThreshold: 5, recoveryTimeoutMs: 30_000, halfOpenRequests: 3, name: 'default' });
+    expect(b.options).toMatchObject({
+      failureThreshold: 5,
+      recoveryTimeoutMs: 30_000,
+      halfOpenRequests: 3,
+      name: 'default',
+    });
     expect(b.state).toBe(CircuitState.Closed);
   });
 
@@ -83,7 +93,14 @@ describe('CircuitBreaker', () => {
     expect(breaker.stats.consecutiveFailures).toBe(4);
     await failTimes(breaker, 1);
     expect(breaker.state).toBe(CircuitState.Open);
-    expect(events).toEqual([expect.objectContaining({ from: 'closed', to: 'open', reason: TransitionReason.FailureThreshold, name: 'pool-a' })]);
+    expect(events).toEqual([
+      expect.objectContaining({
+        from: 'closed',
+        to: 'open',
+        reason: TransitionReason.FailureThreshold,
+        name: 'pool-a',
+      }),
+    ]);
   });
 
   it('a success resets the consecutive count', async () => {
@@ -105,7 +122,12 @@ describe('CircuitBreaker', () => {
     const err = await breaker.execute(fn).catch((e: unknown) => e);
     expect(fn).not.toHaveBeenCalled();
     expect(err).toBeInstanceOf(CircuitOpenError);
-    expect(err).toMatchObject({ breakerName: 'pool-a', retryAfterMs: 20_000, state: 'open', code: 'CIRCUIT_OPEN' });
+    expect(err).toMatchObject({
+      breakerName: 'pool-a',
+      retryAfterMs: 20_000,
+      state: 'open',
+      code: 'CIRCUIT_OPEN',
+    });
     expect(breaker.retryAfterMs()).toBe(20_000);
     expect(breaker.canExecute()).toBe(false);
   });
@@ -265,12 +287,14 @@ describe('CircuitBreaker', () => {
     const userErr = new UserCodeError('user code raised');
     await expect(breaker.execute(() => Promise.reject(userErr))).rejects.toBe(userErr);
     expect(breaker.stats.consecutiveFailures).toBe(0);
-    for (let i = 0; i < 20; i++) await expect(breaker.execute(() => Promise.reject(new UserCodeError('x')))).rejects.toThrow('x');
+    for (let i = 0; i < 20; i++)
+      await expect(breaker.execute(() => Promise.reject(new UserCodeError('x')))).rejects.toThrow('x');
     expect(breaker.state).toBe(CircuitState.Closed);
     // in half-open, a filtered error is a successful trial
     await openIt(breaker);
     clock.advance(30_000);
-    for (let i = 0; i < 3; i++) await expect(breaker.execute(() => Promise.reject(new UserCodeError('y')))).rejects.toThrow('y');
+    for (let i = 0; i < 3; i++)
+      await expect(breaker.execute(() => Promise.reject(new UserCodeError('y')))).rejects.toThrow('y');
     expect(breaker.state).toBe(CircuitState.Closed);
   });
 
@@ -285,7 +309,11 @@ describe('CircuitBreaker', () => {
     void breaker.stats;
     for (let i = 0; i < 3; i++) await breaker.execute(ok);
     await breaker.execute(ok);
-    expect(events.map((e) => `${e.from}>${e.to}`)).toEqual(['closed>open', 'open>half-open', 'half-open>closed']);
+    expect(events.map((e) => `${e.from}>${e.to}`)).toEqual([
+      'closed>open',
+      'open>half-open',
+      'half-open>closed',
+    ]);
     expect(callbackEvents).toEqual(events);
   });
 

@@ -100,7 +100,9 @@ export function resolveOptions(options: CircuitBreakerOptions = {}): ResolvedCir
   }
   for (const key of FUNCTION_OPTIONS) {
     if (options[key] !== undefined && typeof options[key] !== 'function') {
-      throw new InvalidCircuitBreakerOptionsError(`invalid circuit breaker options: /${key}: Expected function`);
+      throw new InvalidCircuitBreakerOptionsError(
+        `invalid circuit breaker options: /${key}: Expected function`,
+      );
     }
   }
   return {

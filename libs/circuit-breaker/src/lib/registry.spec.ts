@@ -10,7 +10,12 @@ describe('CircuitBreakerRegistry', () => {
     const registry = new CircuitBreakerRegistry({ failureThreshold: 2, now });
     const a = registry.get('pool-a');
     expect(registry.get('pool-a')).toBe(a);
-    expect(a.options).toMatchObject({ name: 'pool-a', failureThreshold: 2, recoveryTimeoutMs: 30_000, halfOpenRequests: 3 });
+    expect(a.options).toMatchObject({
+      name: 'pool-a',
+      failureThreshold: 2,
+      recoveryTimeoutMs: 30_000,
+      halfOpenRequests: 3,
+    });
     const b = registry.get('pool-b', { halfOpenRequests: 1 });
     expect(b.options).toMatchObject({ failureThreshold: 2, halfOpenRequests: 1 });
     expect(registry.list().map((x) => x.name)).toEqual(['pool-a', 'pool-b']);
@@ -34,7 +39,9 @@ describe('CircuitBreakerRegistry', () => {
   });
 
   it('rejects bad defaults at construction and empty names', () => {
-    expect(() => new CircuitBreakerRegistry({ failureThreshold: -1 })).toThrow(InvalidCircuitBreakerOptionsError);
+    expect(() => new CircuitBreakerRegistry({ failureThreshold: -1 })).toThrow(
+      InvalidCircuitBreakerOptionsError,
+    );
     expect(() => new CircuitBreakerRegistry().get('')).toThrow(/non-empty/);
   });
 
@@ -50,7 +57,9 @@ describe('CircuitBreakerRegistry', () => {
 
   it('CircuitBreakerModule.forRoot fails the boot on bad options', async () => {
     await expect(
-      Test.createTestingModule({ imports: [CircuitBreakerModule.forRoot({ halfOpenRequests: 0 })] }).compile(),
+      Test.createTestingModule({
+        imports: [CircuitBreakerModule.forRoot({ halfOpenRequests: 0 })],
+      }).compile(),
     ).rejects.toThrow(/halfOpenRequests/);
   });
 });

@@ -3,8 +3,22 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { DEFAULT_JOB_OPTIONS, EventJobDefs, PodEventTypes, QueueNames, bullConnection, type PodEvent } from '@executor/queues';
-import { freePort, startProcess, stopProcess, waitHealthy, type ManagedProcess, type OutputMode } from './processes';
+import {
+  DEFAULT_JOB_OPTIONS,
+  EventJobDefs,
+  PodEventTypes,
+  QueueNames,
+  bullConnection,
+  type PodEvent,
+} from '@executor/queues';
+import {
+  freePort,
+  startProcess,
+  stopProcess,
+  waitHealthy,
+  type ManagedProcess,
+  type OutputMode,
+} from './processes';
 import { startRedisServer, type RedisServer } from './redis-server';
 
 /** A pool of executor processes standing in for the pods of an ExecutorPool. */
@@ -165,7 +179,9 @@ export class Platform extends EventEmitter {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    await Promise.all([...this.execs.values()].map((e) => ((e.stopping = true), stopProcess(e.proc, 'SIGTERM', 30_000))));
+    await Promise.all(
+      [...this.execs.values()].map((e) => ((e.stopping = true), stopProcess(e.proc, 'SIGTERM', 30_000))),
+    );
     await this.podEvents?.close();
     await Promise.all(this.lbs.map((l) => stopProcess(l.proc)));
     if (this.persistence) await stopProcess(this.persistence);
@@ -207,7 +223,11 @@ export class Platform extends EventEmitter {
     }
     await this.startPersistence();
     await Promise.all(this.opts.lbPorts.map((port) => this.startLoadBalancer(port)));
-    await Promise.all(this.opts.pools.flatMap((pool) => Array.from({ length: pool.replicas }, () => this.startExecutor(pool))));
+    await Promise.all(
+      this.opts.pools.flatMap((pool) =>
+        Array.from({ length: pool.replicas }, () => this.startExecutor(pool)),
+      ),
+    );
     await this.registerPools();
   }
 
@@ -273,7 +293,15 @@ export class Platform extends EventEmitter {
       SANDBOX: this.opts.sandbox,
       ...this.opts.env?.executor,
     });
-    const e: ExecutorProc = { pool: pool.name, pod, template: pool.template, port, pid: proc.child.pid ?? 0, proc, stopping: false };
+    const e: ExecutorProc = {
+      pool: pool.name,
+      pod,
+      template: pool.template,
+      port,
+      pid: proc.child.pid ?? 0,
+      proc,
+      stopping: false,
+    };
     this.execs.set(pod, e);
     void proc.exited.then((r) => this.onExecutorExit(e, pool, r));
     await waitHealthy(`http://${this.opts.host}:${port}/health/ready`, proc, this.opts.readyTimeoutMs);
@@ -283,12 +311,27 @@ export class Platform extends EventEmitter {
   }
 
   /** Like a ReplicaSet: a dead executor is replaced by a new pod with a new name. */
-  private onExecutorExit(e: ExecutorProc, pool: PoolSpec, r: { code: number | null; signal: NodeJS.Signals | null }): void {
+  private onExecutorExit(
+    e: ExecutorProc,
+    pool: PoolSpec,
+    r: { code: number | null; signal: NodeJS.Signals | null },
+  ): void {
     this.execs.delete(e.pod);
     rmSync(join(this.opts.dataDir, 'workspaces', e.pod), { recursive: true, force: true });
-    this.emit('executor-exited', { pool: e.pool, pod: e.pod, template: e.template, port: e.port, pid: e.pid, ...r });
+    this.emit('executor-exited', {
+      pool: e.pool,
+      pod: e.pod,
+      template: e.template,
+      port: e.port,
+      pid: e.pid,
+      ...r,
+    });
     if (this.stopping || e.stopping) return;
-    void this.reportPodDeleted(e.pool, e.pod, r.signal ? `process killed by ${r.signal}` : `process exited with ${r.code}`);
+    void this.reportPodDeleted(
+      e.pool,
+      e.pod,
+      r.signal ? `process killed by ${r.signal}` : `process exited with ${r.code}`,
+    );
     if (!this.opts.replaceExecutors) return;
     this.replaceExecutor(pool, 0);
   }
@@ -329,7 +372,12 @@ export class Platform extends EventEmitter {
       const res = await fetch(`${base}/v1/pools`, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: pool.name, template: pool.template, region: pool.region, weight: pool.weight ?? 1 }),
+        body: JSON.stringify({
+          name: pool.name,
+          template: pool.template,
+          region: pool.region,
+          weight: pool.weight ?? 1,
+        }),
       });
       if (!res.ok && res.status !== 409) {
         throw new Error(`registering pool ${pool.name} failed: HTTP ${res.status} ${await res.text()}`);

@@ -72,7 +72,11 @@ export function startProcess(opts: {
 }
 
 /** Sends `signal`, then SIGKILL after `graceMs`; resolves when the process is gone. */
-export async function stopProcess(p: ManagedProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<void> {
+export async function stopProcess(
+  p: ManagedProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 15_000,
+): Promise<void> {
   if (p.child.exitCode !== null || p.child.signalCode !== null) return;
   p.child.kill(signal);
   const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
@@ -97,7 +101,11 @@ export function freePort(): Promise<number> {
  * Waits until `url` answers 200, or the process exits, or the deadline passes. Polling an
  * HTTP health endpoint is the readiness signal these services offer.
  */
-export async function waitHealthy(url: string, proc: ManagedProcess | undefined, timeoutMs: number): Promise<void> {
+export async function waitHealthy(
+  url: string,
+  proc: ManagedProcess | undefined,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
@@ -113,5 +121,7 @@ export async function waitHealthy(url: string, proc: ManagedProcess | undefined,
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`${proc?.name ?? url} not ready after ${timeoutMs} ms (${last})${proc ? `:\n${proc.tail()}` : ''}`);
+  throw new Error(
+    `${proc?.name ?? url} not ready after ${timeoutMs} ms (${last})${proc ? `:\n${proc.tail()}` : ''}`,
+  );
 }

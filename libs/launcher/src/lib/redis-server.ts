@@ -19,11 +19,16 @@ export interface RedisServer {
 /** The Redis settings the platform needs (see docs/operations.md). */
 export function platformRedisArgs(appendfsync: 'always' | 'everysec'): string[] {
   return [
-    '--appendonly', 'yes',
-    '--appendfsync', appendfsync,
-    '--maxmemory-policy', 'noeviction',
-    '--save', '',
-    '--protected-mode', 'yes',
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    appendfsync,
+    '--maxmemory-policy',
+    'noeviction',
+    '--save',
+    '',
+    '--protected-mode',
+    'yes',
   ];
 }
 
@@ -31,13 +36,19 @@ export function platformRedisArgs(appendfsync: 'always' | 'everysec'): string[] 
 export function findRedisServer(): string {
   const bin = process.env['REDIS_SERVER_BIN'] ?? 'redis-server';
   if (spawnSync(bin, ['--version']).status !== 0) {
-    throw new Error('redis-server is not installed: run `apt-get install -y redis-server` (as root), or set REDIS_SERVER_BIN');
+    throw new Error(
+      'redis-server is not installed: run `apt-get install -y redis-server` (as root), or set REDIS_SERVER_BIN',
+    );
   }
   return bin;
 }
 
 /** Starts a redis-server child with AOF in `dir`, bound to 127.0.0.1. */
-export async function startRedisServer(opts: { dir: string; port: number; appendfsync: 'always' | 'everysec' }): Promise<RedisServer> {
+export async function startRedisServer(opts: {
+  dir: string;
+  port: number;
+  appendfsync: 'always' | 'everysec';
+}): Promise<RedisServer> {
   const bin = findRedisServer();
   mkdirSync(opts.dir, { recursive: true });
   let proc: ManagedProcess | undefined;
@@ -52,7 +63,15 @@ export async function startRedisServer(opts: { dir: string; port: number; append
       proc = startProcess({
         name: 'redis',
         command: bin,
-        args: ['--port', String(opts.port), '--bind', '127.0.0.1', '--dir', opts.dir, ...platformRedisArgs(opts.appendfsync)],
+        args: [
+          '--port',
+          String(opts.port),
+          '--bind',
+          '127.0.0.1',
+          '--dir',
+          opts.dir,
+          ...platformRedisArgs(opts.appendfsync),
+        ],
         env: process.env,
         cwd: opts.dir,
         output: 'silent',

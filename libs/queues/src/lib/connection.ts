@@ -16,7 +16,8 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
     throw new Error(`REDIS_URL must start with redis:// or rediss:// (got "${u.protocol}")`);
   }
   const db = u.pathname && u.pathname !== '/' ? Number(u.pathname.slice(1)) : 0;
-  if (!Number.isInteger(db) || db < 0) throw new Error(`REDIS_URL has an invalid database index "${u.pathname}"`);
+  if (!Number.isInteger(db) || db < 0)
+    throw new Error(`REDIS_URL has an invalid database index "${u.pathname}"`);
   return {
     host: u.hostname || '127.0.0.1',
     port: u.port ? Number(u.port) : 6379,

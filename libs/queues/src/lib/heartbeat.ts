@@ -55,12 +55,25 @@ export async function writeHeartbeat(
 }
 
 /** Removes a pod's heartbeat at once (graceful shutdown: routers stop sending it work). */
-export async function removeHeartbeat(redis: Redis, pool: string, pod: string, prefix = DEFAULT_QUEUE_PREFIX): Promise<void> {
-  await redis.multi().del(heartbeatKeys.pod(pod, prefix)).srem(heartbeatKeys.poolPods(pool, prefix), pod).exec();
+export async function removeHeartbeat(
+  redis: Redis,
+  pool: string,
+  pod: string,
+  prefix = DEFAULT_QUEUE_PREFIX,
+): Promise<void> {
+  await redis
+    .multi()
+    .del(heartbeatKeys.pod(pod, prefix))
+    .srem(heartbeatKeys.poolPods(pool, prefix), pod)
+    .exec();
 }
 
 /** The live pods of a pool (stale members of the pool's set are pruned). */
-export async function livePods(redis: Redis, pool: string, prefix = DEFAULT_QUEUE_PREFIX): Promise<PodHeartbeat[]> {
+export async function livePods(
+  redis: Redis,
+  pool: string,
+  prefix = DEFAULT_QUEUE_PREFIX,
+): Promise<PodHeartbeat[]> {
   const members = await redis.smembers(heartbeatKeys.poolPods(pool, prefix));
   if (members.length === 0) return [];
   const values = await redis.mget(members.map((p) => heartbeatKeys.pod(p, prefix)));
@@ -76,7 +89,11 @@ export async function livePods(redis: Redis, pool: string, prefix = DEFAULT_QUEU
 }
 
 /** One pod's heartbeat, or undefined when it lapsed. */
-export async function podHeartbeat(redis: Redis, pod: string, prefix = DEFAULT_QUEUE_PREFIX): Promise<PodHeartbeat | undefined> {
+export async function podHeartbeat(
+  redis: Redis,
+  pod: string,
+  prefix = DEFAULT_QUEUE_PREFIX,
+): Promise<PodHeartbeat | undefined> {
   const v = await redis.get(heartbeatKeys.pod(pod, prefix));
   return v ? parseHeartbeat(v) : undefined;
 }

@@ -16,24 +16,97 @@ const blob = { key: 'executor:xfer:x', size: 3 };
 
 /** A valid payload and result for every job type (the round trip proves both schemas). */
 const cases: Array<[string, JobDef, unknown, unknown]> = [
-  ['open', PodJobDefs.open, { ...env, template: 'python', pool: 'py', persist: true, ttlSeconds: 300, env: {}, metadata: {}, restore: false }, { pod: 'p1', restored: false }],
-  ['execute', PodJobDefs.execute, { ...env, executionId: 'e1', code: 'print(1)', timeoutMs: 1000 }, { id: 'e1', exitCode: 0, stdout: '1\n', stderr: '', durationMs: 1, timedOut: false, truncated: false, at: now }],
+  [
+    'open',
+    PodJobDefs.open,
+    {
+      ...env,
+      template: 'python',
+      pool: 'py',
+      persist: true,
+      ttlSeconds: 300,
+      env: {},
+      metadata: {},
+      restore: false,
+    },
+    { pod: 'p1', restored: false },
+  ],
+  [
+    'execute',
+    PodJobDefs.execute,
+    { ...env, executionId: 'e1', code: 'print(1)', timeoutMs: 1000 },
+    {
+      id: 'e1',
+      exitCode: 0,
+      stdout: '1\n',
+      stderr: '',
+      durationMs: 1,
+      timedOut: false,
+      truncated: false,
+      at: now,
+    },
+  ],
   ['persist', PodJobDefs.persist, env, { version: 1, bytes: 10, at: now }],
   ['close', PodJobDefs.close, { ...env, deleteState: true, reason: 'deleted' }, { closed: true }],
   ['filesPut', PodJobDefs.filesPut, { ...env, path: 'a.txt', blob }, { size: 3 }],
   ['filesGet', PodJobDefs.filesGet, { ...env, path: 'a.txt' }, { blob, size: 3 }],
   ['filesList', PodJobDefs.filesList, env, { items: [{ path: 'a.txt', size: 3, modifiedAt: now }] }],
   ['filesDelete', PodJobDefs.filesDelete, { ...env, path: 'a.txt' }, { deleted: true }],
-  ['packagesInstall', PodJobDefs.packagesInstall, { ...env, manager: 'pip', packages: ['x==1'] }, { installed: [{ name: 'x', version: '1' }] }],
+  [
+    'packagesInstall',
+    PodJobDefs.packagesInstall,
+    { ...env, manager: 'pip', packages: ['x==1'] },
+    { installed: [{ name: 'x', version: '1' }] },
+  ],
   ['packagesList', PodJobDefs.packagesList, env, { items: [{ manager: 'pip', name: 'x', version: '1' }] }],
-  ['snapshot', PersistenceJobDefs.snapshot, { ...env, pool: 'py', pod: 'p1', template: 'python', trigger: 'execution', ttlSeconds: 300, expiresAt: now, baseVersion: null, state: blob }, { version: 1, bytes: 3, storedBytes: 3, newBlobs: 1, at: now }],
+  [
+    'snapshot',
+    PersistenceJobDefs.snapshot,
+    {
+      ...env,
+      pool: 'py',
+      pod: 'p1',
+      template: 'python',
+      trigger: 'execution',
+      ttlSeconds: 300,
+      expiresAt: now,
+      baseVersion: null,
+      state: blob,
+    },
+    { version: 1, bytes: 3, storedBytes: 3, newBlobs: 1, at: now },
+  ],
   ['restore', PersistenceJobDefs.restore, { sessionId: 's-1' }, { found: true, version: 1, state: blob }],
   ['delete', PersistenceJobDefs.delete, { sessionId: 's-1' }, { deleted: true }],
   ['podSessions', PersistenceJobDefs.podSessions, { pod: 'p1' }, { sessionIds: ['s-1'] }],
   ['touch', PersistenceJobDefs.touch, { sessionId: 's-1', expiresAt: now }, { found: true }],
-  ['sessionEvent', EventJobDefs.sessionEvent['session.created'], { type: 'session.created', ...env, pool: 'py', pod: 'p1', template: 'python', persist: true, ttlSeconds: 300, expiresAt: now, at: now }, {}],
-  ['podDeleted', EventJobDefs.podDeleted, { type: 'pod.deleted', pool: 'py', pod: 'p1', reason: 'deleted', at: now }, {}],
-  ['poolRegister', EventJobDefs.poolRegister, { name: 'py', template: 'python', region: 'eu', weight: 2 }, {}],
+  [
+    'sessionEvent',
+    EventJobDefs.sessionEvent['session.created'],
+    {
+      type: 'session.created',
+      ...env,
+      pool: 'py',
+      pod: 'p1',
+      template: 'python',
+      persist: true,
+      ttlSeconds: 300,
+      expiresAt: now,
+      at: now,
+    },
+    {},
+  ],
+  [
+    'podDeleted',
+    EventJobDefs.podDeleted,
+    { type: 'pod.deleted', pool: 'py', pod: 'p1', reason: 'deleted', at: now },
+    {},
+  ],
+  [
+    'poolRegister',
+    EventJobDefs.poolRegister,
+    { name: 'py', template: 'python', region: 'eu', weight: 2 },
+    {},
+  ],
   ['poolDeregister', EventJobDefs.poolDeregister, { name: 'py' }, {}],
 ];
 
@@ -76,19 +149,24 @@ describe('libs/queues against a real redis', () => {
     await expect(client.call(queue, def, payload as never, { timeoutMs: 10_000 })).resolves.toEqual(result);
   });
 
-  it.each(cases)('rejects a malformed %s payload as unrecoverable, naming the field', async (_label, def, payload) => {
-    const bad = { ...(payload as object), [Object.keys(payload as object)[0] as string]: 12345 };
-    const err = await client.call(queue, def, bad as never, { timeoutMs: 10_000 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(JobCallError);
-    expect((err as JobCallError).code).toBe('invalid_argument');
-    expect((err as JobCallError).message).toMatch(/invalid payload for job .*\/\w+/);
-    // unrecoverable: attempted once, no retry
-    const failed = await client.queue(queue).getFailed();
-    expect(failed.every((j) => j.attemptsMade <= 1)).toBe(true);
-  });
+  it.each(cases)(
+    'rejects a malformed %s payload as unrecoverable, naming the field',
+    async (_label, def, payload) => {
+      const bad = { ...(payload as object), [Object.keys(payload as object)[0] as string]: 12345 };
+      const err = await client.call(queue, def, bad as never, { timeoutMs: 10_000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(JobCallError);
+      expect((err as JobCallError).code).toBe('invalid_argument');
+      expect((err as JobCallError).message).toMatch(/invalid payload for job .*\/\w+/);
+      // unrecoverable: attempted once, no retry
+      const failed = await client.queue(queue).getFailed();
+      expect(failed.every((j) => j.attemptsMade <= 1)).toBe(true);
+    },
+  );
 
   it('times out a job nobody consumes and removes it from the queue', async () => {
-    const err = await client.call('nobody-listens', PodJobDefs.persist, env, { timeoutMs: 200 }).catch((e: unknown) => e);
+    const err = await client
+      .call('nobody-listens', PodJobDefs.persist, env, { timeoutMs: 200 })
+      .catch((e: unknown) => e);
     expect((err as JobCallError).code).toBe('timeout');
     expect(await client.queue('nobody-listens').getWaitingCount()).toBe(0);
   });
@@ -105,7 +183,20 @@ describe('libs/queues against a real redis', () => {
 
   it('tracks live pods by heartbeat and forgets lapsed ones', async () => {
     const r = createRedis(redis.url);
-    const hb: PodHeartbeat = { pool: 'py', pod: 'py-a', template: 'python', capacity: 10, sessions: 1, running: 0, load: 0.1, version: '0.1.0', queue: podQueueName('py-a'), accepting: true, startedAt: now, at: now };
+    const hb: PodHeartbeat = {
+      pool: 'py',
+      pod: 'py-a',
+      template: 'python',
+      capacity: 10,
+      sessions: 1,
+      running: 0,
+      load: 0.1,
+      version: '0.1.0',
+      queue: podQueueName('py-a'),
+      accepting: true,
+      startedAt: now,
+      at: now,
+    };
     await writeHeartbeat(r, hb, { prefix, ttlMs: 60_000 });
     await writeHeartbeat(r, { ...hb, pod: 'py-b', queue: podQueueName('py-b') }, { prefix, ttlMs: 1 });
     await r.pexpire(`${prefix}:hb:pod:py-b`, 0);
@@ -127,12 +218,20 @@ describe('names, errors and connection options', () => {
   });
 
   it('round-trips job error codes through failedReason', () => {
-    expect(parseJobError(new JobError('not_found', 'no such file').message)).toEqual({ code: 'not_found', message: 'no such file' });
+    expect(parseJobError(new JobError('not_found', 'no such file').message)).toEqual({
+      code: 'not_found',
+      message: 'no such file',
+    });
     expect(parseJobError('boom')).toEqual({ code: 'internal', message: 'boom' });
   });
 
   it('parses REDIS_URL and rejects bad ones clearly', () => {
-    expect(redisOptionsFromUrl('redis://:s3cret@10.0.0.1:6380/2')).toMatchObject({ host: '10.0.0.1', port: 6380, password: 's3cret', db: 2 });
+    expect(redisOptionsFromUrl('redis://:s3cret@10.0.0.1:6380/2')).toMatchObject({
+      host: '10.0.0.1',
+      port: 6380,
+      password: 's3cret',
+      db: 2,
+    });
     expect(redisOptionsFromUrl('rediss://h')).toMatchObject({ tls: {} });
     expect(() => redisOptionsFromUrl('http://x')).toThrow(/redis:\/\//);
     expect(() => redisOptionsFromUrl('not a url')).toThrow(/not a valid URL/);

@@ -84,7 +84,11 @@ export class JobRpcClient {
   queue(name: string): Queue {
     let q = this.queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: this.commands, prefix: this.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS });
+      q = new Queue(name, {
+        connection: this.commands,
+        prefix: this.prefix,
+        defaultJobOptions: DEFAULT_JOB_OPTIONS,
+      });
       this.queues.set(name, q);
     }
     return q;
@@ -117,7 +121,12 @@ export class JobRpcClient {
   }
 
   /** Adds a job without waiting for it (events, snapshots in the background). */
-  async send<D extends JobDef>(queueName: string, def: D, payload: Static<D['payload']>, jobId?: string): Promise<string> {
+  async send<D extends JobDef>(
+    queueName: string,
+    def: D,
+    payload: Static<D['payload']>,
+    jobId?: string,
+  ): Promise<string> {
     const job = await this.queue(queueName).add(def.name, payload, jobId ? { jobId } : {});
     return job.id as string;
   }
@@ -148,7 +157,10 @@ export class JobRpcClient {
     const p = this.settle(msg.id);
     if (!p) return;
     if (msg.ok) p.resolve(msg.result);
-    else p.reject(new JobCallError(msg.error?.code ?? 'internal', msg.error?.message ?? 'job failed', p.def.name));
+    else
+      p.reject(
+        new JobCallError(msg.error?.code ?? 'internal', msg.error?.message ?? 'job failed', p.def.name),
+      );
   }
 
   private settle(id: string): Pending | undefined {
@@ -165,17 +177,27 @@ export class JobRpcClient {
     if (await this.resolveFromState(id, p)) return;
     this.settle(id);
     // Not finished in time: make sure it does not run later if it never started.
-    const job = await this.queue(p.queue).getJob(id).catch(() => undefined);
+    const job = await this.queue(p.queue)
+      .getJob(id)
+      .catch(() => undefined);
     const state = job ? await job.getState().catch(() => 'unknown') : 'missing';
     if (job && (state === 'waiting' || state === 'delayed' || state === 'prioritized')) {
       await job.remove().catch(() => undefined); // it may have started meanwhile: then it just finishes
     }
-    p.reject(new JobCallError('timeout', `job "${p.def.name}" on ${p.queue} got no result in time (state: ${state})`, p.def.name));
+    p.reject(
+      new JobCallError(
+        'timeout',
+        `job "${p.def.name}" on ${p.queue} got no result in time (state: ${state})`,
+        p.def.name,
+      ),
+    );
   }
 
   /** Settles a pending call from the job's stored state when it already finished. */
   private async resolveFromState(id: string, p: Pending): Promise<boolean> {
-    const job: Job | undefined = await this.queue(p.queue).getJob(id).catch(() => undefined);
+    const job: Job | undefined = await this.queue(p.queue)
+      .getJob(id)
+      .catch(() => undefined);
     if (!job) return false;
     if (job.finishedOn && job.failedReason) {
       this.settle(id);
@@ -208,7 +230,8 @@ export function publishReplies(worker: Worker, publisher: Redis, prefix = DEFAUL
   worker.on('failed', (job: Job | undefined, err: Error) => {
     const to = job && replyTo(job);
     if (!job || !to) return;
-    const error = err instanceof JobError ? { code: err.code, message: err.detail } : parseJobError(err.message);
+    const error =
+      err instanceof JobError ? { code: err.code, message: err.detail } : parseJobError(err.message);
     void publish(publisher, replyChannel(to, prefix), { id: job.id as string, ok: false, error });
   });
 }

@@ -1,11 +1,18 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { PersistenceJobs, PodJobs, PodEventTypes, PoolRegistryJobs, SessionEventTypes } from './names';
 
-const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$', description });
-const StringMap = Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.String({ maxLength: 65536 }));
+const Id = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$', description });
+const StringMap = Type.Record(
+  Type.String({ minLength: 1, maxLength: 256 }),
+  Type.String({ maxLength: 65536 }),
+);
 
 /** A Redis key holding raw bytes handed from one service to another (see `transfer.ts`). */
-export const BlobRef = Type.Object({ key: Type.String({ minLength: 1 }), size: Type.Integer({ minimum: 0 }) });
+export const BlobRef = Type.Object({
+  key: Type.String({ minLength: 1 }),
+  size: Type.Integer({ minimum: 0 }),
+});
 export type BlobRef = Static<typeof BlobRef>;
 
 /** Fields every pod-queue job carries. */
@@ -57,7 +64,11 @@ export const ExecuteResult = Type.Object({
 });
 
 export const PersistPayload = Type.Object({ ...SessionEnvelope });
-export const PersistResult = Type.Object({ version: Type.Integer(), bytes: Type.Integer(), at: Type.String() });
+export const PersistResult = Type.Object({
+  version: Type.Integer(),
+  bytes: Type.Integer(),
+  at: Type.String(),
+});
 
 export const ClosePayload = Type.Object({
   ...SessionEnvelope,
@@ -73,7 +84,11 @@ export const FilePutResult = Type.Object({ size: Type.Integer() });
 export const FileGetPayload = Type.Object({ ...SessionEnvelope, path: FilePath });
 export const FileGetResult = Type.Object({ blob: BlobRef, size: Type.Integer() });
 export const FileListPayload = Type.Object({ ...SessionEnvelope });
-export const FileEntry = Type.Object({ path: Type.String(), size: Type.Integer(), modifiedAt: Type.String() });
+export const FileEntry = Type.Object({
+  path: Type.String(),
+  size: Type.Integer(),
+  modifiedAt: Type.String(),
+});
 export const FileListResult = Type.Object({ items: Type.Array(FileEntry) });
 export const FileDeletePayload = Type.Object({ ...SessionEnvelope, path: FilePath });
 export const FileDeleteResult = Type.Object({ deleted: Type.Boolean() });
@@ -222,7 +237,10 @@ const Empty = Type.Object({});
 export const EventJobDefs = {
   sessionEvent: Object.fromEntries(
     Object.values(SessionEventTypes).map((t) => [t, def(t, SessionEvent, Empty)]),
-  ) as Record<(typeof SessionEventTypes)[keyof typeof SessionEventTypes], JobDef<typeof SessionEvent, typeof Empty>>,
+  ) as Record<
+    (typeof SessionEventTypes)[keyof typeof SessionEventTypes],
+    JobDef<typeof SessionEvent, typeof Empty>
+  >,
   podDeleted: def(PodEventTypes.deleted, PodEvent, Empty),
   poolRegister: def(PoolRegistryJobs.register, PoolRegistration, Empty),
   poolDeregister: def(PoolRegistryJobs.deregister, PoolDeregistration, Empty),

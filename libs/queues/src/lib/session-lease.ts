@@ -11,7 +11,11 @@ export function sessionExpiryKey(prefix = DEFAULT_QUEUE_PREFIX): string {
 }
 
 /** The session's current expiry (epoch ms), or undefined when it is gone (expired or deleted). */
-export async function readSessionExpiry(redis: Redis, sessionId: string, prefix = DEFAULT_QUEUE_PREFIX): Promise<number | undefined> {
+export async function readSessionExpiry(
+  redis: Redis,
+  sessionId: string,
+  prefix = DEFAULT_QUEUE_PREFIX,
+): Promise<number | undefined> {
   const score = await redis.zscore(sessionExpiryKey(prefix), sessionId);
   return score === null ? undefined : Number(score);
 }

@@ -19,11 +19,17 @@ export function describeErrors(schema: TSchema, value: unknown, max = 5): string
  */
 export function parsePayload<D extends JobDef>(def: D, data: unknown): Static<D['payload']> {
   if (Value.Check(def.payload, data)) return data as Static<D['payload']>;
-  throw new JobError('invalid_argument', `invalid payload for job "${def.name}": ${describeErrors(def.payload, data).join('; ')}`);
+  throw new JobError(
+    'invalid_argument',
+    `invalid payload for job "${def.name}": ${describeErrors(def.payload, data).join('; ')}`,
+  );
 }
 
 /** Validates a job's result at the producer (a result of the wrong shape is an internal error). */
 export function parseResult<D extends JobDef>(def: D, data: unknown): Static<D['result']> {
   if (Value.Check(def.result, data)) return data as Static<D['result']>;
-  throw new JobError('internal', `invalid result of job "${def.name}": ${describeErrors(def.result, data).join('; ')}`);
+  throw new JobError(
+    'internal',
+    `invalid result of job "${def.name}": ${describeErrors(def.result, data).join('; ')}`,
+  );
 }

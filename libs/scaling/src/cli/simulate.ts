@@ -26,17 +26,27 @@ function renderPng(svgPath: string, pngPath: string): string {
   mkdirSync(dirname(pngPath), { recursive: true });
   const res = spawnSync(
     CHROMIUM_PATH,
-    ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--window-size=${SVG_SIZE.width},${SVG_SIZE.height}`, `--screenshot=${pngPath}`, `file://${svgPath}`],
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--hide-scrollbars',
+      `--window-size=${SVG_SIZE.width},${SVG_SIZE.height}`,
+      `--screenshot=${pngPath}`,
+      `file://${svgPath}`,
+    ],
     { encoding: 'utf8', timeout: 60_000 },
   );
-  if (res.status !== 0 || !existsSync(pngPath)) return `PNG failed (chromium exit ${res.status}): ${(res.stderr ?? '').split('\n').slice(-3).join(' ')}`;
+  if (res.status !== 0 || !existsSync(pngPath))
+    return `PNG failed (chromium exit ${res.status}): ${(res.stderr ?? '').split('\n').slice(-3).join(' ')}`;
   return `PNG written to ${pngPath}`;
 }
 
 function intArg(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n)) throw new InvalidScalingInputError(`--${name} must be an integer, got "${value}"`);
+  if (!Number.isInteger(n))
+    throw new InvalidScalingInputError(`--${name} must be an integer, got "${value}"`);
   return n;
 }
 
@@ -84,7 +94,15 @@ export function main(argv: string[], log: (line: string) => void = console.log):
   const out = resolve(values.out ?? DEFAULT_SVG_PATH);
   mkdirSync(dirname(out), { recursive: true });
   const title = `${trace.description ?? values.trace} (min ${config.minReplicas}, max ${config.maxReplicas})`;
-  writeFileSync(out, renderTimelineSvg(rows, { ...SVG_SIZE, title, minReplicas: config.minReplicas, maxReplicas: config.maxReplicas }));
+  writeFileSync(
+    out,
+    renderTimelineSvg(rows, {
+      ...SVG_SIZE,
+      title,
+      minReplicas: config.minReplicas,
+      maxReplicas: config.maxReplicas,
+    }),
+  );
   if (!values.json) log(`\nSVG written to ${out}`);
   if (values.png) {
     const line = renderPng(out, resolve(values.png));

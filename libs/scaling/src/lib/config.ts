@@ -28,14 +28,22 @@ export const DEFAULT_BEHAVIOR: ScalingBehavior = Object.freeze({
     stabilizationWindowSeconds: SEED_SCALE_UP_STABILIZATION_WINDOW_SECONDS,
     selectPolicy: 'Max' as const,
     policies: Object.freeze([
-      Object.freeze({ type: 'Percent' as const, value: SEED_SCALE_UP_PERCENT, periodSeconds: SEED_SCALE_UP_PERIOD_SECONDS }),
+      Object.freeze({
+        type: 'Percent' as const,
+        value: SEED_SCALE_UP_PERCENT,
+        periodSeconds: SEED_SCALE_UP_PERIOD_SECONDS,
+      }),
     ]) as ScalingRules['policies'],
   }),
   scaleDown: Object.freeze({
     stabilizationWindowSeconds: SEED_SCALE_DOWN_STABILIZATION_WINDOW_SECONDS,
     selectPolicy: 'Max' as const,
     policies: Object.freeze([
-      Object.freeze({ type: 'Percent' as const, value: SEED_SCALE_DOWN_PERCENT, periodSeconds: SEED_SCALE_DOWN_PERIOD_SECONDS }),
+      Object.freeze({
+        type: 'Percent' as const,
+        value: SEED_SCALE_DOWN_PERCENT,
+        periodSeconds: SEED_SCALE_DOWN_PERIOD_SECONDS,
+      }),
     ]) as ScalingRules['policies'],
   }),
 }) as ScalingBehavior;
@@ -77,8 +85,10 @@ export function resolveScalingConfig(config: ScalingConfig | ResolvedScalingConf
   const resolved: ResolvedScalingConfig = {
     minReplicas: config.minReplicas,
     maxReplicas: config.maxReplicas,
-    targetCPUUtilizationPercentage: config.targetCPUUtilizationPercentage ?? SEED_TARGET_CPU_UTILIZATION_PERCENTAGE,
-    scaleDownCPUUtilizationPercentage: config.scaleDownCPUUtilizationPercentage ?? SEED_SCALE_DOWN_CPU_UTILIZATION_PERCENTAGE,
+    targetCPUUtilizationPercentage:
+      config.targetCPUUtilizationPercentage ?? SEED_TARGET_CPU_UTILIZATION_PERCENTAGE,
+    scaleDownCPUUtilizationPercentage:
+      config.scaleDownCPUUtilizationPercentage ?? SEED_SCALE_DOWN_CPU_UTILIZATION_PERCENTAGE,
     queueDepthScaleUpPerPod: config.queueDepthScaleUpPerPod ?? SEED_QUEUE_DEPTH_SCALE_UP_PER_POD,
     queueDepthScaleDownPerPod: config.queueDepthScaleDownPerPod ?? SEED_QUEUE_DEPTH_SCALE_DOWN_PER_POD,
     tolerance: config.tolerance ?? HPA_DEFAULT_TOLERANCE,
@@ -93,6 +103,7 @@ export function resolveScalingConfig(config: ScalingConfig | ResolvedScalingConf
   if (resolved.queueDepthScaleDownPerPod >= resolved.queueDepthScaleUpPerPod) {
     problems.push('/queueDepthScaleDownPerPod: must be below queueDepthScaleUpPerPod');
   }
-  if (problems.length > 0) throw new InvalidScalingInputError(`invalid scaling config: ${problems.join('; ')}`);
+  if (problems.length > 0)
+    throw new InvalidScalingInputError(`invalid scaling config: ${problems.join('; ')}`);
   return resolved;
 }

@@ -73,13 +73,20 @@ describe('stabilizeRecommendation (stabilizeRecommendationWithBehaviors)', () =>
     const a = stabilizeRecommendation(100 * S, 2, 5, recs, up, down);
     expect(a.recommendations).toHaveLength(3);
     const b = stabilizeRecommendation(400 * S, 2, 5, recs, up, down);
-    expect(b.recommendations).toEqual([{ at: 0, replicas: 1 }, { at: 400 * S, replicas: 5 }]);
+    expect(b.recommendations).toEqual([
+      { at: 0, replicas: 1 },
+      { at: 400 * S, replicas: 5 },
+    ]);
     expect(JSON.stringify(recs)).toBe(frozen);
   });
 });
 
 describe('rate limits (calculateScale{Up,Down}Limit…)', () => {
-  const percentUp: ScalingRules = { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] };
+  const percentUp: ScalingRules = {
+    stabilizationWindowSeconds: 0,
+    selectPolicy: 'Max',
+    policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+  };
   const mixedUp = (select: ScalingRules['selectPolicy']): ScalingRules => ({
     stabilizationWindowSeconds: 0,
     selectPolicy: select,
@@ -131,13 +138,41 @@ describe('rate limits (calculateScale{Up,Down}Limit…)', () => {
       scaleUpEvents: [],
       scaleDownEvents: [],
     };
-    expect(convertDesiredReplicasWithBehaviorRate({ ...base, currentReplicas: 4, desiredReplicas: 29 })).toEqual({ replicas: 8, limitedBy: 'ScaleUpLimit' });
-    expect(convertDesiredReplicasWithBehaviorRate({ ...base, currentReplicas: 16, desiredReplicas: 29 })).toEqual({ replicas: 20, limitedBy: 'TooManyReplicas' });
-    expect(convertDesiredReplicasWithBehaviorRate({ ...base, currentReplicas: 20, desiredReplicas: 3 })).toEqual({ replicas: 18, limitedBy: 'ScaleDownLimit' });
-    expect(convertDesiredReplicasWithBehaviorRate({ ...base, currentReplicas: 2, desiredReplicas: 1 })).toEqual({ replicas: 2, limitedBy: 'TooFewReplicas' }); // limit 1 < min 2
-    expect(convertDesiredReplicasWithBehaviorRate({ ...base, minReplicas: 1, currentReplicas: 3, desiredReplicas: 1 })).toEqual({ replicas: 2, limitedBy: 'ScaleDownLimit' }); // trunc(2.7)
-    expect(convertDesiredReplicasWithBehaviorRate({ ...base, minReplicas: 3, currentReplicas: 3, desiredReplicas: 1, scaleDown: { ...DEFAULT_BEHAVIOR.scaleDown, policies: [{ type: 'Percent', value: 100, periodSeconds: 60 }] } })).toEqual({ replicas: 3, limitedBy: 'TooFewReplicas' });
-    expect(convertDesiredReplicasWithBehaviorRate({ ...base, currentReplicas: 5, desiredReplicas: 6 })).toEqual({ replicas: 6 });
+    expect(
+      convertDesiredReplicasWithBehaviorRate({ ...base, currentReplicas: 4, desiredReplicas: 29 }),
+    ).toEqual({ replicas: 8, limitedBy: 'ScaleUpLimit' });
+    expect(
+      convertDesiredReplicasWithBehaviorRate({ ...base, currentReplicas: 16, desiredReplicas: 29 }),
+    ).toEqual({ replicas: 20, limitedBy: 'TooManyReplicas' });
+    expect(
+      convertDesiredReplicasWithBehaviorRate({ ...base, currentReplicas: 20, desiredReplicas: 3 }),
+    ).toEqual({ replicas: 18, limitedBy: 'ScaleDownLimit' });
+    expect(
+      convertDesiredReplicasWithBehaviorRate({ ...base, currentReplicas: 2, desiredReplicas: 1 }),
+    ).toEqual({ replicas: 2, limitedBy: 'TooFewReplicas' }); // limit 1 < min 2
+    expect(
+      convertDesiredReplicasWithBehaviorRate({
+        ...base,
+        minReplicas: 1,
+        currentReplicas: 3,
+        desiredReplicas: 1,
+      }),
+    ).toEqual({ replicas: 2, limitedBy: 'ScaleDownLimit' }); // trunc(2.7)
+    expect(
+      convertDesiredReplicasWithBehaviorRate({
+        ...base,
+        minReplicas: 3,
+        currentReplicas: 3,
+        desiredReplicas: 1,
+        scaleDown: {
+          ...DEFAULT_BEHAVIOR.scaleDown,
+          policies: [{ type: 'Percent', value: 100, periodSeconds: 60 }],
+        },
+      }),
+    ).toEqual({ replicas: 3, limitedBy: 'TooFewReplicas' });
+    expect(
+      convertDesiredReplicasWithBehaviorRate({ ...base, currentReplicas: 5, desiredReplicas: 6 }),
+    ).toEqual({ replicas: 6 });
   });
 });
 

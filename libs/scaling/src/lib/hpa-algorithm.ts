@@ -73,7 +73,11 @@ export function stabilizeRecommendation(
 }
 
 /** horizontal.go `getReplicasChangePerPeriod`: sum of changes of events strictly after now − period. */
-export function replicasChangePerPeriod(now: number, periodSeconds: number, events: readonly TimestampedScaleEvent[]): number {
+export function replicasChangePerPeriod(
+  now: number,
+  periodSeconds: number,
+  events: readonly TimestampedScaleEvent[],
+): number {
   const cutoff = now - periodSeconds * 1000;
   let replicas = 0;
   for (const e of events) if (e.at > cutoff) replicas += e.change;
@@ -153,23 +157,44 @@ export interface RateLimitArgs {
 }
 
 /** horizontal.go `convertDesiredReplicasWithBehaviorRate`: rate limits plus the min/max clamp. */
-export function convertDesiredReplicasWithBehaviorRate(args: RateLimitArgs): { replicas: number; limitedBy?: LimitReason } {
+export function convertDesiredReplicasWithBehaviorRate(args: RateLimitArgs): {
+  replicas: number;
+  limitedBy?: LimitReason;
+} {
   const { now, currentReplicas: current, desiredReplicas: desired } = args;
   if (desired > current) {
-    let scaleUpLimit = calculateScaleUpLimit(now, current, args.scaleUpEvents, args.scaleDownEvents, args.scaleUp);
+    let scaleUpLimit = calculateScaleUpLimit(
+      now,
+      current,
+      args.scaleUpEvents,
+      args.scaleDownEvents,
+      args.scaleUp,
+    );
     if (scaleUpLimit < current) scaleUpLimit = current; // no further scale-up until old events age out
     const limitedByRate = args.maxReplicas > scaleUpLimit;
     const maximumAllowed = limitedByRate ? scaleUpLimit : args.maxReplicas;
     if (desired > maximumAllowed) {
-      return { replicas: maximumAllowed, limitedBy: limitedByRate ? LimitReason.ScaleUpLimit : LimitReason.TooManyReplicas };
+      return {
+        replicas: maximumAllowed,
+        limitedBy: limitedByRate ? LimitReason.ScaleUpLimit : LimitReason.TooManyReplicas,
+      };
     }
   } else if (desired < current) {
-    let scaleDownLimit = calculateScaleDownLimit(now, current, args.scaleUpEvents, args.scaleDownEvents, args.scaleDown);
+    let scaleDownLimit = calculateScaleDownLimit(
+      now,
+      current,
+      args.scaleUpEvents,
+      args.scaleDownEvents,
+      args.scaleDown,
+    );
     if (scaleDownLimit > current) scaleDownLimit = current;
     const limitedByRate = args.minReplicas < scaleDownLimit;
     const minimumAllowed = limitedByRate ? scaleDownLimit : args.minReplicas;
     if (desired < minimumAllowed) {
-      return { replicas: minimumAllowed, limitedBy: limitedByRate ? LimitReason.ScaleDownLimit : LimitReason.TooFewReplicas };
+      return {
+        replicas: minimumAllowed,
+        limitedBy: limitedByRate ? LimitReason.ScaleDownLimit : LimitReason.TooFewReplicas,
+      };
     }
   }
   return { replicas: desired };

@@ -11,18 +11,32 @@ describe('toHpaSpec', () => {
       minReplicas: 2,
       maxReplicas: 20,
       metrics: [
-        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+        {
+          type: 'Resource',
+          resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
+        },
         {
           type: 'External',
           external: {
-            metric: { name: 'executor_pool_queue_depth', selector: { matchLabels: { pool: 'python-data-pool' } } },
+            metric: {
+              name: 'executor_pool_queue_depth',
+              selector: { matchLabels: { pool: 'python-data-pool' } },
+            },
             target: { type: 'AverageValue', averageValue: '10' },
           },
         },
       ],
       behavior: {
-        scaleUp: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
-        scaleDown: { stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }] },
+        scaleUp: {
+          stabilizationWindowSeconds: 60,
+          selectPolicy: 'Max',
+          policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+        },
+        scaleDown: {
+          stabilizationWindowSeconds: 300,
+          selectPolicy: 'Max',
+          policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }],
+        },
       },
     });
   });
@@ -44,7 +58,10 @@ describe('toHpaSpec', () => {
     expect(spec.metrics[0]).toMatchObject({ resource: { target: { averageUtilization: 60 } } });
     expect(spec.metrics[1]).toEqual({
       type: 'External',
-      external: { metric: { name: 'jobs_waiting', selector: { matchLabels: { pool: 'p', region: 'eu' } } }, target: { type: 'AverageValue', averageValue: '2500m' } },
+      external: {
+        metric: { name: 'jobs_waiting', selector: { matchLabels: { pool: 'p', region: 'eu' } } },
+        target: { type: 'AverageValue', averageValue: '2500m' },
+      },
     });
     expect(spec.behavior.scaleUp).toEqual({ ...DEFAULT_BEHAVIOR.scaleUp, stabilizationWindowSeconds: 0 });
   });
@@ -53,7 +70,11 @@ describe('toHpaSpec', () => {
     expect(toHpaSpecV2beta2(POOL)).toEqual(toHpaSpec(POOL));
     const v2 = toHpaManifest(POOL);
     const beta = toHpaManifest(POOL, 'autoscaling/v2beta2');
-    expect(v2).toMatchObject({ apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', metadata: { name: 'python-data-pool', namespace: 'executor-system' } });
+    expect(v2).toMatchObject({
+      apiVersion: 'autoscaling/v2',
+      kind: 'HorizontalPodAutoscaler',
+      metadata: { name: 'python-data-pool', namespace: 'executor-system' },
+    });
     expect({ ...beta, apiVersion: 'autoscaling/v2' }).toEqual(v2);
   });
 
@@ -75,7 +96,9 @@ describe('toHpaSpec', () => {
   });
 
   it('rejects an unknown apiVersion', () => {
-    expect(() => toHpaManifest(POOL, 'autoscaling/v1' as never)).toThrow(/unsupported HPA apiVersion "autoscaling\/v1"/);
+    expect(() => toHpaManifest(POOL, 'autoscaling/v1' as never)).toThrow(
+      /unsupported HPA apiVersion "autoscaling\/v1"/,
+    );
   });
 
   it('rejects max < min', () => {

@@ -56,7 +56,10 @@ export type HpaMetricSpec =
   | { type: 'Resource'; resource: { name: string; target: HpaMetricTarget } }
   | {
       type: 'External';
-      external: { metric: { name: string; selector?: { matchLabels: Record<string, string> } }; target: HpaMetricTarget };
+      external: {
+        metric: { name: string; selector?: { matchLabels: Record<string, string> } };
+        target: HpaMetricTarget;
+      };
     };
 
 /** `HorizontalPodAutoscalerSpec` of autoscaling/v2 — field for field the same in autoscaling/v2beta2 (≥ 1.18). */
@@ -94,7 +97,9 @@ export function toQuantity(n: number): string {
 export function toHpaSpec(pool: HpaPoolInput): HpaSpec {
   assertSchema(HpaPoolInputSchema, pool, 'HPA pool input');
   if (pool.maxReplicas < pool.minReplicas) {
-    throw new RangeError(`invalid HPA pool input: /maxReplicas: must be >= minReplicas (${pool.minReplicas})`);
+    throw new RangeError(
+      `invalid HPA pool input: /maxReplicas: must be >= minReplicas (${pool.minReplicas})`,
+    );
   }
   return {
     scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: pool.name },
@@ -105,7 +110,10 @@ export function toHpaSpec(pool: HpaPoolInput): HpaSpec {
         type: 'Resource',
         resource: {
           name: 'cpu',
-          target: { type: 'Utilization', averageUtilization: pool.targetCPUUtilizationPercentage ?? SEED_TARGET_CPU_UTILIZATION_PERCENTAGE },
+          target: {
+            type: 'Utilization',
+            averageUtilization: pool.targetCPUUtilizationPercentage ?? SEED_TARGET_CPU_UTILIZATION_PERCENTAGE,
+          },
         },
       },
       {
@@ -115,7 +123,10 @@ export function toHpaSpec(pool: HpaPoolInput): HpaSpec {
             name: pool.metricName ?? DEFAULT_QUEUE_DEPTH_METRIC_NAME,
             selector: { matchLabels: { ...(pool.metricSelector ?? { pool: pool.name }) } },
           },
-          target: { type: 'AverageValue', averageValue: toQuantity(pool.queueDepthScaleUpPerPod ?? SEED_QUEUE_DEPTH_SCALE_UP_PER_POD) },
+          target: {
+            type: 'AverageValue',
+            averageValue: toQuantity(pool.queueDepthScaleUpPerPod ?? SEED_QUEUE_DEPTH_SCALE_UP_PER_POD),
+          },
         },
       },
     ],
@@ -133,9 +144,14 @@ export function toHpaSpecV2beta2(pool: HpaPoolInput): HpaSpec {
 }
 
 /** A complete HorizontalPodAutoscaler object named after the pool, for `apiVersion`. */
-export function toHpaManifest(pool: HpaPoolInput, apiVersion: HpaApiVersion = HPA_API_VERSION_V2): HpaManifest {
+export function toHpaManifest(
+  pool: HpaPoolInput,
+  apiVersion: HpaApiVersion = HPA_API_VERSION_V2,
+): HpaManifest {
   if (apiVersion !== HPA_API_VERSION_V2 && apiVersion !== HPA_API_VERSION_V2BETA2) {
-    throw new RangeError(`unsupported HPA apiVersion "${String(apiVersion)}" (use ${HPA_API_VERSION_V2} or ${HPA_API_VERSION_V2BETA2})`);
+    throw new RangeError(
+      `unsupported HPA apiVersion "${String(apiVersion)}" (use ${HPA_API_VERSION_V2} or ${HPA_API_VERSION_V2BETA2})`,
+    );
   }
   const spec = apiVersion === HPA_API_VERSION_V2BETA2 ? toHpaSpecV2beta2(pool) : toHpaSpec(pool);
   return {

@@ -40,8 +40,16 @@ describe('seed numbers, verbatim', () => {
 
   it('DEFAULT_BEHAVIOR and the resolved defaults are the seed', () => {
     expect(DEFAULT_BEHAVIOR).toEqual({
-      scaleUp: { stabilizationWindowSeconds: 60, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
-      scaleDown: { stabilizationWindowSeconds: 300, selectPolicy: 'Max', policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }] },
+      scaleUp: {
+        stabilizationWindowSeconds: 60,
+        selectPolicy: 'Max',
+        policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }],
+      },
+      scaleDown: {
+        stabilizationWindowSeconds: 300,
+        selectPolicy: 'Max',
+        policies: [{ type: 'Percent', value: 10, periodSeconds: 60 }],
+      },
     });
     expect(resolveScalingConfig(POOL)).toEqual({
       minReplicas: 2,
@@ -65,14 +73,22 @@ describe('seed numbers, verbatim', () => {
 
 describe('recommendReplicas', () => {
   it('scale up: max across metrics (queue depth wins here)', () => {
-    const r = recommendReplicas(input({ cpuUtilizationPercent: 80, queueDepth: 150, history: steadyHistory(15, 1_000) }));
+    const r = recommendReplicas(
+      input({ cpuUtilizationPercent: 80, queueDepth: 150, history: steadyHistory(15, 1_000) }),
+    );
     // cpu: ceil(10*80/70) = 12; depth: 150/(10*10) = 1.5 -> ceil(150/10) = 15
     expect(r.metricsDesired).toEqual({ cpu: 12, queueDepth: 15 });
-    expect(r).toMatchObject({ desiredReplicas: 15, reason: 'ScaleUp', message: 'external metric executor_pool_queue_depth above target' });
+    expect(r).toMatchObject({
+      desiredReplicas: 15,
+      reason: 'ScaleUp',
+      message: 'external metric executor_pool_queue_depth above target',
+    });
   });
 
   it('scale up: cpu wins, clamped at maxReplicas', () => {
-    const r = recommendReplicas(input({ cpuUtilizationPercent: 500, queueDepth: 0, history: steadyHistory(99, 1_000) }));
+    const r = recommendReplicas(
+      input({ cpuUtilizationPercent: 500, queueDepth: 0, history: steadyHistory(99, 1_000) }),
+    );
     expect(r.metricsDesired.cpu).toBe(72);
     expect(r).toMatchObject({ desiredReplicas: 20, reason: 'ScaleUp', limitedBy: 'TooManyReplicas' });
     expect(r.message).toMatch(/^cpu resource utilization/);
@@ -80,16 +96,38 @@ describe('recommendReplicas', () => {
 
   it('within tolerance nothing changes (cpu 76 % of 70 %, depth 105 for 10 pods)', () => {
     const r = recommendReplicas(input({ cpuUtilizationPercent: 76, queueDepth: 105 }));
-    expect(r).toMatchObject({ desiredReplicas: 10, reason: 'NoChange', metricsDesired: { cpu: 10, queueDepth: 10 } });
+    expect(r).toMatchObject({
+      desiredReplicas: 10,
+      reason: 'NoChange',
+      metricsDesired: { cpu: 10, queueDepth: 10 },
+    });
   });
 
   it('scale down needs CPU < 30 % AND depth < 5/pod (the seed gate)', () => {
     const history = steadyHistory(3, 1_000);
-    expect(recommendReplicas(input({ cpuUtilizationPercent: 20, queueDepth: 49, history }))).toMatchObject({ desiredReplicas: 9, reason: 'ScaleDown' });
-    expect(recommendReplicas(input({ cpuUtilizationPercent: 20, queueDepth: 50, history }))).toMatchObject({ desiredReplicas: 10, reason: 'ScaleDownGated' });
-    expect(recommendReplicas(input({ cpuUtilizationPercent: 30, queueDepth: 0, history }))).toMatchObject({ desiredReplicas: 10, reason: 'ScaleDownGated' });
+    expect(recommendReplicas(input({ cpuUtilizationPercent: 20, queueDepth: 49, history }))).toMatchObject({
+      desiredReplicas: 9,
+      reason: 'ScaleDown',
+    });
+    expect(recommendReplicas(input({ cpuUtilizationPercent: 20, queueDepth: 50, history }))).toMatchObject({
+      desiredReplicas: 10,
+      reason: 'ScaleDownGated',
+    });
+    expect(recommendReplicas(input({ cpuUtilizationPercent: 30, queueDepth: 0, history }))).toMatchObject({
+      desiredReplicas: 10,
+      reason: 'ScaleDownGated',
+    });
     // without the gate the pure HPA would scale down on cpu 40 % (ceil(10*40/70) = 6)
-    expect(recommendReplicas(input({ cpuUtilizationPercent: 40, queueDepth: 0, history, config: { ...POOL, scaleDownGate: false } }))).toMatchObject({
+    expect(
+      recommendReplicas(
+        input({
+          cpuUtilizationPercent: 40,
+          queueDepth: 0,
+          history,
+          config: { ...POOL, scaleDownGate: false },
+        }),
+      ),
+    ).toMatchObject({
       desiredReplicas: 9,
       reason: 'ScaleDown',
       message: 'All metrics below target',
@@ -97,7 +135,9 @@ describe('recommendReplicas', () => {
   });
 
   it('a gated recommendation is recorded as the current count (it restarts the 300 s window)', () => {
-    const r = recommendReplicas(input({ cpuUtilizationPercent: 40, queueDepth: 0, history: steadyHistory(3, 1_000) }));
+    const r = recommendReplicas(
+      input({ cpuUtilizationPercent: 40, queueDepth: 0, history: steadyHistory(3, 1_000) }),
+    );
     expect(r.metricRecommendation).toBe(10);
     expect(r.history.recommendations.at(-1)).toEqual({ at: 1_000 * S, replicas: 10 });
   });
@@ -105,7 +145,9 @@ describe('recommendReplicas', () => {
   it('scale down waits for the 300 s window', () => {
     const history = steadyHistory(3, 1_000);
     history.recommendations[0].replicas = 10; // 300 s ago: exactly at the cutoff → ignored
-    expect(recommendReplicas(input({ cpuUtilizationPercent: 10, queueDepth: 0, history })).desiredReplicas).toBe(9);
+    expect(
+      recommendReplicas(input({ cpuUtilizationPercent: 10, queueDepth: 0, history })).desiredReplicas,
+    ).toBe(9);
     history.recommendations[1].replicas = 10; // 285 s ago → inside the window
     expect(recommendReplicas(input({ cpuUtilizationPercent: 10, queueDepth: 0, history }))).toMatchObject({
       desiredReplicas: 10,
@@ -115,9 +157,21 @@ describe('recommendReplicas', () => {
 
   describe('missing metrics never cause scale-down (HPA rule: a missing metric + would-scale-down = no action)', () => {
     it.each([
-      ['cpu missing, queue empty', { cpuUtilizationPercent: undefined, queueDepth: 0 }, 'MissingMetricBlocksScaleDown'],
-      ['depth missing, cpu low', { cpuUtilizationPercent: 5, queueDepth: undefined }, 'MissingMetricBlocksScaleDown'],
-      ['depth null, cpu low', { cpuUtilizationPercent: 5, queueDepth: null as unknown as undefined }, 'MissingMetricBlocksScaleDown'],
+      [
+        'cpu missing, queue empty',
+        { cpuUtilizationPercent: undefined, queueDepth: 0 },
+        'MissingMetricBlocksScaleDown',
+      ],
+      [
+        'depth missing, cpu low',
+        { cpuUtilizationPercent: 5, queueDepth: undefined },
+        'MissingMetricBlocksScaleDown',
+      ],
+      [
+        'depth null, cpu low',
+        { cpuUtilizationPercent: 5, queueDepth: null as unknown as undefined },
+        'MissingMetricBlocksScaleDown',
+      ],
       ['both missing', { cpuUtilizationPercent: undefined, queueDepth: undefined }, 'MetricsUnavailable'],
     ])('%s', (_name, metrics, reason) => {
       const before = steadyHistory(1, 1_000);
@@ -127,19 +181,26 @@ describe('recommendReplicas', () => {
     });
 
     it('a missing metric does not prevent scale-up on the other', () => {
-      const r = recommendReplicas(input({ cpuUtilizationPercent: undefined, queueDepth: 200, history: steadyHistory(20, 1_000) }));
+      const r = recommendReplicas(
+        input({ cpuUtilizationPercent: undefined, queueDepth: 200, history: steadyHistory(20, 1_000) }),
+      );
       expect(r).toMatchObject({ desiredReplicas: 20, reason: 'ScaleUp', metricsDesired: { queueDepth: 20 } });
     });
   });
 
   it('honours min and max before looking at metrics (and records the scale event)', () => {
-    const below = recommendReplicas(input({ currentReplicas: 1, cpuUtilizationPercent: undefined, queueDepth: undefined }));
+    const below = recommendReplicas(
+      input({ currentReplicas: 1, cpuUtilizationPercent: undefined, queueDepth: undefined }),
+    );
     expect(below).toMatchObject({ desiredReplicas: 2, reason: 'BelowMinReplicas' });
     expect(below.history.scaleUpEvents).toEqual([{ at: 1_000 * S, change: 1, outdated: false }]);
     const above = recommendReplicas(input({ currentReplicas: 25 }));
     expect(above).toMatchObject({ desiredReplicas: 20, reason: 'AboveMaxReplicas' });
     expect(above.history.scaleDownEvents).toEqual([{ at: 1_000 * S, change: 5, outdated: false }]);
-    expect(recommendReplicas(input({ currentReplicas: 0 }))).toMatchObject({ desiredReplicas: 0, reason: 'ScalingDisabled' });
+    expect(recommendReplicas(input({ currentReplicas: 0 }))).toMatchObject({
+      desiredReplicas: 0,
+      reason: 'ScalingDisabled',
+    });
   });
 
   it('the first call (no history) records the current count, which holds scale-up for one window', () => {
@@ -149,7 +210,9 @@ describe('recommendReplicas', () => {
       { at: 1_000 * S, replicas: 10 },
       { at: 1_000 * S, replicas: 20 },
     ]);
-    const later = recommendReplicas(input({ now: 1_060 * S, history: first.history, cpuUtilizationPercent: 140, queueDepth: 0 }));
+    const later = recommendReplicas(
+      input({ now: 1_060 * S, history: first.history, cpuUtilizationPercent: 140, queueDepth: 0 }),
+    );
     expect(later.desiredReplicas).toBe(20);
   });
 
@@ -158,7 +221,12 @@ describe('recommendReplicas', () => {
     const frozen = JSON.stringify(i);
     const r = recommendReplicas(i);
     expect(JSON.stringify(i)).toBe(frozen);
-    const again = recommendReplicas({ ...i, now: i.now + 15 * S, currentReplicas: r.desiredReplicas, history: JSON.parse(JSON.stringify(r.history)) });
+    const again = recommendReplicas({
+      ...i,
+      now: i.now + 15 * S,
+      currentReplicas: r.desiredReplicas,
+      history: JSON.parse(JSON.stringify(r.history)),
+    });
     expect(again.desiredReplicas).toBe(20);
   });
 
@@ -172,9 +240,22 @@ describe('recommendReplicas', () => {
     [{ config: { minReplicas: 4, maxReplicas: 3 } }, /maxReplicas: must be >= minReplicas/],
     [{ config: { ...POOL, scaleDownCPUUtilizationPercentage: 80 } }, /scaleDownCPUUtilizationPercentage/],
     [{ config: { ...POOL, queueDepthScaleDownPerPod: 10 } }, /queueDepthScaleDownPerPod/],
-    [{ config: { ...POOL, behavior: { scaleUp: { selectPolicy: 'Sometimes' } } } as unknown as ScalingConfig }, /selectPolicy/],
+    [
+      {
+        config: { ...POOL, behavior: { scaleUp: { selectPolicy: 'Sometimes' } } } as unknown as ScalingConfig,
+      },
+      /selectPolicy/,
+    ],
     [{ config: { ...POOL, behavior: { scaleDown: { policies: [] } } } }, /policies/],
-    [{ config: { ...POOL, behavior: { scaleDown: { policies: [{ type: 'Percent', value: 10, periodSeconds: 3600 }] } } } }, /periodSeconds/],
+    [
+      {
+        config: {
+          ...POOL,
+          behavior: { scaleDown: { policies: [{ type: 'Percent', value: 10, periodSeconds: 3600 }] } },
+        },
+      },
+      /periodSeconds/,
+    ],
     [{ history: { recommendations: [] } as unknown as ScalingHistory }, /scaleUpEvents/],
   ])('rejects bad input %j with a clear error', (over, message) => {
     expect(() => recommendReplicas(input(over as Partial<RecommendInput>))).toThrow(InvalidScalingInputError);

@@ -77,8 +77,12 @@ export interface Recommendation {
 
 const HistorySchema = Type.Object({
   recommendations: Type.Array(Type.Object({ at: Type.Number(), replicas: Type.Integer({ minimum: 0 }) })),
-  scaleUpEvents: Type.Array(Type.Object({ at: Type.Number(), change: Type.Integer(), outdated: Type.Boolean() })),
-  scaleDownEvents: Type.Array(Type.Object({ at: Type.Number(), change: Type.Integer(), outdated: Type.Boolean() })),
+  scaleUpEvents: Type.Array(
+    Type.Object({ at: Type.Number(), change: Type.Integer(), outdated: Type.Boolean() }),
+  ),
+  scaleDownEvents: Type.Array(
+    Type.Object({ at: Type.Number(), change: Type.Integer(), outdated: Type.Boolean() }),
+  ),
 });
 
 const InputSchema = Type.Object({
@@ -109,9 +113,20 @@ function validateInput(input: RecommendInput): void {
 }
 
 /** Records a scale event in the direction of the change (HPA `storeScaleEvent`). */
-function withScaleEvent(h: ScalingHistory, now: number, from: number, to: number, config: ResolvedScalingConfig): ScalingHistory {
-  if (to > from) return { ...h, scaleUpEvents: storeScaleEvent(now, h.scaleUpEvents, to - from, config.behavior.scaleUp) };
-  if (to < from) return { ...h, scaleDownEvents: storeScaleEvent(now, h.scaleDownEvents, from - to, config.behavior.scaleDown) };
+function withScaleEvent(
+  h: ScalingHistory,
+  now: number,
+  from: number,
+  to: number,
+  config: ResolvedScalingConfig,
+): ScalingHistory {
+  if (to > from)
+    return { ...h, scaleUpEvents: storeScaleEvent(now, h.scaleUpEvents, to - from, config.behavior.scaleUp) };
+  if (to < from)
+    return {
+      ...h,
+      scaleDownEvents: storeScaleEvent(now, h.scaleDownEvents, from - to, config.behavior.scaleDown),
+    };
   return h;
 }
 
@@ -121,18 +136,31 @@ function outcome(from: number, to: number): ScalingReason {
   return ScalingReason.NoChange;
 }
 
-function computeMetrics(input: RecommendInput, config: ResolvedScalingConfig): { desired: MetricsDesired; max?: number; metric?: string } {
+function computeMetrics(
+  input: RecommendInput,
+  config: ResolvedScalingConfig,
+): { desired: MetricsDesired; max?: number; metric?: string } {
   const current = input.currentReplicas;
   const desired: MetricsDesired = {};
   let max: number | undefined;
   let metric: string | undefined;
   if (input.cpuUtilizationPercent != null) {
-    desired.cpu = resourceUtilizationReplicas(current, input.cpuUtilizationPercent, config.targetCPUUtilizationPercentage, config.tolerance);
+    desired.cpu = resourceUtilizationReplicas(
+      current,
+      input.cpuUtilizationPercent,
+      config.targetCPUUtilizationPercentage,
+      config.tolerance,
+    );
     max = desired.cpu;
     metric = CPU_METRIC;
   }
   if (input.queueDepth != null) {
-    desired.queueDepth = externalPerPodReplicas(current, input.queueDepth, config.queueDepthScaleUpPerPod, config.tolerance);
+    desired.queueDepth = externalPerPodReplicas(
+      current,
+      input.queueDepth,
+      config.queueDepthScaleUpPerPod,
+      config.tolerance,
+    );
     if (max === undefined || desired.queueDepth > max) {
       max = desired.queueDepth;
       metric = QUEUE_METRIC;
@@ -164,7 +192,11 @@ export function recommendReplicas(input: RecommendInput): Recommendation {
     ? cloneHistory(input.history)
     : { recommendations: [{ at: now, replicas: current }], scaleUpEvents: [], scaleDownEvents: [] };
 
-  const hold = (reason: ScalingReason, message: string, metricsDesired: MetricsDesired = {}): Recommendation => ({
+  const hold = (
+    reason: ScalingReason,
+    message: string,
+    metricsDesired: MetricsDesired = {},
+  ): Recommendation => ({
     desiredReplicas: current,
     reason,
     message,
@@ -179,14 +211,32 @@ export function recommendReplicas(input: RecommendInput): Recommendation {
     metricsDesired: {},
   });
 
-  if (current === 0) return hold(ScalingReason.ScalingDisabled, 'scaling is disabled since the replica count of the target is zero');
-  if (current > config.maxReplicas) return clampTo(config.maxReplicas, ScalingReason.AboveMaxReplicas, 'Current number of replicas above Spec.MaxReplicas');
-  if (current < config.minReplicas) return clampTo(config.minReplicas, ScalingReason.BelowMinReplicas, 'Current number of replicas below Spec.MinReplicas');
+  if (current === 0)
+    return hold(
+      ScalingReason.ScalingDisabled,
+      'scaling is disabled since the replica count of the target is zero',
+    );
+  if (current > config.maxReplicas)
+    return clampTo(
+      config.maxReplicas,
+      ScalingReason.AboveMaxReplicas,
+      'Current number of replicas above Spec.MaxReplicas',
+    );
+  if (current < config.minReplicas)
+    return clampTo(
+      config.minReplicas,
+      ScalingReason.BelowMinReplicas,
+      'Current number of replicas below Spec.MinReplicas',
+    );
 
   const metrics = computeMetrics(input, config);
-  const missing = (metrics.desired.cpu === undefined ? 1 : 0) + (metrics.desired.queueDepth === undefined ? 1 : 0);
+  const missing =
+    (metrics.desired.cpu === undefined ? 1 : 0) + (metrics.desired.queueDepth === undefined ? 1 : 0);
   if (metrics.max === undefined) {
-    return hold(ScalingReason.MetricsUnavailable, 'invalid metrics (2 invalid out of 2): no metric available');
+    return hold(
+      ScalingReason.MetricsUnavailable,
+      'invalid metrics (2 invalid out of 2): no metric available',
+    );
   }
   if (missing > 0 && metrics.max < current) {
     return hold(

@@ -51,7 +51,9 @@ describe('simulate: spike, compared step by step with a hand-computed HPA timeli
    *   765  14 → 12 (12.6),  825  12 → 10 (10.8),  885  10 → 9,  945  9 → 8 (8.1),  1005  8 → 7 (7.2),  1065  7 → 6 (6.3)
    *   1080 6    33.3   33 % is not < 30 % → scale-down gate holds 6 (ScaleDownGated) from here on.
    */
-  const expected: Array<[t: number, replicas: number, desired: number, reason: string, limitedBy: string | null]> = [
+  const expected: Array<
+    [t: number, replicas: number, desired: number, reason: string, limitedBy: string | null]
+  > = [
     [0, 2, 2, 'NoChange', null],
     [15, 2, 2, 'NoChange', null],
     [30, 2, 2, 'NoChange', null],
@@ -90,8 +92,19 @@ describe('simulate: spike, compared step by step with a hand-computed HPA timeli
     expect(rows.map((r) => r.t)).toEqual(Array.from({ length: 81 }, (_, i) => i * 15));
     const changes = rows.filter((r) => r.desired !== r.replicas).map((r) => [r.t, r.desired]);
     expect(changes).toEqual([
-      [105, 4], [120, 8], [135, 16], [150, 20],
-      [585, 18], [645, 16], [705, 14], [765, 12], [825, 10], [885, 9], [945, 8], [1005, 7], [1065, 6],
+      [105, 4],
+      [120, 8],
+      [135, 16],
+      [150, 20],
+      [585, 18],
+      [645, 16],
+      [705, 14],
+      [765, 12],
+      [825, 10],
+      [885, 9],
+      [945, 8],
+      [1005, 7],
+      [1065, 6],
     ]);
   });
 
@@ -120,8 +133,12 @@ describe('simulate: spike, compared step by step with a hand-computed HPA timeli
 
 describe('simulate: flapping load does not flap replicas', () => {
   // sustained load 60..239 s, then high/low alternating every 45 s until 840 s, then low
-  const points: TracePoint[] = [{ t: 0, cpu: 150, depth: 2 }, { t: 60, cpu: 420, depth: 30 }];
-  for (let t = 240, high = false; t < 840; t += 45, high = !high) points.push({ t, cpu: high ? 420 : 90, depth: high ? 30 : 1 });
+  const points: TracePoint[] = [
+    { t: 0, cpu: 150, depth: 2 },
+    { t: 60, cpu: 420, depth: 30 },
+  ];
+  for (let t = 240, high = false; t < 840; t += 45, high = !high)
+    points.push({ t, cpu: high ? 420 : 90, depth: high ? 30 : 1 });
   points.push({ t: 840, cpu: 90, depth: 1 }, { t: 1500, cpu: 90, depth: 1 });
   const rows = simulate(points, POOL, { initialReplicas: 3 });
 
@@ -149,7 +166,14 @@ describe('simulate: flapping load does not flap replicas', () => {
 
 describe('simulate: min/max and missing metrics', () => {
   it('never goes below min or above max', () => {
-    const rows = simulate([{ t: 0, cpu: 5000, depth: 1000 }, { t: 400, cpu: 0, depth: 0 }, { t: 2000, cpu: 0, depth: 0 }], { minReplicas: 3, maxReplicas: 7 });
+    const rows = simulate(
+      [
+        { t: 0, cpu: 5000, depth: 1000 },
+        { t: 400, cpu: 0, depth: 0 },
+        { t: 2000, cpu: 0, depth: 0 },
+      ],
+      { minReplicas: 3, maxReplicas: 7 },
+    );
     expect(Math.max(...rows.map((r) => r.desired))).toBe(7);
     expect(Math.min(...rows.map((r) => r.desired))).toBe(3);
     expect(rows[rows.length - 1].desired).toBe(3);
@@ -175,7 +199,14 @@ describe('simulate: min/max and missing metrics', () => {
   });
 
   it('cpuMode utilization reads cpu as the utilization itself', () => {
-    const rows = simulate([{ t: 0, cpu: 140, depth: 0 }, { t: 240, cpu: 140, depth: 0 }], POOL, { cpuMode: 'utilization' });
+    const rows = simulate(
+      [
+        { t: 0, cpu: 140, depth: 0 },
+        { t: 240, cpu: 140, depth: 0 },
+      ],
+      POOL,
+      { cpuMode: 'utilization' },
+    );
     expect(rows.map((r) => r.cpu)).toEqual(Array(17).fill(140));
     // A utilization that ignores the replica count makes every raw recommendation 2×current, so the
     // 60 s MIN window only admits a doubling once all samples of the previous size have left it.

@@ -3,7 +3,12 @@ import { InvalidScalingInputError, assertSchema, resolveScalingConfig } from './
 import { HPA_DEFAULT_SYNC_PERIOD_SECONDS } from './constants';
 import type { LimitReason } from './hpa-algorithm';
 import { recommendReplicas, type ScalingReason } from './recommend';
-import { ScalingConfigSchema, type ResolvedScalingConfig, type ScalingConfig, type ScalingHistory } from './types';
+import {
+  ScalingConfigSchema,
+  type ResolvedScalingConfig,
+  type ScalingConfig,
+  type ScalingHistory,
+} from './types';
 
 /**
  * How the trace's `cpu` is read:
@@ -124,7 +129,8 @@ export function simulate(
   for (let step = 0; start + step * sync <= end; step++) {
     const t = start + step * sync;
     const point = sampleAt(file.points, t);
-    const cpu = point.cpu == null ? null : cpuMode === CpuMode.Demand ? point.cpu / Math.max(replicas, 1) : point.cpu;
+    const cpu =
+      point.cpu == null ? null : cpuMode === CpuMode.Demand ? point.cpu / Math.max(replicas, 1) : point.cpu;
     const depth = point.depth ?? null;
     const rec = recommendReplicas({
       now: t * 1000,
@@ -164,6 +170,10 @@ export function formatTimeline(rows: readonly TimelineRow[]): string {
     r.limitedBy ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => c.padStart(i < 6 ? widths[i] : 0).padEnd(i < 6 ? 0 : widths[i])).join('  ').trimEnd();
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padStart(i < 6 ? widths[i] : 0).padEnd(i < 6 ? 0 : widths[i]))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }

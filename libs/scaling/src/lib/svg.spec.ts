@@ -59,7 +59,15 @@ describe('renderTimelineSvg', () => {
     expect(names[0]).toBe('svg');
     expect(svg).toContain('xmlns="http://www.w3.org/2000/svg"');
     expect(svg).toContain('a &lt;spike&gt; &amp; &quot;drop&quot;');
-    for (const label of ['replicas (desired)', 'CPU utilization %', 'queue depth (jobs)', 'time (s)', 'max 20', 'min 2']) expect(svg).toContain(label);
+    for (const label of [
+      'replicas (desired)',
+      'CPU utilization %',
+      'queue depth (jobs)',
+      'time (s)',
+      'max 20',
+      'min 2',
+    ])
+      expect(svg).toContain(label);
     expect(names.filter((n) => n === 'path').length).toBe(4); // replicas, 2 cpu runs (gap while missing), depth
   });
 
@@ -93,7 +101,9 @@ describe('simulate CLI', () => {
   it('prints the timeline and writes the SVG for the shipped spike trace', () => {
     const lines: string[] = [];
     const out = join(dir, 'chart.svg');
-    const code = main(['--trace', join(__dirname, '../../traces/spike.json'), '--out', out], (l) => lines.push(l));
+    const code = main(['--trace', join(__dirname, '../../traces/spike.json'), '--out', out], (l) =>
+      lines.push(l),
+    );
     expect(code).toBe(0);
     expect(lines[0]).toMatch(/^t\(s\)\s+replicas\s+desired/);
     expect(lines[0]).toMatch(/\n\s+105\s+2\s+4\s/);
@@ -102,16 +112,26 @@ describe('simulate CLI', () => {
 
   it('the flapping trace holds replicas while the load flaps', () => {
     const lines: string[] = [];
-    main(['--trace', join(__dirname, '../../traces/flapping.json'), '--out', join(dir, 'f.svg'), '--json'], (l) => lines.push(l));
+    main(
+      ['--trace', join(__dirname, '../../traces/flapping.json'), '--out', join(dir, 'f.svg'), '--json'],
+      (l) => lines.push(l),
+    );
     const rows = JSON.parse(lines[0]) as Array<{ t: number; replicas: number; desired: number }>;
     const changes = rows.filter((r) => r.desired !== r.replicas);
-    expect(changes.map((r) => [r.t, r.desired])).toEqual([[105, 6], [1125, 5], [1185, 4], [1245, 3]]);
+    expect(changes.map((r) => [r.t, r.desired])).toEqual([
+      [105, 6],
+      [1125, 5],
+      [1185, 4],
+      [1245, 3],
+    ]);
   });
 
   it('fails clearly on a missing --trace, a missing file and bad numbers', () => {
     expect(() => main([])).toThrow(/--trace <file> is required/);
     expect(() => main(['--trace', join(dir, 'nope.json')])).toThrow(/cannot read trace/);
-    expect(() => main(['--trace', join(__dirname, '../../traces/spike.json'), '--min', 'two'])).toThrow(/--min must be an integer/);
+    expect(() => main(['--trace', join(__dirname, '../../traces/spike.json'), '--min', 'two'])).toThrow(
+      /--min must be an integer/,
+    );
     expect(() => main(['--bogus'])).toThrow(/bogus/);
   });
 });

@@ -37,7 +37,10 @@ export type ScalingBehavior = Static<typeof ScalingBehaviorSchema>;
 
 /** Behaviour as given by a user: each direction and each field optional (missing ones come from the seed). */
 export const PartialScalingBehaviorSchema = Type.Object(
-  { scaleUp: Type.Optional(Type.Partial(ScalingRulesSchema)), scaleDown: Type.Optional(Type.Partial(ScalingRulesSchema)) },
+  {
+    scaleUp: Type.Optional(Type.Partial(ScalingRulesSchema)),
+    scaleDown: Type.Optional(Type.Partial(ScalingRulesSchema)),
+  },
   { additionalProperties: false },
 );
 export type PartialScalingBehavior = Static<typeof PartialScalingBehaviorSchema>;

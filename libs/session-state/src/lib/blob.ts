@@ -1,7 +1,14 @@
 import { crc32 } from 'node:zlib';
 import { StateIntegrityError } from './errors';
 import { hashContent } from './hash';
-import { Codecs, compressWith, decompressWith, looksIncompressible, MIN_GAIN_RATIO, type CompressionOptions } from './compression';
+import {
+  Codecs,
+  compressWith,
+  decompressWith,
+  looksIncompressible,
+  MIN_GAIN_RATIO,
+  type CompressionOptions,
+} from './compression';
 
 /**
  * A content-addressed blob of the persistence store:
@@ -28,7 +35,10 @@ export interface CompressedBlob {
  * (already compressed, random) is stored as is. Pass `hash` when it is already known and
  * trusted (computed by this process); otherwise it is computed.
  */
-export function compressBlob(content: Uint8Array, opts: CompressionOptions & { hash?: string } = {}): CompressedBlob {
+export function compressBlob(
+  content: Uint8Array,
+  opts: CompressionOptions & { hash?: string } = {},
+): CompressedBlob {
   const hash = opts.hash ?? hashContent(content);
   let codec: number = Codecs[opts.codec ?? 'brotli'];
   let body: Uint8Array = content;
@@ -89,7 +99,9 @@ export function decompressBlob(data: Uint8Array, expectedHash: string): Buffer {
     throw new StateIntegrityError(`blob ${expectedHash} does not decompress: ${(err as Error).message}`);
   }
   if (out.byteLength !== size) {
-    throw new StateIntegrityError(`blob ${expectedHash} decodes to ${out.byteLength} bytes, header says ${size}`);
+    throw new StateIntegrityError(
+      `blob ${expectedHash} decodes to ${out.byteLength} bytes, header says ${size}`,
+    );
   }
   const actual = hashContent(out);
   if (actual !== expectedHash) {

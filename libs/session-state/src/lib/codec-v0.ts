@@ -44,7 +44,9 @@ export function decodeV0(buf: Buffer): SessionState {
     poolName: pool,
     podName: pod,
     baseVersion: null,
-    files: files.map(({ content, ...f }) => (content === undefined ? f : { ...f, content: Buffer.from(content, 'base64') })),
+    files: files.map(({ content, ...f }) =>
+      content === undefined ? f : { ...f, content: Buffer.from(content, 'base64') },
+    ),
   };
 }
 
@@ -56,7 +58,9 @@ export function encodeStateV0ForTests(state: SessionState): Buffer {
     schemaVersion: 0,
     pool: poolName,
     pod: podName,
-    files: files.map(({ content, ...f }) => (content === undefined ? f : { ...f, content: Buffer.from(content).toString('base64') })),
+    files: files.map(({ content, ...f }) =>
+      content === undefined ? f : { ...f, content: Buffer.from(content).toString('base64') },
+    ),
   };
   const body = gzipSync(Buffer.from(JSON.stringify(v0)));
   const header = Buffer.alloc(V0_HEADER_BYTES);

@@ -69,11 +69,18 @@ describe('encodeState / decodeState', () => {
     const blob = compressBlob(a.content as Buffer);
     const strip = ({ content: _c, ...e }: typeof a) => e;
     const state = sampleState([strip(a), strip(twin), file('b.txt', 'inline')]);
-    const buf = encodeState(state, { blobs: new Map([[blob.hash, blob.data]]), compression: { codec: 'none' } });
+    const buf = encodeState(state, {
+      blobs: new Map([[blob.hash, blob.data]]),
+      compression: { codec: 'none' },
+    });
     expect(buf.indexOf(blob.data)).toBeGreaterThan(0);
     expect(buf.lastIndexOf(blob.data)).toBe(buf.indexOf(blob.data)); // stored once for both paths
     const back = decodeState(buf);
-    expect(back.files.map((f) => f.content?.toString())).toEqual(['hello blob '.repeat(500), 'hello blob '.repeat(500), 'inline']);
+    expect(back.files.map((f) => f.content?.toString())).toEqual([
+      'hello blob '.repeat(500),
+      'hello blob '.repeat(500),
+      'inline',
+    ]);
     // A blob whose content does not match the entry's hash is refused.
     const other = compressBlob(Buffer.from('something else'));
     const lying = encodeState(sampleState([strip(a)]), { blobs: new Map([[a.hash as string, other.data]]) });
@@ -87,7 +94,10 @@ describe('encodeState / decodeState', () => {
     expect(back).toEqual(state);
     const withContent = state.files.filter((f) => f.content);
     expect([...blobs.keys()].sort()).toEqual([...new Set(withContent.map((f) => f.hash as string))].sort());
-    for (const f of withContent) expect(decompressBlob(blobs.get(f.hash as string) as Buffer, f.hash as string).equals(f.content as Buffer)).toBe(true);
+    for (const f of withContent)
+      expect(
+        decompressBlob(blobs.get(f.hash as string) as Buffer, f.hash as string).equals(f.content as Buffer),
+      ).toBe(true);
     const bad = Buffer.from(buf);
     bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 1;
     expect(() => decodeStateWithBlobs(bad)).toThrow(StateIntegrityError);
@@ -122,7 +132,9 @@ describe('encodeState / decodeState', () => {
     const f = file('a.txt', 'hello');
     const lying = sampleState([{ ...f, hash: 'a'.repeat(64) }]);
     expect(() => decodeState(encodeState(lying))).toThrow(/does not match its hash/);
-    expect(decodeState(encodeState(lying), { verifyContent: false }).files[0]?.content?.toString()).toBe('hello');
+    expect(decodeState(encodeState(lying), { verifyContent: false }).files[0]?.content?.toString()).toBe(
+      'hello',
+    );
   });
 
   it('refuses to encode content whose length contradicts size', () => {

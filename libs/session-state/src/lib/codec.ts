@@ -1,7 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { Codecs, compressWith, decompressWith, looksIncompressible, MIN_GAIN_RATIO, PROBE_THRESHOLD, type CompressionOptions } from './compression';
+import {
+  Codecs,
+  compressWith,
+  decompressWith,
+  looksIncompressible,
+  MIN_GAIN_RATIO,
+  PROBE_THRESHOLD,
+  type CompressionOptions,
+} from './compression';
 import { compressBlob, decompressBlob } from './blob';
 import { StateIntegrityError, StateVersionError, WorkspaceEntryError } from './errors';
 import { hashContent } from './hash';
@@ -79,7 +87,13 @@ const MetaEntry = Type.Object({
   hash: Type.Optional(Type.String()),
   target: Type.Optional(Type.String()),
   racy: Type.Optional(Type.Boolean()),
-  c: Type.Optional(Type.Tuple([Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)]), Type.Integer({ minimum: 0 }), Type.Integer({ minimum: 0 })])),
+  c: Type.Optional(
+    Type.Tuple([
+      Type.Union([Type.Literal(0), Type.Literal(1), Type.Literal(2)]),
+      Type.Integer({ minimum: 0 }),
+      Type.Integer({ minimum: 0 }),
+    ]),
+  ),
 });
 const StrMap = Type.Record(Type.String(), Type.String());
 const Meta = Type.Object({
@@ -96,10 +110,20 @@ const Meta = Type.Object({
   files: Type.Array(MetaEntry),
   env: StrMap,
   history: Type.Array(
-    Type.Object({ id: Type.String(), code: Type.String(), exitCode: Type.Integer(), durationMs: Type.Number(), at: Type.String() }),
+    Type.Object({
+      id: Type.String(),
+      code: Type.String(),
+      exitCode: Type.Integer(),
+      durationMs: Type.Number(),
+      at: Type.String(),
+    }),
   ),
   packages: Type.Array(
-    Type.Object({ manager: Type.Union([Type.Literal('pip'), Type.Literal('npm')]), name: Type.String(), version: Type.String() }),
+    Type.Object({
+      manager: Type.Union([Type.Literal('pip'), Type.Literal('npm')]),
+      name: Type.String(),
+      version: Type.String(),
+    }),
   ),
   metadata: StrMap,
   baseVersion: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
@@ -136,7 +160,10 @@ export function encodeState(state: SessionState, opts: EncodeOptions = {}): Buff
     }
     if (f.type !== 'file') throw new WorkspaceEntryError(f.path, `a ${f.type} cannot carry content`);
     if (content.byteLength !== f.size) {
-      throw new WorkspaceEntryError(f.path, `content has ${content.byteLength} bytes but size says ${f.size}`);
+      throw new WorkspaceEntryError(
+        f.path,
+        `content has ${content.byteLength} bytes but size says ${f.size}`,
+      );
     }
     const buf = Buffer.from(content.buffer, content.byteOffset, content.byteLength);
     if (opts.fileBlobs) {
@@ -147,7 +174,10 @@ export function encodeState(state: SessionState, opts: EncodeOptions = {}): Buff
         entry.c = [2, at[0], at[1]];
         return entry;
       }
-      const blob = compressBlob(buf, { ...(typeof opts.fileBlobs === 'object' ? opts.fileBlobs : {}), hash: h }).data;
+      const blob = compressBlob(buf, {
+        ...(typeof opts.fileBlobs === 'object' ? opts.fileBlobs : {}),
+        hash: h,
+      }).data;
       entry.c = [2, storedOffset, blob.byteLength];
       blobAt.set(h, [storedOffset, blob.byteLength]);
       storedParts.push(blob);
@@ -210,14 +240,20 @@ export function decodeStateWithBlobs(buf: Buffer, opts: DecodeOptions = {}): Dec
   if (version === 0) out = { state: decodeV0(buf), blobs: new Map() };
   else if (version === 1) out = decodeV1(buf);
   else {
-    throw new StateVersionError(version, `session state schema version ${version} is newer than this build supports (≤ ${SESSION_STATE_SCHEMA_VERSION})`);
+    throw new StateVersionError(
+      version,
+      `session state schema version ${version} is newer than this build supports (≤ ${SESSION_STATE_SCHEMA_VERSION})`,
+    );
   }
   if (opts.verifyContent !== false) verifyContents(out.state);
   return out;
 }
 
 function decodeV1(buf: Buffer): DecodedWithBlobs {
-  if (buf.byteLength < HEADER_BYTES) throw new StateIntegrityError(`encoded state is truncated (${buf.byteLength} bytes, header alone is ${HEADER_BYTES})`);
+  if (buf.byteLength < HEADER_BYTES)
+    throw new StateIntegrityError(
+      `encoded state is truncated (${buf.byteLength} bytes, header alone is ${HEADER_BYTES})`,
+    );
   const codec = buf.readUInt8(6);
   const metaLen = buf.readUInt32BE(8);
   const unpackedLen = Number(buf.readBigUInt64BE(12));
@@ -225,20 +261,27 @@ function decodeV1(buf: Buffer): DecodedWithBlobs {
   const storedLen = Number(buf.readBigUInt64BE(28));
   const expected = HEADER_BYTES + packedLen + storedLen;
   if (buf.byteLength !== expected) {
-    throw new StateIntegrityError(`encoded state is truncated or has trailing bytes (${buf.byteLength} bytes, header says ${expected})`);
+    throw new StateIntegrityError(
+      `encoded state is truncated or has trailing bytes (${buf.byteLength} bytes, header says ${expected})`,
+    );
   }
-  const digest = createHash('sha256').update(buf.subarray(0, HASH_OFFSET)).update(buf.subarray(HEADER_BYTES)).digest();
+  const digest = createHash('sha256')
+    .update(buf.subarray(0, HASH_OFFSET))
+    .update(buf.subarray(HEADER_BYTES))
+    .digest();
   if (!timingSafeEqual(digest, buf.subarray(HASH_OFFSET, HEADER_BYTES))) {
     throw new StateIntegrityError('encoded state is corrupted (sha256 mismatch)');
   }
-  if (unpackedLen > MAX_UNPACKED_BYTES || metaLen > unpackedLen) throw new StateIntegrityError('encoded state has impossible section lengths');
+  if (unpackedLen > MAX_UNPACKED_BYTES || metaLen > unpackedLen)
+    throw new StateIntegrityError('encoded state has impossible section lengths');
   let unpacked: Buffer;
   try {
     unpacked = decompressWith(buf.subarray(HEADER_BYTES, HEADER_BYTES + packedLen), codec, unpackedLen);
   } catch (err) {
     throw new StateIntegrityError(`encoded state does not decompress: ${(err as Error).message}`);
   }
-  if (unpacked.byteLength !== unpackedLen) throw new StateIntegrityError('packed section has the wrong length');
+  if (unpacked.byteLength !== unpackedLen)
+    throw new StateIntegrityError('packed section has the wrong length');
   let meta: unknown;
   try {
     meta = JSON.parse(unpacked.subarray(0, metaLen).toString('utf8'));
@@ -247,7 +290,9 @@ function decodeV1(buf: Buffer): DecodedWithBlobs {
   }
   if (!MetaCheck.Check(meta)) {
     const first = [...MetaCheck.Errors(meta)][0];
-    throw new StateIntegrityError(`encoded state metadata is malformed (${first?.path ?? ''}: ${first?.message ?? ''})`);
+    throw new StateIntegrityError(
+      `encoded state metadata is malformed (${first?.path ?? ''}: ${first?.message ?? ''})`,
+    );
   }
   const stored = buf.subarray(HEADER_BYTES + packedLen);
   const sections = [unpacked.subarray(metaLen), stored, stored];
@@ -265,7 +310,8 @@ function decodeV1(buf: Buffer): DecodedWithBlobs {
     if (m.hash === undefined) throw new StateIntegrityError(`blob content of "${m.path}" has no hash`);
     const blob = sec.subarray(offset, offset + length);
     const content = decompressBlob(blob, m.hash); // checks crc32 and sha256
-    if (content.byteLength !== m.size) throw new StateIntegrityError(`content of "${m.path}" has the wrong size`);
+    if (content.byteLength !== m.size)
+      throw new StateIntegrityError(`content of "${m.path}" has the wrong size`);
     verified.add(content);
     blobs.set(m.hash, blob);
     return { ...entry, content };

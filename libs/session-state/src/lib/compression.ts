@@ -61,7 +61,10 @@ export function decompressWith(buf: Uint8Array, codec: number, maxOutput: number
     case Codecs.gzip:
       return gunzipSync(buf, { maxOutputLength: Math.max(1, maxOutput) });
     case Codecs.brotli:
-      return brotliDecompressSync(buf, { maxOutputLength: Math.max(1, maxOutput), chunkSize: Math.min(Math.max(64, maxOutput), 1 << 20) });
+      return brotliDecompressSync(buf, {
+        maxOutputLength: Math.max(1, maxOutput),
+        chunkSize: Math.min(Math.max(64, maxOutput), 1 << 20),
+      });
     default:
       throw new Error(`unknown codec ${codec}`);
   }

@@ -10,12 +10,14 @@ const MAX_LINK_HOPS = 40;
  * than normalised, so two spellings of one path can never coexist in a state.
  */
 export function assertSafePath(path: unknown): asserts path is string {
-  if (typeof path !== 'string' || path.length === 0) throw new WorkspaceEscapeError(String(path), 'path is empty');
+  if (typeof path !== 'string' || path.length === 0)
+    throw new WorkspaceEscapeError(String(path), 'path is empty');
   if (path.includes('\0')) throw new WorkspaceEscapeError(path, 'path contains a NUL byte');
   if (path.startsWith('/')) throw new WorkspaceEscapeError(path, 'absolute paths are not allowed');
   for (const seg of path.split('/')) {
     if (seg === '..') throw new WorkspaceEscapeError(path, "'..' segments are not allowed");
-    if (seg === '' || seg === '.') throw new WorkspaceEscapeError(path, 'path is not canonical (empty or "." segment)');
+    if (seg === '' || seg === '.')
+      throw new WorkspaceEscapeError(path, 'path is not canonical (empty or "." segment)');
   }
 }
 
@@ -36,14 +38,17 @@ export function resolveLink(
   hops = 0,
 ): string[] {
   if (hops > MAX_LINK_HOPS) throw new WorkspaceEscapeError(linkPath, 'too many levels of symbolic links');
-  if (!target || target.includes('\0')) throw new WorkspaceEscapeError(linkPath, 'symlink target is empty or has a NUL byte');
-  if (target.startsWith('/')) throw new WorkspaceEscapeError(linkPath, `symlink target "${target}" is absolute`);
+  if (!target || target.includes('\0'))
+    throw new WorkspaceEscapeError(linkPath, 'symlink target is empty or has a NUL byte');
+  if (target.startsWith('/'))
+    throw new WorkspaceEscapeError(linkPath, `symlink target "${target}" is absolute`);
   const parent = parentOf(linkPath);
   let stack = parent ? parent.split('/') : [];
   for (const seg of target.split('/')) {
     if (seg === '' || seg === '.') continue;
     if (seg === '..') {
-      if (stack.length === 0) throw new WorkspaceEscapeError(linkPath, `symlink target "${target}" points outside the workspace`);
+      if (stack.length === 0)
+        throw new WorkspaceEscapeError(linkPath, `symlink target "${target}" points outside the workspace`);
       stack.pop();
       continue;
     }
@@ -55,7 +60,10 @@ export function resolveLink(
         stack = resolveLink(here, e.target, entries, hops + 1);
       } catch (err) {
         if (err instanceof WorkspaceEscapeError) {
-          throw new WorkspaceEscapeError(linkPath, `symlink target "${target}" points outside the workspace (through "${here}")`);
+          throw new WorkspaceEscapeError(
+            linkPath,
+            `symlink target "${target}" points outside the workspace (through "${here}")`,
+          );
         }
         throw err;
       }
@@ -77,7 +85,8 @@ export function validateEntries(files: readonly WorkspaceEntry[]): Map<string, W
     if (e.type !== 'file' && e.type !== 'dir' && e.type !== 'symlink') {
       throw new WorkspaceEntryError(e.path, `unknown type "${String(e.type)}"`);
     }
-    if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o7777) throw new WorkspaceEntryError(e.path, `invalid mode ${e.mode}`);
+    if (!Number.isInteger(e.mode) || e.mode < 0 || e.mode > 0o7777)
+      throw new WorkspaceEntryError(e.path, `invalid mode ${e.mode}`);
     if (map.has(e.path)) throw new WorkspaceEntryError(e.path, 'listed twice');
     map.set(e.path, e);
   }
@@ -85,7 +94,8 @@ export function validateEntries(files: readonly WorkspaceEntry[]): Map<string, W
     for (let p = parentOf(e.path); p; p = parentOf(p)) {
       const anc = map.get(p);
       if (!anc) continue;
-      if (anc.type === 'symlink') throw new WorkspaceEscapeError(e.path, `path goes through the symlink "${p}"`);
+      if (anc.type === 'symlink')
+        throw new WorkspaceEscapeError(e.path, `path goes through the symlink "${p}"`);
       if (anc.type !== 'dir') throw new WorkspaceEntryError(e.path, `its parent "${p}" is a ${anc.type}`);
     }
     if (e.type === 'symlink') {

@@ -4,7 +4,15 @@ import { hashContent } from './hash';
 
 export function file(path: string, content: Buffer | string, mode = 0o644): WorkspaceEntry {
   const buf = typeof content === 'string' ? Buffer.from(content) : content;
-  return { path, type: 'file', mode, size: buf.byteLength, mtimeMs: 1_700_000_000_000, hash: hashContent(buf), content: buf };
+  return {
+    path,
+    type: 'file',
+    mode,
+    size: buf.byteLength,
+    mtimeMs: 1_700_000_000_000,
+    hash: hashContent(buf),
+    content: buf,
+  };
 }
 
 export function sampleState(files: WorkspaceEntry[], over: Partial<SessionState> = {}): SessionState {

@@ -1,5 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeState, encodeState } from './codec';
@@ -49,8 +62,16 @@ describe('captureWorkspace / restoreWorkspace', () => {
     buildWorkspace(a);
     const files = await captureWorkspace(a);
     expect(files.map((f) => `${f.type}:${f.path}`)).toEqual([
-      'file:big.bin', 'file:bin.dat', 'dir:empty', 'dir:empty/nested', 'symlink:link-to-mod', 'file:run.sh',
-      'dir:src', 'dir:src/pkg', 'file:src/pkg/mod.py', 'symlink:src/up-link',
+      'file:big.bin',
+      'file:bin.dat',
+      'dir:empty',
+      'dir:empty/nested',
+      'symlink:link-to-mod',
+      'file:run.sh',
+      'dir:src',
+      'dir:src/pkg',
+      'file:src/pkg/mod.py',
+      'symlink:src/up-link',
     ]);
     const decoded = decodeState(encodeState(sampleState(files)));
     const b = mk();
@@ -67,7 +88,9 @@ describe('captureWorkspace / restoreWorkspace', () => {
     expect(readFileSync(join(b, 'link-to-mod'), 'utf8')).toBe('print("hi")\n');
     // A capture of the restored tree equals the original one.
     const again = await captureWorkspace(b);
-    expect(stripContent(again).map(({ mtimeMs: _m, racy: _r, ...e }) => e)).toEqual(stripContent(files).map(({ mtimeMs: _m, racy: _r, ...e }) => e));
+    expect(stripContent(again).map(({ mtimeMs: _m, racy: _r, ...e }) => e)).toEqual(
+      stripContent(files).map(({ mtimeMs: _m, racy: _r, ...e }) => e),
+    );
   });
 
   it('skips symlinks that point outside the workspace and special files, saying so', async () => {
@@ -88,7 +111,9 @@ describe('captureWorkspace / restoreWorkspace', () => {
     await expect(captureWorkspace(a, { maxFiles: 3 })).rejects.toThrow(/more than 3 entries/);
     await expect(captureWorkspace(a, { maxBytes: 250 })).rejects.toThrow(WorkspaceLimitError);
     const files = await captureWorkspace(a);
-    await expect(restoreWorkspace(mk(), files, { maxBytes: 499 })).rejects.toThrow(/more than the 499 allowed/);
+    await expect(restoreWorkspace(mk(), files, { maxBytes: 499 })).rejects.toThrow(
+      /more than the 499 allowed/,
+    );
   });
 
   it('with clean, removes what is not listed (and replaces entries whose type changed)', async () => {
@@ -113,7 +138,14 @@ describe('captureWorkspace / restoreWorkspace', () => {
 
 describe('hostile entry lists are refused before anything is written', () => {
   const dir = (path: string): WorkspaceEntry => ({ path, type: 'dir', mode: 0o755, size: 0, mtimeMs: 1 });
-  const link = (path: string, target: string): WorkspaceEntry => ({ path, type: 'symlink', mode: 0o777, size: 0, mtimeMs: 1, target });
+  const link = (path: string, target: string): WorkspaceEntry => ({
+    path,
+    type: 'symlink',
+    mode: 0o777,
+    size: 0,
+    mtimeMs: 1,
+    target,
+  });
   const cases: Array<[string, WorkspaceEntry[]]> = [
     ['a ".." path', [file('../evil.txt', 'x')]],
     ['a nested ".." path', [dir('a'), file('a/../../evil.txt', 'x')]],
@@ -151,7 +183,9 @@ describe('hostile entry lists are refused before anything is written', () => {
 
   it('refuses duplicates and files under a file', async () => {
     await expect(restoreWorkspace(mk(), [file('a', 'x'), file('a', 'y')])).rejects.toThrow(/listed twice/);
-    await expect(restoreWorkspace(mk(), [file('a', 'x'), file('a/b', 'y')])).rejects.toThrow(/parent "a" is a file/);
+    await expect(restoreWorkspace(mk(), [file('a', 'x'), file('a/b', 'y')])).rejects.toThrow(
+      /parent "a" is a file/,
+    );
   });
 });
 
@@ -175,7 +209,9 @@ describe('diffWorkspace', () => {
     expect(d.changedBytes).toBe(Buffer.byteLength('value = "changed"\n'));
     expect(d.changedFiles).toBe(2); // f7 modified, new.txt added
     expect(d.removed).toEqual(['src/f9.py']);
-    expect(d.files.find((f) => f.path === 'new.txt')?.hash).toBe(prev.find((f) => f.path === 'src/f3.py')?.hash);
+    expect(d.files.find((f) => f.path === 'new.txt')?.hash).toBe(
+      prev.find((f) => f.path === 'src/f3.py')?.hash,
+    );
     expect(d.files).toHaveLength(51);
   });
 

@@ -1,7 +1,24 @@
 import { constants as fsc, type Stats } from 'node:fs';
-import { chmod, lstat, mkdir, open, readFile, readdir, readlink, rm, symlink, utimes } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  readlink,
+  rm,
+  symlink,
+  utimes,
+} from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { StateIntegrityError, WorkspaceEntryError, WorkspaceEscapeError, WorkspaceLimitError, WorkspaceLimitReasons } from './errors';
+import {
+  StateIntegrityError,
+  WorkspaceEntryError,
+  WorkspaceEscapeError,
+  WorkspaceLimitError,
+  WorkspaceLimitReasons,
+} from './errors';
 import { hashContent } from './hash';
 import type { WorkspaceEntry } from './model';
 import { resolveLink, validateEntries } from './paths';
@@ -53,7 +70,11 @@ interface Scanned extends Omit<WorkspaceEntry, 'content'> {
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
-async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function eachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
     while (next < items.length) {
@@ -73,10 +94,18 @@ function typeOf(st: Stats): WorkspaceEntry['type'] | undefined {
 
 function checkLimits(entries: number, bytes: number, limits: WorkspaceLimits): void {
   if (limits.maxFiles !== undefined && entries > limits.maxFiles) {
-    throw new WorkspaceLimitError(WorkspaceLimitReasons.files, limits.maxFiles, `workspace has more than ${limits.maxFiles} entries (maxFiles)`);
+    throw new WorkspaceLimitError(
+      WorkspaceLimitReasons.files,
+      limits.maxFiles,
+      `workspace has more than ${limits.maxFiles} entries (maxFiles)`,
+    );
   }
   if (limits.maxBytes !== undefined && bytes > limits.maxBytes) {
-    throw new WorkspaceLimitError(WorkspaceLimitReasons.bytes, limits.maxBytes, `workspace holds ${bytes} bytes, more than the ${limits.maxBytes} allowed (maxBytes)`);
+    throw new WorkspaceLimitError(
+      WorkspaceLimitReasons.bytes,
+      limits.maxBytes,
+      `workspace holds ${bytes} bytes, more than the ${limits.maxBytes} allowed (maxBytes)`,
+    );
   }
 }
 
@@ -96,7 +125,14 @@ async function scan(dir: string, opts: CaptureOptions): Promise<Scanned[]> {
       const type = typeOf(st);
       if (!type) return opts.onSkip?.(rel, 'not a regular file, directory or symlink');
       if (opts.exclude?.(rel, type)) return;
-      const e: Scanned = { abs, path: rel, type, mode: st.mode & 0o7777, size: type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs };
+      const e: Scanned = {
+        abs,
+        path: rel,
+        type,
+        mode: st.mode & 0o7777,
+        size: type === 'file' ? st.size : 0,
+        mtimeMs: st.mtimeMs,
+      };
       if (type === 'file' && startedAt - st.mtimeMs < RACY_WINDOW_MS) e.racy = true;
       if (type === 'symlink') {
         const target = await linkTarget(root, abs, rel);
@@ -120,7 +156,8 @@ async function linkTarget(root: string, abs: string, rel: string): Promise<strin
   const raw = await readlink(abs);
   if (!isAbsolute(raw)) return raw;
   const inside = relative(root, raw);
-  if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) return inside === '' ? relativeFromLink(rel, '') : undefined;
+  if (inside === '' || inside.startsWith('..') || isAbsolute(inside))
+    return inside === '' ? relativeFromLink(rel, '') : undefined;
   return relativeFromLink(rel, inside.split(sep).join('/'));
 }
 
@@ -179,7 +216,11 @@ export async function captureWorkspace(dir: string, opts: CaptureOptions = {}): 
  * `fullHash: true` to re-read every file (e.g. after restoring onto a filesystem whose
  * clock is not trusted).
  */
-export async function diffWorkspace(prev: readonly WorkspaceEntry[], dir: string, opts: CaptureOptions = {}): Promise<WorkspaceDiff> {
+export async function diffWorkspace(
+  prev: readonly WorkspaceEntry[],
+  dir: string,
+  opts: CaptureOptions = {},
+): Promise<WorkspaceDiff> {
   const before = new Map(prev.map((e) => [e.path, e]));
   const knownHashes = new Set(prev.filter((e) => e.hash).map((e) => e.hash as string));
   const scanned = await scan(dir, opts);
@@ -193,7 +234,16 @@ export async function diffWorkspace(prev: readonly WorkspaceEntry[], dir: string
       const e = files[i] as WorkspaceEntry;
       const p = before.get(s.path);
       if (s.type === 'file') {
-        if (!opts.fullHash && p && p.type === 'file' && p.hash && !p.racy && p.size === s.size && p.mtimeMs === s.mtimeMs && p.mode === s.mode) {
+        if (
+          !opts.fullHash &&
+          p &&
+          p.type === 'file' &&
+          p.hash &&
+          !p.racy &&
+          p.size === s.size &&
+          p.mtimeMs === s.mtimeMs &&
+          p.mode === s.mode
+        ) {
           e.hash = p.hash;
           return;
         }
@@ -210,7 +260,8 @@ export async function diffWorkspace(prev: readonly WorkspaceEntry[], dir: string
   );
   for (const e of files) {
     const p = before.get(e.path);
-    if (!p || p.type !== e.type || p.mode !== e.mode || p.hash !== e.hash || p.target !== e.target) changedFiles++;
+    if (!p || p.type !== e.type || p.mode !== e.mode || p.hash !== e.hash || p.target !== e.target)
+      changedFiles++;
   }
   const present = new Set(files.map((e) => e.path));
   const removed = prev.filter((e) => !present.has(e.path)).map((e) => e.path);
@@ -228,7 +279,11 @@ export function stripContent(files: readonly WorkspaceEntry[]): WorkspaceEntry[]
  * writes never follow a symlink found on disk. With `clean`, whatever is not in the list
  * is removed.
  */
-export async function restoreWorkspace(dir: string, files: readonly WorkspaceEntry[], opts: RestoreOptions = {}): Promise<{ files: number; bytes: number }> {
+export async function restoreWorkspace(
+  dir: string,
+  files: readonly WorkspaceEntry[],
+  opts: RestoreOptions = {},
+): Promise<{ files: number; bytes: number }> {
   const map = validateEntries(files);
   let bytes = 0;
   for (const f of files) {
@@ -298,7 +353,11 @@ async function setTimes(abs: string, mtimeMs: number): Promise<void> {
 }
 
 /** Removes what is on disk but not listed (or listed with another type); never follows links. */
-async function removeUnlisted(absDir: string, relDir: string, map: ReadonlyMap<string, WorkspaceEntry>): Promise<void> {
+async function removeUnlisted(
+  absDir: string,
+  relDir: string,
+  map: ReadonlyMap<string, WorkspaceEntry>,
+): Promise<void> {
   const names = await readdir(absDir);
   for (const name of names) {
     const rel = relDir ? `${relDir}/${name}` : name;

@@ -57,7 +57,10 @@ describe('toolchain smoke test', () => {
     const connection = { url: redis.url, maxRetriesPerRequest: null };
     const queue = new Queue('smoke', { connection, prefix });
     const events = new QueueEvents('smoke', { connection, prefix });
-    const worker = new Worker('smoke', async (job) => (job.data as { n: number }).n * 2, { connection, prefix });
+    const worker = new Worker('smoke', async (job) => (job.data as { n: number }).n * 2, {
+      connection,
+      prefix,
+    });
     await events.waitUntilReady();
     const job = await queue.add('double', { n: 21 });
     expect(await job.waitUntilFinished(events)).toBe(42);

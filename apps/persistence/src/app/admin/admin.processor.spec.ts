@@ -4,8 +4,10 @@ import { StateStore } from '../store/state-store';
 
 describe('admin jobs (real queues, real Redis)', () => {
   let h: Harness;
-  const call = <D extends (typeof PersistenceJobDefs)[keyof typeof PersistenceJobDefs]>(def: D, payload: unknown) =>
-    h.client.call(QueueNames.persistenceAdmin, def, payload as never, { timeoutMs: 10_000 });
+  const call = <D extends (typeof PersistenceJobDefs)[keyof typeof PersistenceJobDefs]>(
+    def: D,
+    payload: unknown,
+  ) => h.client.call(QueueNames.persistenceAdmin, def, payload as never, { timeoutMs: 10_000 });
 
   beforeAll(async () => {
     h = await startHarness();
@@ -26,8 +28,12 @@ describe('admin jobs (real queues, real Redis)', () => {
 
   it('touches and deletes, saying whether the session existed; delete removes every key', async () => {
     const future = new Date(Date.now() + 7200_000).toISOString();
-    expect(await call(PersistenceJobDefs.touch, { sessionId: 's1', expiresAt: future })).toEqual({ found: true });
-    expect(await call(PersistenceJobDefs.touch, { sessionId: 'ghost', expiresAt: future })).toEqual({ found: false });
+    expect(await call(PersistenceJobDefs.touch, { sessionId: 's1', expiresAt: future })).toEqual({
+      found: true,
+    });
+    expect(await call(PersistenceJobDefs.touch, { sessionId: 'ghost', expiresAt: future })).toEqual({
+      found: false,
+    });
     const store = h.app.get(StateStore);
     expect((await store.info('s1'))?.expiresAt).toBe(future);
     expect(await call(PersistenceJobDefs.delete, { sessionId: 's1' })).toEqual({ deleted: true });
@@ -38,8 +44,23 @@ describe('admin jobs (real queues, real Redis)', () => {
   });
 
   it('rejects malformed payloads and unknown jobs as invalid_argument', async () => {
-    await expect(call(PersistenceJobDefs.touch, { sessionId: 's2', expiresAt: 42 })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/expiresAt/) });
-    await expect(call(PersistenceJobDefs.touch, { sessionId: 's2', expiresAt: 'not a date' })).rejects.toMatchObject({ code: 'invalid_argument' });
-    await expect(h.client.call(QueueNames.persistenceAdmin, { ...PersistenceJobDefs.delete, name: 'state.explode' }, { sessionId: 's2' }, { timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/no job "state.explode"/) });
+    await expect(call(PersistenceJobDefs.touch, { sessionId: 's2', expiresAt: 42 })).rejects.toMatchObject({
+      code: 'invalid_argument',
+      message: expect.stringMatching(/expiresAt/),
+    });
+    await expect(
+      call(PersistenceJobDefs.touch, { sessionId: 's2', expiresAt: 'not a date' }),
+    ).rejects.toMatchObject({ code: 'invalid_argument' });
+    await expect(
+      h.client.call(
+        QueueNames.persistenceAdmin,
+        { ...PersistenceJobDefs.delete, name: 'state.explode' },
+        { sessionId: 's2' },
+        { timeoutMs: 10_000 },
+      ),
+    ).rejects.toMatchObject({
+      code: 'invalid_argument',
+      message: expect.stringMatching(/no job "state.explode"/),
+    });
   });
 });

@@ -1,4 +1,9 @@
-import { Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { Worker } from 'bullmq';
 import { PersistenceJobDefs, QueueNames, parsePayload, type PodSessionsResult } from '@executor/queues';
 import { StateStore } from '../store/state-store';

@@ -1,8 +1,19 @@
-import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  HttpException,
+  HttpStatus,
+  Logger,
+  type ExceptionFilter,
+} from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 
 /** Error codes of the internal API (the platform's public codes, API.md). */
-export const ApiErrorCodes = { invalidArgument: 'invalid_argument', notFound: 'not_found', internal: 'internal' } as const;
+export const ApiErrorCodes = {
+  invalidArgument: 'invalid_argument',
+  notFound: 'not_found',
+  internal: 'internal',
+} as const;
 export type ApiErrorCode = (typeof ApiErrorCodes)[keyof typeof ApiErrorCodes];
 
 /** An HTTP error answered as `{ error: { code, message } }`. */
@@ -29,11 +40,20 @@ export class ApiErrorFilter implements ExceptionFilter {
     }
     if (err instanceof HttpException) {
       const status = err.getStatus();
-      const code = status === 404 ? ApiErrorCodes.notFound : status < 500 ? ApiErrorCodes.invalidArgument : ApiErrorCodes.internal;
+      const code =
+        status === 404
+          ? ApiErrorCodes.notFound
+          : status < 500
+            ? ApiErrorCodes.invalidArgument
+            : ApiErrorCodes.internal;
       void reply.status(status).send({ error: { code, message: err.message } });
       return;
     }
     this.logger.error(`internal API error: ${(err as Error)?.stack ?? String(err)}`);
-    void reply.status(HttpStatus.INTERNAL_SERVER_ERROR).send({ error: { code: ApiErrorCodes.internal, message: (err as Error)?.message ?? 'internal error' } });
+    void reply
+      .status(HttpStatus.INTERNAL_SERVER_ERROR)
+      .send({
+        error: { code: ApiErrorCodes.internal, message: (err as Error)?.message ?? 'internal error' },
+      });
   }
 }

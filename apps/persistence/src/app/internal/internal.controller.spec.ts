@@ -5,8 +5,12 @@ describe('internal HTTP API, health and metrics', () => {
 
   beforeAll(async () => {
     h = await startHarness();
-    await snapshot(h, makeState('http-1', [file('a.txt', 'hello '.repeat(1000)), file('b.txt', 'b')]), { trigger: 'periodic' });
-    await snapshot(h, makeState('http-1', [file('a.txt', 'hello '.repeat(1000)), file('b.txt', 'bb')]), { trigger: 'shutdown' });
+    await snapshot(h, makeState('http-1', [file('a.txt', 'hello '.repeat(1000)), file('b.txt', 'b')]), {
+      trigger: 'periodic',
+    });
+    await snapshot(h, makeState('http-1', [file('a.txt', 'hello '.repeat(1000)), file('b.txt', 'bb')]), {
+      trigger: 'shutdown',
+    });
     await snapshot(h, makeState('http-2', [file('a.txt', 'hello '.repeat(1000))]));
   });
   afterAll(() => h.close());
@@ -15,8 +19,17 @@ describe('internal HTTP API, health and metrics', () => {
     const res = await h.app.inject({ method: 'GET', url: '/internal/sessions/http-1' });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body).toMatchObject({ sessionId: 'http-1', tenant: 'acme', pool: 'python', pod: 'python-0', latest: 2 });
-    expect(body.versions.map((v: { version: number; trigger: string }) => [v.version, v.trigger])).toEqual([[2, 'shutdown'], [1, 'periodic']]);
+    expect(body).toMatchObject({
+      sessionId: 'http-1',
+      tenant: 'acme',
+      pool: 'python',
+      pod: 'python-0',
+      latest: 2,
+    });
+    expect(body.versions.map((v: { version: number; trigger: string }) => [v.version, v.trigger])).toEqual([
+      [2, 'shutdown'],
+      [1, 'periodic'],
+    ]);
     expect(body.versions[0]).toMatchObject({ files: 2, bytes: 6002 });
     expect(body.versions[0].manifestBytes).toBeGreaterThan(0);
   });
@@ -32,7 +45,9 @@ describe('internal HTTP API, health and metrics', () => {
     expect((await h.app.inject({ method: 'DELETE', url: '/internal/sessions/http-2' })).statusCode).toBe(204);
     const again = await h.app.inject({ method: 'DELETE', url: '/internal/sessions/http-2' });
     expect(again.statusCode).toBe(404);
-    expect(again.json()).toEqual({ error: { code: 'not_found', message: 'no stored state for session http-2' } });
+    expect(again.json()).toEqual({
+      error: { code: 'not_found', message: 'no stored state for session http-2' },
+    });
     const get = await h.app.inject({ method: 'GET', url: '/internal/sessions/http-2' });
     expect(get.statusCode).toBe(404);
     const bad = await h.app.inject({ method: 'GET', url: '/internal/sessions/bad%20id' });

@@ -5,7 +5,12 @@ import { ApiError, ApiErrorCodes, ApiErrorFilter } from './api-error';
 const SESSION_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 function checkId(id: string): string {
-  if (!SESSION_ID.test(id)) throw new ApiError(400, ApiErrorCodes.invalidArgument, `invalid session id "${id}" (1-128 of A-Z a-z 0-9 . _ -)`);
+  if (!SESSION_ID.test(id))
+    throw new ApiError(
+      400,
+      ApiErrorCodes.invalidArgument,
+      `invalid session id "${id}" (1-128 of A-Z a-z 0-9 . _ -)`,
+    );
   return id;
 }
 
@@ -27,7 +32,8 @@ export class InternalController {
   @Delete('sessions/:id')
   @HttpCode(204)
   async remove(@Param('id') id: string): Promise<void> {
-    if (!(await this.store.delete(checkId(id)))) throw new ApiError(404, ApiErrorCodes.notFound, `no stored state for session ${id}`);
+    if (!(await this.store.delete(checkId(id))))
+      throw new ApiError(404, ApiErrorCodes.notFound, `no stored state for session ${id}`);
   }
 
   /** Logical vs physical bytes (the dedup + compression ratio), blob/version/session counts. */

@@ -46,6 +46,9 @@ describe('RedisDurabilityService (real redis-server)', () => {
   });
 
   it('tolerates CONFIG being disabled (managed Redis)', async () => {
-    expect(await check({ args: ['--rename-command', 'CONFIG', '""'] })).toEqual({ checked: false, problems: [] });
+    expect(await check({ args: ['--rename-command', 'CONFIG', '""'] })).toEqual({
+      checked: false,
+      problems: [],
+    });
   });
 });

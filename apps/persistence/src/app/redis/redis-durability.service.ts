@@ -40,15 +40,22 @@ export class RedisDurabilityService implements OnApplicationBootstrap {
         values[key] = pair[1] ?? '';
       }
     } catch (err) {
-      this.logger.warn(`cannot read Redis CONFIG (${(err as Error).message}); make sure it runs with AOF on and maxmemory-policy noeviction (apps/persistence/redis.conf)`);
+      this.logger.warn(
+        `cannot read Redis CONFIG (${(err as Error).message}); make sure it runs with AOF on and maxmemory-policy noeviction (apps/persistence/redis.conf)`,
+      );
       return { checked: false, problems: [] };
     }
     const problems: string[] = [];
     if (values['maxmemory-policy'] !== REQUIRED_REDIS_SETTINGS['maxmemory-policy']) {
-      problems.push(`maxmemory-policy is "${values['maxmemory-policy']}": Redis may EVICT queue jobs and stored session state; set it to noeviction`);
+      problems.push(
+        `maxmemory-policy is "${values['maxmemory-policy']}": Redis may EVICT queue jobs and stored session state; set it to noeviction`,
+      );
     }
-    if (values['appendonly'] !== 'yes') problems.push('appendonly is off: a Redis restart loses every snapshot since the last RDB save');
-    else if (!(REQUIRED_REDIS_SETTINGS.appendfsync as readonly string[]).includes(values['appendfsync'] ?? '')) {
+    if (values['appendonly'] !== 'yes')
+      problems.push('appendonly is off: a Redis restart loses every snapshot since the last RDB save');
+    else if (
+      !(REQUIRED_REDIS_SETTINGS.appendfsync as readonly string[]).includes(values['appendfsync'] ?? '')
+    ) {
       problems.push(`appendfsync is "${values['appendfsync']}": use everysec or always`);
     }
     for (const p of problems) this.logger.error(`REDIS DURABILITY: ${p}`);

@@ -1,7 +1,19 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { Worker } from 'bullmq';
 import type Redis from 'ioredis';
-import { PersistenceJobDefs, QueueNames, parsePayload, putTransfer, type RestoreResult } from '@executor/queues';
+import {
+  PersistenceJobDefs,
+  QueueNames,
+  parsePayload,
+  putTransfer,
+  type RestoreResult,
+} from '@executor/queues';
 import { encodeState } from '@executor/session-state';
 import { PERSISTENCE_CONFIG, type PersistenceConfig } from '../config/config';
 import { Outcomes, PersistenceMetrics } from '../metrics/persistence-metrics';
@@ -29,7 +41,11 @@ export class RestoreProcessor implements OnApplicationBootstrap, BeforeApplicati
   ) {}
 
   onApplicationBootstrap(): void {
-    this.worker = this.workers.create(QueueNames.restore, { [PersistenceJobDefs.restore.name]: (job) => this.handle(job.data) }, this.logger);
+    this.worker = this.workers.create(
+      QueueNames.restore,
+      { [PersistenceJobDefs.restore.name]: (job) => this.handle(job.data) },
+      this.logger,
+    );
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -49,7 +65,9 @@ export class RestoreProcessor implements OnApplicationBootstrap, BeforeApplicati
       const state = await putTransfer(this.redis, bytes, { prefix: this.config.QUEUE_PREFIX });
       if (out.skipped.length) {
         this.metrics.integrityFailures.inc(out.skipped.length);
-        this.logger.warn(`session ${sessionId}: restored version ${out.version} after skipping corrupted ${out.skipped.join(', ')}`);
+        this.logger.warn(
+          `session ${sessionId}: restored version ${out.version} after skipping corrupted ${out.skipped.join(', ')}`,
+        );
       }
       this.metrics.restores.inc({ outcome: out.skipped.length ? Outcomes.fallback : Outcomes.ok });
       end();

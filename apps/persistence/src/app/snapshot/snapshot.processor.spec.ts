@@ -1,9 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JobCallError, PersistenceJobDefs, QueueNames, putTransfer } from '@executor/queues';
-import { captureWorkspace, compressBlob, diffWorkspace, encodeState, restoreWorkspace, stripContent } from '@executor/session-state';
+import {
+  captureWorkspace,
+  compressBlob,
+  diffWorkspace,
+  encodeState,
+  restoreWorkspace,
+  stripContent,
+} from '@executor/session-state';
 import { file, makeState, restore, snapshot, startHarness, type Harness } from '../../../test/harness';
 import { StateStore } from '../store/state-store';
 
@@ -91,7 +110,11 @@ describe('snapshot jobs (real queues, real Redis)', () => {
   it('stores blobs sent in stored format (fileBlobs) as they are, without recompressing', async () => {
     const text = Buffer.from('print("sent as a blob")\n'.repeat(300));
     const sent = compressBlob(text, { level: 9 }); // a level the service itself does not use (BLOB_BROTLI_QUALITY 1)
-    const res = await snapshot(h, makeState('as-blobs', [file('a.py', text), file('b.bin', randomBytes(1000))]), { fileBlobs: { level: 9 } });
+    const res = await snapshot(
+      h,
+      makeState('as-blobs', [file('a.py', text), file('b.bin', randomBytes(1000))]),
+      { fileBlobs: { level: 9 } },
+    );
     expect(res.newBlobs).toBe(2);
     expect((await h.cmd.getBuffer(store.keys.blob(sent.hash)))?.equals(sent.data)).toBe(true);
     const back = await restore(h, 'as-blobs');
@@ -104,11 +127,18 @@ describe('snapshot jobs (real queues, real Redis)', () => {
     const res = await snapshot(h, makeState('empty-ws', [], { env: { ONLY: 'env' } }));
     expect(res).toMatchObject({ version: 1, newBlobs: 0, bytes: 0 });
     const back = await restore(h, 'empty-ws');
-    expect(back.state).toMatchObject({ files: [], env: { ONLY: 'env' }, packages: [{ manager: 'pip', name: 'requests', version: '2.32.0' }] });
+    expect(back.state).toMatchObject({
+      files: [],
+      env: { ONLY: 'env' },
+      packages: [{ manager: 'pip', name: 'requests', version: '2.32.0' }],
+    });
   });
 
   it('shares blobs between two sessions with identical files', async () => {
-    const files = [file('same/a.txt', 'shared content A\n'.repeat(100)), file('same/b.txt', 'shared content B\n'.repeat(100))];
+    const files = [
+      file('same/a.txt', 'shared content A\n'.repeat(100)),
+      file('same/b.txt', 'shared content B\n'.repeat(100)),
+    ];
     const s1 = await snapshot(h, makeState('share-1', files));
     const before = await store.stats();
     const s2 = await snapshot(h, makeState('share-2', files));
@@ -122,10 +152,14 @@ describe('snapshot jobs (real queues, real Redis)', () => {
 
   it.each([
     ['persist: false', () => makeState('np', [file('a', 'x')], { persist: false }), /persist: false/],
-    ['a full snapshot with a file lacking content', () => {
-      const { content: _c, ...bare } = file('lonely.txt', 'x');
-      return makeState('bare', [bare]);
-    }, /"lonely.txt" has no content/],
+    [
+      'a full snapshot with a file lacking content',
+      () => {
+        const { content: _c, ...bare } = file('lonely.txt', 'x');
+        return makeState('bare', [bare]);
+      },
+      /"lonely.txt" has no content/,
+    ],
     ['a hostile path', () => makeState('hostile', [file('../escape.txt', 'x')]), /escape.txt.*'\.\.'/],
   ])('rejects %s as invalid_argument', async (_label, make, message) => {
     const err = await snapshot(h, make()).catch((e: unknown) => e);
@@ -137,36 +171,81 @@ describe('snapshot jobs (real queues, real Redis)', () => {
   it('rejects a delta whose content-less file is not in the base version, naming the path', async () => {
     await snapshot(h, makeState('delta-bad', [file('a.txt', 'one')]));
     const { content: _c, ...unknown } = file('ghost.txt', 'never stored');
-    const err = await snapshot(h, makeState('delta-bad', [unknown]), { baseVersion: 1 }).catch((e: unknown) => e);
+    const err = await snapshot(h, makeState('delta-bad', [unknown]), { baseVersion: 1 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'invalid_argument' });
-    expect((err as Error).message).toMatch(/"ghost.txt" has no content and its hash is not in base version 1/);
-    const missingBase = await snapshot(h, makeState('delta-bad', [unknown]), { baseVersion: 9 }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(
+      /"ghost.txt" has no content and its hash is not in base version 1/,
+    );
+    const missingBase = await snapshot(h, makeState('delta-bad', [unknown]), { baseVersion: 9 }).catch(
+      (e: unknown) => e,
+    );
     expect((missingBase as Error).message).toMatch(/base version 9 is not stored/);
     const { content: _a, ...known } = file('a.txt', 'one');
-    const wrongSize = await snapshot(h, makeState('delta-bad', [{ ...known, size: 99 }]), { baseVersion: 1 }).catch((e: unknown) => e);
-    expect(wrongSize).toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/"a.txt" says 99 bytes but its content has 3/) });
-    expect((await snapshot(h, makeState('delta-bad', [known, file('b.txt', 'two')]), { baseVersion: 1 })).newBlobs).toBe(1);
+    const wrongSize = await snapshot(h, makeState('delta-bad', [{ ...known, size: 99 }]), {
+      baseVersion: 1,
+    }).catch((e: unknown) => e);
+    expect(wrongSize).toMatchObject({
+      code: 'invalid_argument',
+      message: expect.stringMatching(/"a.txt" says 99 bytes but its content has 3/),
+    });
+    expect(
+      (await snapshot(h, makeState('delta-bad', [known, file('b.txt', 'two')]), { baseVersion: 1 })).newBlobs,
+    ).toBe(1);
   });
 
   it('rejects a corrupted encoded state and a state of another session', async () => {
     const buf = Buffer.from(encodeState(makeState('corrupt', [file('a', 'hello world')])));
     buf[buf.length - 2] = (buf[buf.length - 2] as number) ^ 1;
     const ref = await putTransfer(h.cmd, buf, { prefix: h.config.QUEUE_PREFIX });
-    const payload = { sessionId: 'corrupt', tenant: 'acme', pool: 'python', pod: 'p', template: 'python', trigger: 'periodic' as const, ttlSeconds: 60, expiresAt: new Date(Date.now() + 60_000).toISOString(), baseVersion: null, state: ref };
-    await expect(h.client.call(QueueNames.snapshot, PersistenceJobDefs.snapshot, payload, { timeoutMs: 10_000 })).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/corrupted/) });
-    const other = await putTransfer(h.cmd, encodeState(makeState('someone-else', [])), { prefix: h.config.QUEUE_PREFIX });
-    await expect(h.client.call(QueueNames.snapshot, PersistenceJobDefs.snapshot, { ...payload, state: other }, { timeoutMs: 10_000 })).rejects.toThrow(/state is for someone-else/);
+    const payload = {
+      sessionId: 'corrupt',
+      tenant: 'acme',
+      pool: 'python',
+      pod: 'p',
+      template: 'python',
+      trigger: 'periodic' as const,
+      ttlSeconds: 60,
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+      baseVersion: null,
+      state: ref,
+    };
+    await expect(
+      h.client.call(QueueNames.snapshot, PersistenceJobDefs.snapshot, payload, { timeoutMs: 10_000 }),
+    ).rejects.toMatchObject({ code: 'invalid_argument', message: expect.stringMatching(/corrupted/) });
+    const other = await putTransfer(h.cmd, encodeState(makeState('someone-else', [])), {
+      prefix: h.config.QUEUE_PREFIX,
+    });
+    await expect(
+      h.client.call(
+        QueueNames.snapshot,
+        PersistenceJobDefs.snapshot,
+        { ...payload, state: other },
+        { timeoutMs: 10_000 },
+      ),
+    ).rejects.toThrow(/state is for someone-else/);
   });
 
   it('refuses a snapshot over MAX_SNAPSHOT_BYTES and one over the session quota (payload_too_large)', async () => {
-    const big = await snapshot(h, makeState('too-big', [file('big.bin', randomBytes(2 * MiB + 1))])).catch((e: unknown) => e);
-    expect(big).toMatchObject({ code: 'payload_too_large', message: expect.stringMatching(/MAX_SNAPSHOT_BYTES/) });
+    const big = await snapshot(h, makeState('too-big', [file('big.bin', randomBytes(2 * MiB + 1))])).catch(
+      (e: unknown) => e,
+    );
+    expect(big).toMatchObject({
+      code: 'payload_too_large',
+      message: expect.stringMatching(/MAX_SNAPSHOT_BYTES/),
+    });
     expect(await restore(h, 'too-big')).toEqual({ found: false });
 
     await snapshot(h, makeState('quota', [file('a.bin', randomBytes(2 * MiB - 100))]));
     // v1 is kept (KEEP_VERSIONS 3), so a second, different 2 MB file makes 4 MB > 3 MiB quota.
-    const over = await snapshot(h, makeState('quota', [file('b.bin', randomBytes(2 * MiB - 100))])).catch((e: unknown) => e);
-    expect(over).toMatchObject({ code: 'payload_too_large', message: expect.stringMatching(/SESSION_QUOTA_BYTES/) });
+    const over = await snapshot(h, makeState('quota', [file('b.bin', randomBytes(2 * MiB - 100))])).catch(
+      (e: unknown) => e,
+    );
+    expect(over).toMatchObject({
+      code: 'payload_too_large',
+      message: expect.stringMatching(/SESSION_QUOTA_BYTES/),
+    });
     expect((await restore(h, 'quota')).version).toBe(1);
   });
 });

@@ -1,7 +1,21 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import type { Worker } from 'bullmq';
 import type Redis from 'ioredis';
-import { JobError, PersistenceJobDefs, QueueNames, parsePayload, takeTransfer, type SnapshotPayload, type SnapshotResult } from '@executor/queues';
+import {
+  JobError,
+  PersistenceJobDefs,
+  QueueNames,
+  parsePayload,
+  takeTransfer,
+  type SnapshotPayload,
+  type SnapshotResult,
+} from '@executor/queues';
 import { decodeStateWithBlobs, validateEntries, type DecodedWithBlobs } from '@executor/session-state';
 import { PERSISTENCE_CONFIG, type PersistenceConfig } from '../config/config';
 import { Outcomes, PersistenceMetrics } from '../metrics/persistence-metrics';
@@ -27,7 +41,11 @@ export class SnapshotProcessor implements OnApplicationBootstrap, BeforeApplicat
   ) {}
 
   onApplicationBootstrap(): void {
-    this.worker = this.workers.create(QueueNames.snapshot, { [PersistenceJobDefs.snapshot.name]: (job) => this.handle(job.data) }, this.logger);
+    this.worker = this.workers.create(
+      QueueNames.snapshot,
+      { [PersistenceJobDefs.snapshot.name]: (job) => this.handle(job.data) },
+      this.logger,
+    );
   }
 
   /** Stops taking jobs and waits for the in-flight ones. */
@@ -46,7 +64,10 @@ export class SnapshotProcessor implements OnApplicationBootstrap, BeforeApplicat
       return result;
     } catch (err) {
       const rejected = err instanceof JobError && err.code !== 'internal';
-      this.metrics.snapshots.inc({ trigger: payload.trigger, outcome: rejected ? Outcomes.rejected : Outcomes.error });
+      this.metrics.snapshots.inc({
+        trigger: payload.trigger,
+        outcome: rejected ? Outcomes.rejected : Outcomes.error,
+      });
       throw err;
     }
   }
@@ -55,7 +76,10 @@ export class SnapshotProcessor implements OnApplicationBootstrap, BeforeApplicat
     const max = this.config.MAX_SNAPSHOT_BYTES;
     if (payload.state.size > max + ENCODING_SLACK_BYTES) {
       await this.redis.del(payload.state.key);
-      throw new JobError('payload_too_large', `encoded snapshot of session ${payload.sessionId} is ${payload.state.size} bytes, more than MAX_SNAPSHOT_BYTES (${max})`);
+      throw new JobError(
+        'payload_too_large',
+        `encoded snapshot of session ${payload.sessionId} is ${payload.state.size} bytes, more than MAX_SNAPSHOT_BYTES (${max})`,
+      );
     }
     const { state, blobs } = this.decode(payload, await takeTransfer(this.redis, payload.state));
     return this.store.commitSnapshot({
@@ -77,18 +101,30 @@ export class SnapshotProcessor implements OnApplicationBootstrap, BeforeApplicat
       decoded = decodeStateWithBlobs(buf);
       validateEntries(decoded.state.files);
     } catch (err) {
-      throw new JobError('invalid_argument', `snapshot of session ${payload.sessionId} is unusable: ${(err as Error).message}`);
+      throw new JobError(
+        'invalid_argument',
+        `snapshot of session ${payload.sessionId} is unusable: ${(err as Error).message}`,
+      );
     }
     const { state } = decoded;
     if (state.sessionId !== payload.sessionId) {
-      throw new JobError('invalid_argument', `snapshot payload is for session ${payload.sessionId} but its state is for ${state.sessionId}`);
+      throw new JobError(
+        'invalid_argument',
+        `snapshot payload is for session ${payload.sessionId} but its state is for ${state.sessionId}`,
+      );
     }
     if (state.persist === false) {
-      throw new JobError('invalid_argument', `session ${payload.sessionId} has persist: false; its state is never stored`);
+      throw new JobError(
+        'invalid_argument',
+        `session ${payload.sessionId} has persist: false; its state is never stored`,
+      );
     }
     const declared = state.baseVersion ?? null;
     if (declared !== null && declared !== payload.baseVersion) {
-      throw new JobError('invalid_argument', `state says baseVersion ${declared} but the job says ${payload.baseVersion}`);
+      throw new JobError(
+        'invalid_argument',
+        `state says baseVersion ${declared} but the job says ${payload.baseVersion}`,
+      );
     }
     return decoded;
   }

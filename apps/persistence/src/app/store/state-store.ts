@@ -130,7 +130,8 @@ export class StateStore {
   /** Epoch ms after which a session expiring at `expiresAt` is removed. */
   deadline(expiresAt: string): number {
     const t = Date.parse(expiresAt);
-    if (Number.isNaN(t)) throw new JobError('invalid_argument', `expiresAt "${expiresAt}" is not an ISO time`);
+    if (Number.isNaN(t))
+      throw new JobError('invalid_argument', `expiresAt "${expiresAt}" is not an ISO time`);
     return t + this.config.GRACE_SECONDS * 1000;
   }
 
@@ -155,15 +156,24 @@ export class StateStore {
       }
     }
     if (logical > this.config.MAX_SNAPSHOT_BYTES) {
-      throw new JobError('payload_too_large', `snapshot of session ${sid} holds ${logical} bytes, more than MAX_SNAPSHOT_BYTES (${this.config.MAX_SNAPSHOT_BYTES})`);
+      throw new JobError(
+        'payload_too_large',
+        `snapshot of session ${sid} holds ${logical} bytes, more than MAX_SNAPSHOT_BYTES (${this.config.MAX_SNAPSHOT_BYTES})`,
+      );
     }
     await this.checkContentless(sid, files, contents, input.baseVersion);
     const hashes = [...new Set(files.filter((f) => f.type === 'file').map((f) => f.hash as string))];
     const rawSizes = new Map(files.filter((f) => f.type === 'file').map((f) => [f.hash as string, f.size]));
     await this.uploadMissing(contents, input.blobs);
     const at = new Date().toISOString();
-    const manifestJson: Manifest = { state: { ...state, files: files.map(({ content: _c, ...e }) => e) }, trigger: input.trigger, at };
-    const manifest = compressBlob(Buffer.from(JSON.stringify(manifestJson)), { level: MANIFEST_BROTLI_QUALITY });
+    const manifestJson: Manifest = {
+      state: { ...state, files: files.map(({ content: _c, ...e }) => e) },
+      trigger: input.trigger,
+      at,
+    };
+    const manifest = compressBlob(Buffer.from(JSON.stringify(manifestJson)), {
+      level: MANIFEST_BROTLI_QUALITY,
+    });
     const info: Omit<VersionInfo, 'version'> = {
       at,
       trigger: input.trigger,
@@ -175,65 +185,122 @@ export class StateStore {
     };
     for (let attempt = 1; ; attempt++) {
       const reply = await this.redis.psCommit(
-        this.keys.root, sid, this.config.KEEP_VERSIONS, manifest.data, hashes.join(''),
-        hashes.map((h) => rawSizes.get(h) ?? 0).join(',') || '', logical, JSON.stringify(info),
-        state.tenant, input.pool, input.pod, input.template, input.expiresAt, deadline,
-        this.config.SESSION_QUOTA_BYTES, at,
+        this.keys.root,
+        sid,
+        this.config.KEEP_VERSIONS,
+        manifest.data,
+        hashes.join(''),
+        hashes.map((h) => rawSizes.get(h) ?? 0).join(',') || '',
+        logical,
+        JSON.stringify(info),
+        state.tenant,
+        input.pool,
+        input.pod,
+        input.template,
+        input.expiresAt,
+        deadline,
+        this.config.SESSION_QUOTA_BYTES,
+        at,
       );
       if (reply[0] === 'ok') {
         const [, version, storedBytes, newBlobs] = reply;
-        return { version: Number(version), bytes: logical, storedBytes: Number(storedBytes), newBlobs: Number(newBlobs), at };
+        return {
+          version: Number(version),
+          bytes: logical,
+          storedBytes: Number(storedBytes),
+          newBlobs: Number(newBlobs),
+          at,
+        };
       }
       if (reply[0] === 'quota') {
-        throw new JobError('payload_too_large', `session ${sid} would keep ${reply[1]} bytes, more than its quota SESSION_QUOTA_BYTES (${this.config.SESSION_QUOTA_BYTES})`);
+        throw new JobError(
+          'payload_too_large',
+          `session ${sid} would keep ${reply[1]} bytes, more than its quota SESSION_QUOTA_BYTES (${this.config.SESSION_QUOTA_BYTES})`,
+        );
       }
       // Some blob vanished between upload/check and commit (freed by a concurrent delete, or expired).
       const missing = reply[1];
       const lost = missing.filter((h) => !contents.has(h));
       if (lost.length) {
         const paths = files.filter((f) => lost.includes(f.hash as string)).map((f) => f.path);
-        throw new JobError('invalid_argument', `delta of session ${sid}: files ${paths.slice(0, 5).join(', ')} have no content and their blobs are no longer stored; send a full snapshot`);
+        throw new JobError(
+          'invalid_argument',
+          `delta of session ${sid}: files ${paths.slice(0, 5).join(', ')} have no content and their blobs are no longer stored; send a full snapshot`,
+        );
       }
-      if (attempt >= COMMIT_ATTEMPTS) throw new Error(`blobs of session ${sid} kept disappearing before commit (${missing.length} missing)`);
-      await this.upload(missing.map((h) => [h, contents.get(h) as Buffer]), input.blobs);
+      if (attempt >= COMMIT_ATTEMPTS)
+        throw new Error(
+          `blobs of session ${sid} kept disappearing before commit (${missing.length} missing)`,
+        );
+      await this.upload(
+        missing.map((h) => [h, contents.get(h) as Buffer]),
+        input.blobs,
+      );
     }
   }
 
   /** Files without content must reference a hash of the base version (or of this delta). */
-  private async checkContentless(sid: string, files: WorkspaceEntry[], contents: Map<string, Buffer>, baseVersion: number | null): Promise<void> {
+  private async checkContentless(
+    sid: string,
+    files: WorkspaceEntry[],
+    contents: Map<string, Buffer>,
+    baseVersion: number | null,
+  ): Promise<void> {
     const contentless = files.filter((f) => f.type === 'file' && !f.content);
     if (!contentless.length) return;
     for (const f of contentless) {
-      if (!isContentHash(f.hash)) throw new JobError('invalid_argument', `file "${f.path}" has neither content nor a valid sha256 hash`);
+      if (!isContentHash(f.hash))
+        throw new JobError(
+          'invalid_argument',
+          `file "${f.path}" has neither content nor a valid sha256 hash`,
+        );
     }
     if (baseVersion === null) {
-      throw new JobError('invalid_argument', `full snapshot of session ${sid}: file "${contentless[0]?.path}" has no content (set baseVersion for a delta)`);
+      throw new JobError(
+        'invalid_argument',
+        `full snapshot of session ${sid}: file "${contentless[0]?.path}" has no content (set baseVersion for a delta)`,
+      );
     }
     const baseHashes = await this.redis.get(this.keys.hashes(sid, baseVersion));
     if (baseHashes === null) {
-      throw new JobError('invalid_argument', `delta of session ${sid}: base version ${baseVersion} is not stored (file "${contentless[0]?.path}" cannot be resolved); send a full snapshot`);
+      throw new JobError(
+        'invalid_argument',
+        `delta of session ${sid}: base version ${baseVersion} is not stored (file "${contentless[0]?.path}" cannot be resolved); send a full snapshot`,
+      );
     }
     const known = new Set<string>();
     for (let i = 0; i < baseHashes.length; i += 64) known.add(baseHashes.slice(i, i + 64));
     for (const f of contentless) {
       if (!known.has(f.hash as string) && !contents.has(f.hash as string)) {
-        throw new JobError('invalid_argument', `delta of session ${sid}: file "${f.path}" has no content and its hash is not in base version ${baseVersion}`);
+        throw new JobError(
+          'invalid_argument',
+          `delta of session ${sid}: file "${f.path}" has no content and its hash is not in base version ${baseVersion}`,
+        );
       }
     }
     // A wrong size would make the version fail its integrity check on restore: refuse it now.
-    const stored = await this.redis.hmget(`${this.keys.root}:braw`, ...contentless.map((f) => f.hash as string));
+    const stored = await this.redis.hmget(
+      `${this.keys.root}:braw`,
+      ...contentless.map((f) => f.hash as string),
+    );
     contentless.forEach((f, i) => {
       const size = stored[i] ?? null;
       const inDelta = contents.get(f.hash as string);
       const expected = inDelta ? inDelta.byteLength : size === null ? f.size : Number(size);
       if (expected !== f.size) {
-        throw new JobError('invalid_argument', `delta of session ${sid}: file "${f.path}" says ${f.size} bytes but its content has ${expected}`);
+        throw new JobError(
+          'invalid_argument',
+          `delta of session ${sid}: file "${f.path}" says ${f.size} bytes but its content has ${expected}`,
+        );
       }
     });
   }
 
   /** Uploads the contents whose blob is not stored yet (compressing only those that did not come as blobs). */
-  private async uploadMissing(contents: Map<string, Buffer>, blobs?: ReadonlyMap<string, Buffer>): Promise<void> {
+  private async uploadMissing(
+    contents: Map<string, Buffer>,
+    blobs?: ReadonlyMap<string, Buffer>,
+  ): Promise<void> {
     if (!contents.size) return;
     const hashes = [...contents.keys()];
     const pipe = this.redis.pipeline();
@@ -251,7 +318,8 @@ export class StateStore {
     let pipe = this.redis.pipeline();
     let pending = 0;
     for (const [h, content] of items) {
-      const data = blobs?.get(h) ?? compressBlob(content, { hash: h, level: this.config.BLOB_BROTLI_QUALITY }).data;
+      const data =
+        blobs?.get(h) ?? compressBlob(content, { hash: h, level: this.config.BLOB_BROTLI_QUALITY }).data;
       pipe.set(this.keys.blob(h), data, 'EX', this.config.PENDING_BLOB_TTL_SECONDS, 'NX');
       pending += data.byteLength;
       if (pending >= UPLOAD_BATCH_BYTES) {
@@ -285,12 +353,17 @@ export class StateStore {
             raced = true;
             break;
           }
-          this.logger.error(`session ${sid} version ${v} failed its integrity check, falling back: ${err.message}`);
+          this.logger.error(
+            `session ${sid} version ${v} failed its integrity check, falling back: ${err.message}`,
+          );
           skipped.push(v);
         }
       }
       if (!raced) {
-        throw new JobError('internal', `session ${sid}: no stored version passes its integrity check (tried ${skipped.join(', ')})`);
+        throw new JobError(
+          'internal',
+          `session ${sid}: no stored version passes its integrity check (tried ${skipped.join(', ')})`,
+        );
       }
     }
     throw new JobError('unavailable', `session ${sid}: versions kept changing while restoring; retry`);
@@ -301,7 +374,10 @@ export class StateStore {
    * (header + crc32 of the stored bytes). The reader (`decodeState`) decompresses them and
    * checks every content against its sha256, end to end.
    */
-  private async loadVersion(sid: string, v: number): Promise<{ state: SessionState; blobs: Map<string, Buffer> }> {
+  private async loadVersion(
+    sid: string,
+    v: number,
+  ): Promise<{ state: SessionState; blobs: Map<string, Buffer> }> {
     const [infoJson, manifestData] = await Promise.all([
       this.redis.hget(this.keys.vinfo(sid), String(v)),
       this.redis.getBuffer(this.keys.manifest(sid, v)),
@@ -368,14 +444,23 @@ export class StateStore {
       updatedAt: meta['updatedAt'] ?? '',
       uniqBytes: Number(meta['uniqBytes'] ?? 0),
       latest: Number(meta['latest'] ?? 0),
-      versions: versions.map((v) => ({ version: Number(v), ...(JSON.parse(vinfo[v] ?? '{}') as Omit<VersionInfo, 'version'>) })),
+      versions: versions.map((v) => ({
+        version: Number(v),
+        ...(JSON.parse(vinfo[v] ?? '{}') as Omit<VersionInfo, 'version'>),
+      })),
     };
   }
 
   async stats(): Promise<StoreStats> {
     const s = await this.redis.hgetall(this.keys.stats);
     const n = (k: string): number => Number(s[k] ?? 0);
-    return { logicalBytes: n('logical'), physicalBytes: n('physical'), blobs: n('blobs'), versions: n('versions'), sessions: n('sessions') };
+    return {
+      logicalBytes: n('logical'),
+      physicalBytes: n('physical'),
+      blobs: n('blobs'),
+      versions: n('versions'),
+      sessions: n('sessions'),
+    };
   }
 }
 

@@ -23,7 +23,12 @@ describe('expiry sweeper', () => {
     await snapshot(h, makeState('old', [shared, file('mine.txt', 'only old has this')]), { expiresAt: past });
     await snapshot(h, makeState('grace', [shared]), { expiresAt: recent });
     await snapshot(h, makeState('touched', [file('t.txt', 'touched one')]), { expiresAt: past });
-    const touched = await h.client.call(QueueNames.persistenceAdmin, PersistenceJobDefs.touch, { sessionId: 'touched', expiresAt: new Date(Date.now() + 3600_000).toISOString() }, { timeoutMs: 10_000 });
+    const touched = await h.client.call(
+      QueueNames.persistenceAdmin,
+      PersistenceJobDefs.touch,
+      { sessionId: 'touched', expiresAt: new Date(Date.now() + 3600_000).toISOString() },
+      { timeoutMs: 10_000 },
+    );
     expect(touched).toEqual({ found: true });
 
     expect(await sweeper.sweep()).toEqual(['old']);

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { PERSISTENCE_CONFIG, type PersistenceConfig } from '../config/config';
 import { PersistenceMetrics } from '../metrics/persistence-metrics';
 import { StateStore } from '../store/state-store';
@@ -21,7 +27,10 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep().catch((err: Error) => this.logger.error(`sweep failed: ${err.message}`)), this.config.SWEEP_INTERVAL_SECONDS * 1000);
+    this.timer = setInterval(
+      () => void this.sweep().catch((err: Error) => this.logger.error(`sweep failed: ${err.message}`)),
+      this.config.SWEEP_INTERVAL_SECONDS * 1000,
+    );
     this.timer.unref();
   }
 

@@ -37,7 +37,8 @@ export class WorkerFactory {
     );
     publishReplies(worker, this.publisher, this.config.QUEUE_PREFIX);
     worker.on('failed', (job, err) => {
-      if (!(err instanceof JobError) || err.code === 'internal') logger.error(`job ${job?.name} ${job?.id} failed: ${err.message}`);
+      if (!(err instanceof JobError) || err.code === 'internal')
+        logger.error(`job ${job?.name} ${job?.id} failed: ${err.message}`);
     });
     worker.on('error', (err) => logger.error(`worker ${queue}: ${err.message}`));
     void worker.run().catch((err: Error) => logger.error(`worker ${queue} stopped: ${err.message}`));

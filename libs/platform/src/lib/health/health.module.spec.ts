@@ -29,7 +29,12 @@ describe('PlatformHealthModule', () => {
       {
         module: Root,
         imports: [
-          { module: RedisModule, global: true, providers: [{ provide: REDIS, useValue: client }], exports: [REDIS] },
+          {
+            module: RedisModule,
+            global: true,
+            providers: [{ provide: REDIS, useValue: client }],
+            exports: [REDIS],
+          },
         ],
       } as never,
       new FastifyAdapter(),

@@ -1,5 +1,11 @@
 import { Controller, Get, Inject, Module, type DynamicModule } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, TerminusModule, type HealthCheckResult, type HealthIndicatorResult } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckService,
+  TerminusModule,
+  type HealthCheckResult,
+  type HealthIndicatorResult,
+} from '@nestjs/terminus';
 import type Redis from 'ioredis';
 import { RedisHealthIndicator } from './redis.health';
 
@@ -37,7 +43,10 @@ class HealthController {
   @Get('ready')
   @HealthCheck()
   ready(): Promise<HealthCheckResult> {
-    return this.health.check([() => this.redisIndicator.isHealthy('redis', this.options.redis), ...this.extra]);
+    return this.health.check([
+      () => this.redisIndicator.isHealthy('redis', this.options.redis),
+      ...this.extra,
+    ]);
   }
 }
 

@@ -12,7 +12,9 @@ export class RedisHealthIndicator {
     try {
       const pong = await Promise.race([
         redis.ping(),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs).unref()),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs).unref(),
+        ),
       ]);
       return pong === 'PONG' ? session.up() : session.down({ message: `unexpected reply ${pong}` });
     } catch (err) {
