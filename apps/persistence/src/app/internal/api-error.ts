@@ -50,10 +50,8 @@ export class ApiErrorFilter implements ExceptionFilter {
       return;
     }
     this.logger.error(`internal API error: ${(err as Error)?.stack ?? String(err)}`);
-    void reply
-      .status(HttpStatus.INTERNAL_SERVER_ERROR)
-      .send({
-        error: { code: ApiErrorCodes.internal, message: (err as Error)?.message ?? 'internal error' },
-      });
+    void reply.status(HttpStatus.INTERNAL_SERVER_ERROR).send({
+      error: { code: ApiErrorCodes.internal, message: (err as Error)?.message ?? 'internal error' },
+    });
   }
 }
