@@ -110,9 +110,12 @@ describe('per-template executor image (k8s/config/deployment/images/Dockerfile)'
     const pkgs = packagesByTemplate();
     for (const p of getTemplate('python-data').preinstalledPackages)
       expect(pkgs.get('python-data')).toContain(`python3-${p}`);
-    const repoTs = (
-      JSON.parse(read(join(REPO_ROOT, 'package.json'))) as { devDependencies: Record<string, string> }
-    ).devDependencies['typescript'];
+    const repoPkg = JSON.parse(read(join(REPO_ROOT, 'package.json'))) as {
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
+    const repoTs = repoPkg.dependencies?.['typescript'] ?? repoPkg.devDependencies?.['typescript'];
+    expect(repoTs).toMatch(/^\d+\.\d+\.\d+$/);
     expect(getTemplate('typescript').preinstalledPackages).toEqual(['typescript']);
     expect(text).toContain(`typescript@${repoTs}`);
   });

@@ -162,6 +162,12 @@ describe('operator RBAC on a real kube-apiserver (impersonating its ServiceAccou
       { verb: 'delete', group: 'apps', resource: 'deployments' },
     ];
     const probe = serviceAccountSubject(NAMESPACE, probeSa);
+    // The RBAC authorizer learns new bindings through its informers: wait until the grant is
+    // visible before auditing (bounded; an access review is the only signal there is).
+    const granted = { verb: 'get', group: 'apps', resource: 'deployments' };
+    for (let i = 0; i < 100 && !(await isAllowed(client, probe, granted)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const candidatesSmall: Permission[] = [
       { verb: 'list', group: '', resource: 'configmaps', namespace: NAMESPACE },
       { verb: 'list', group: '', resource: 'secrets', namespace: NAMESPACE },

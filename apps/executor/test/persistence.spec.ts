@@ -140,12 +140,24 @@ describe('snapshots and restore through the persistence queues', () => {
     expect((err as { code: string }).code).toBe('invalid_argument');
   });
 
-  it('snapshots changed sessions periodically (a file put without an execution)', async () => {
+  it('commits a file put before answering (like an execution)', async () => {
     const { id } = await a.open({ persist: true });
-    const stored = h.persistence.waitFor((s, sid) => sid === id && s.trigger === 'periodic');
+    const stored = h.persistence.waitFor((s, sid) => sid === id && s.state.files.some((f) => f.path === 'uploaded.txt'));
     await a.put(id, 'uploaded.txt', 'via files.put');
+    // The snapshot was committed before the put answered: it is already there.
+    expect(h.persistence.latest(id)?.state.files.map((f) => f.path)).toContain('uploaded.txt');
+    expect((await stored).trigger).toBe('execution');
+  });
+
+  it('snapshots changed sessions periodically (files written after the execution returned)', async () => {
+    const { id } = await a.open({ persist: true });
+    const stored = h.persistence.waitFor(
+      (s, sid) => sid === id && s.trigger === 'periodic' && s.state.files.some((f) => f.path === 'late.txt'),
+    );
+    // A background process writes after the execution's own snapshot was taken.
+    await a.exec(id, 'import subprocess\n_ = subprocess.Popen(["sh", "-c", "sleep 0.3; echo late > late.txt"])');
     const snap = await stored;
-    expect(snap.state.files.map((f) => f.path)).toContain('uploaded.txt');
+    expect(snap.state.files.map((f) => f.path)).toContain('late.txt');
   });
 
   it('closes a session, and with deleteState asks persistence to delete its state', async () => {

@@ -11,7 +11,17 @@ import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Worker } from 'bullmq';
-import { JobRpcClient, PodJobDefs, PodJobs, bullConnection, createRedis, podHeartbeat, podQueueName, publishReplies, writeHeartbeat } from '@executor/queues';
+import {
+  JobRpcClient,
+  PodJobDefs,
+  PodJobs,
+  bullConnection,
+  createRedis,
+  podHeartbeat,
+  podQueueName,
+  publishReplies,
+  writeHeartbeat,
+} from '@executor/queues';
 import { startRedis, uniquePrefix } from '@executor/testing';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -40,7 +50,9 @@ function call(method: string, path: string, body?: unknown): Promise<Res> {
         agent,
         headers: {
           authorization: `Bearer ${KEY}`,
-          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+          ...(payload
+            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+            : {}),
         },
       },
       (res) => {
@@ -80,29 +92,41 @@ function cpuMs(pid: number): number {
   }
 }
 
-/** CPU of a process and all its descendants (the executor's python kernels). */
+/** CPU of a process plus its direct children (the executor's python kernels); the bench itself via cpuUsage. */
 function treeCpuMs(pid: number): number {
+  if (pid === process.pid) {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  }
   let total = cpuMs(pid);
   try {
-    const kids = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
-    for (const k of kids) total += treeCpuMs(k);
+    for (const k of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean))
+      total += cpuMs(Number(k));
   } catch {
-    // no children
+    // no children file
   }
   return total;
 }
 
-const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+const pct = (sorted: number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 /** Runs `op` from `concurrency` loops for SECONDS (after a warm-up); latency in ms. */
-async function measure(scenario: string, concurrency: number, op: (worker: number) => Promise<boolean>): Promise<Row> {
+async function measure(
+  scenario: string,
+  concurrency: number,
+  op: (worker: number) => Promise<boolean>,
+): Promise<Row> {
   const lat: number[] = [];
   let errors = 0;
   let cpuBefore = new Map<string, number>();
   let firstError: string | undefined;
   const warmEnd = performance.now() + WARMUP_MS;
   const end = warmEnd + SECONDS * 1000;
-  const cpuTimer = setTimeout(() => (cpuBefore = new Map([...watched].map(([k, pid]) => [k, treeCpuMs(pid)]))), WARMUP_MS);
+  const cpuTimer = setTimeout(
+    () => (cpuBefore = new Map([...watched].map(([k, pid]) => [k, treeCpuMs(pid)]))),
+    WARMUP_MS,
+  );
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
       while (performance.now() < end) {
@@ -119,14 +143,31 @@ async function measure(scenario: string, concurrency: number, op: (worker: numbe
     }),
   );
   clearTimeout(cpuTimer);
-  const cpuPerRequest = Object.fromEntries([...watched].map(([k, pid]) => [k, Number(((treeCpuMs(pid) - (cpuBefore.get(k) ?? NaN)) / Math.max(1, lat.length)).toFixed(3))]));
+  const cpuPerRequest = Object.fromEntries(
+    [...watched].map(([k, pid]) => [
+      k,
+      Number(((treeCpuMs(pid) - (cpuBefore.get(k) ?? NaN)) / Math.max(1, lat.length)).toFixed(3)),
+    ]),
+  );
   lat.sort((a, b) => a - b);
   if (firstError) process.stderr.write(`${scenario} c=${concurrency}: first error: ${firstError}\n`);
-  return { scenario, concurrency, requests: lat.length, errors, perSecond: lat.length / SECONDS, p50: pct(lat, 50), p99: pct(lat, 99), cpuPerRequest };
+  return {
+    scenario,
+    concurrency,
+    requests: lat.length,
+    errors,
+    perSecond: lat.length / SECONDS,
+    p50: pct(lat, 50),
+    p99: pct(lat, 99),
+    cpuPerRequest,
+  };
 }
 
 function start(file: string, env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...nodeArgs, file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, file], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));
   if (process.env['BENCH_ECHO']) child.stdout?.on('data', (d: Buffer) => process.stdout.write(d));
   return child;
@@ -150,7 +191,10 @@ function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> 
 
 async function main(): Promise<void> {
   for (const f of [LB, EXECUTOR]) {
-    if (!existsSync(f)) throw new Error(`${f} is missing: run \`npx nx build load-balancer\` and \`npx nx build executor\` first`);
+    if (!existsSync(f))
+      throw new Error(
+        `${f} is missing: run \`npx nx build load-balancer\` and \`npx nx build executor\` first`,
+      );
   }
   const redis = await startRedis();
   const client = createRedis(redis.url);
@@ -170,32 +214,71 @@ async function main(): Promise<void> {
       WARM_KERNELS: '2',
     });
     children.push(exec);
-    const lb = start(LB, { REDIS_URL: redis.url, QUEUE_PREFIX: prefix, PORT: '0', EXECUTOR_API_KEYS: `bench:${KEY}`, LOG_LEVEL: 'warn', REPLICA_ID: 'bench' }, (process.env['BENCH_LB_NODE_ARGS'] ?? '').split(' ').filter(Boolean));
+    const lb = start(
+      LB,
+      {
+        REDIS_URL: redis.url,
+        QUEUE_PREFIX: prefix,
+        PORT: '0',
+        EXECUTOR_API_KEYS: `bench:${KEY}`,
+        LOG_LEVEL: 'warn',
+        REPLICA_ID: 'bench',
+      },
+      (process.env['BENCH_LB_NODE_ARGS'] ?? '').split(' ').filter(Boolean),
+    );
     children.push(lb);
     base = (await waitForLine(lb, /listening on (http:\/\/[\d.:]+)/))[1] as string;
-    watched.set('lb', lb.pid as number).set('executor', exec.pid as number).set('bench', process.pid);
-    const redisPid = Number(execFileSync('pgrep', ['-f', `redis-server.*:${redis.port}`], { encoding: 'utf8' }).trim().split('\n')[0]);
+    watched
+      .set('lb', lb.pid as number)
+      .set('executor', exec.pid as number)
+      .set('bench', process.pid);
+    const redisPid = Number(
+      execFileSync('pgrep', ['-f', `redis-server.*:${redis.port}`], { encoding: 'utf8' })
+        .trim()
+        .split('\n')[0],
+    );
     if (redisPid) watched.set('redis', redisPid);
     while (!(await podHeartbeat(client, 'py-0', prefix))) await new Promise((r) => setTimeout(r, 100));
     const reg = await call('POST', '/v1/pools', { name: 'py', template: 'python' });
     if (reg.status !== 201) throw new Error(`pool registration failed: ${reg.status} ${reg.body}`);
     // A pod whose session.open costs nothing (in-process BullMQ worker): the load balancer's own create capacity.
-    const nullPod = new Worker(podQueueName('null-0'), async (job) => (job.name === PodJobs.open ? { pod: 'null-0', restored: false } : { closed: true }), {
-      connection: bullConnection(redis.url),
-      prefix,
-      concurrency: 64,
-    });
+    const nullPod = new Worker(
+      podQueueName('null-0'),
+      async (job) => (job.name === PodJobs.open ? { pod: 'null-0', restored: false } : { closed: true }),
+      {
+        connection: bullConnection(redis.url),
+        prefix,
+        concurrency: 64,
+      },
+    );
     publishReplies(nullPod, client, prefix);
-    const hb = { pool: 'null', pod: 'null-0', template: 'bash', capacity: 1_000_000, sessions: 0, running: 0, load: 0, version: 'bench', queue: podQueueName('null-0'), accepting: true, startedAt: new Date().toISOString(), at: '' };
-    const beat = (): Promise<void> => writeHeartbeat(client, { ...hb, at: new Date().toISOString() }, { prefix });
+    const hb = {
+      pool: 'null',
+      pod: 'null-0',
+      template: 'bash',
+      capacity: 1_000_000,
+      sessions: 0,
+      running: 0,
+      load: 0,
+      version: 'bench',
+      queue: podQueueName('null-0'),
+      accepting: true,
+      startedAt: new Date().toISOString(),
+      at: '',
+    };
+    const beat = (): Promise<void> =>
+      writeHeartbeat(client, { ...hb, at: new Date().toISOString() }, { prefix });
     await beat();
     const beater = setInterval(() => void beat(), 1000);
-    if ((await call('POST', '/v1/pools', { name: 'null', template: 'bash' })).status !== 201) throw new Error('null pool registration failed');
+    if ((await call('POST', '/v1/pools', { name: 'null', template: 'bash' })).status !== 201)
+      throw new Error('null pool registration failed');
 
     const rows: Row[] = [];
     const report = (r: Row): void => {
       rows.push(r);
-      process.stdout.write(`${r.scenario.padEnd(26)} c=${String(r.concurrency).padEnd(3)} ${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  errors ${r.errors}  cpu ms/req ${JSON.stringify(r.cpuPerRequest)}\n`);
+      process.stdout.write(
+        `${r.scenario.padEnd(26)} c=${String(r.concurrency).padEnd(3)} ${r.perSecond.toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  errors ${r.errors}  cpu ms/req ${JSON.stringify(r.cpuPerRequest)}\n`,
+      );
     };
     const maxC = Math.max(...LEVELS);
     // Warm sessions: one per worker, each with a kernel that already ran code.
@@ -213,17 +296,44 @@ async function main(): Promise<void> {
     const direct: string[] = [];
     for (let i = 0; i < maxC; i++) {
       const sessionId = `direct-${i}`;
-      await rpc.call(podQueueName('py-0'), PodJobDefs.open, { sessionId, tenant: 'bench', template: 'python', pool: 'py', persist: false, ttlSeconds: 3600, env: {}, metadata: {}, restore: false }, { timeoutMs: 30_000 });
+      await rpc.call(
+        podQueueName('py-0'),
+        PodJobDefs.open,
+        {
+          sessionId,
+          tenant: 'bench',
+          template: 'python',
+          pool: 'py',
+          persist: false,
+          ttlSeconds: 3600,
+          env: {},
+          metadata: {},
+          restore: false,
+        },
+        { timeoutMs: 30_000 },
+      );
       direct.push(sessionId);
     }
     let seq = 0;
     const directExecute = async (w: number): Promise<boolean> => {
-      const r = await rpc.call(podQueueName('py-0'), PodJobDefs.execute, { sessionId: direct[w] as string, tenant: 'bench', executionId: `d-${seq++}`, code: 'print(1)', timeoutMs: 30_000 }, { timeoutMs: 30_000 });
+      const r = await rpc.call(
+        podQueueName('py-0'),
+        PodJobDefs.execute,
+        {
+          sessionId: direct[w] as string,
+          tenant: 'bench',
+          executionId: `d-${seq++}`,
+          code: 'print(1)',
+          timeoutMs: 30_000,
+        },
+        { timeoutMs: 30_000 },
+      );
       return r.stdout === '1\n';
     };
     const executeOp = async (w: number): Promise<boolean> => {
       const r = await call('POST', `/v1/sessions/${warm[w]}/executions`, { code: 'print(1)' });
-      if (r.status !== 200 || !r.body.includes('"stdout":"1\\n"')) throw new Error(`${r.status} ${r.body.slice(0, 300)}`);
+      if (r.status !== 200 || !r.body.includes('"stdout":"1\\n"'))
+        throw new Error(`${r.status} ${r.body.slice(0, 300)}`);
       return true;
     };
     const only = process.env['BENCH_ONLY'];
@@ -233,7 +343,13 @@ async function main(): Promise<void> {
         continue;
       }
       report(await measure('bare GET /ping', c, async () => (await call('GET', '/ping')).status === 200));
-      report(await measure('GET session (auth+Lua)', c, async (w) => (await call('GET', `/v1/sessions/${warm[w]}`)).status === 200));
+      report(
+        await measure(
+          'GET session (auth+Lua)',
+          c,
+          async (w) => (await call('GET', `/v1/sessions/${warm[w]}`)).status === 200,
+        ),
+      );
       report(await measure('direct RPC execute', c, directExecute));
       report(await measure('execute print(1)', c, executeOp));
       const created: string[] = [];
@@ -245,29 +361,53 @@ async function main(): Promise<void> {
           return true;
         }),
       );
-      report(await measure('create (instant-open pod)', c, async () => (await call('POST', '/v1/sessions', { template: 'bash', persist: false })).status === 201));
+      report(
+        await measure(
+          'create (instant-open pod)',
+          c,
+          async () =>
+            (await call('POST', '/v1/sessions', { template: 'bash', persist: false })).status === 201,
+        ),
+      );
       // Not measured: free the pod's capacity for the next level.
-      for (let i = 0; i < created.length; i += 32) await Promise.all(created.slice(i, i + 32).map((id) => call('DELETE', `/v1/sessions/${id}`)));
+      for (let i = 0; i < created.length; i += 32)
+        await Promise.all(created.slice(i, i + 32).map((id) => call('DELETE', `/v1/sessions/${id}`)));
     }
     await rpc.close();
     clearInterval(beater);
     await nullPod.close();
-    const out = { at: new Date().toISOString(), cpus: cpus().length, cpuModel: cpus()[0]?.model, secondsPerLevel: SECONDS, rows };
+    const out = {
+      at: new Date().toISOString(),
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      secondsPerLevel: SECONDS,
+      rows,
+    };
     const dir = join(ROOT, 'tmp', 'load-balancer');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'bench.json'), JSON.stringify(out, null, 2));
     const bare = new Map(rows.filter((r) => r.scenario.startsWith('bare')).map((r) => [r.concurrency, r]));
     const floor = new Map(rows.filter((r) => r.scenario.startsWith('direct')).map((r) => [r.concurrency, r]));
-    process.stdout.write('\n| scenario | c | req/s | p50 ms | p99 ms | errors | bare /ping req/s ÷ this | LB p50 − direct p50 | CPU ms/req: LB / executor / redis / load gen |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n');
+    process.stdout.write(
+      '\n| scenario | c | req/s | p50 ms | p99 ms | errors | bare /ping req/s ÷ this | LB p50 − direct p50 | CPU ms/req: LB / executor / redis / load gen |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n',
+    );
     for (const r of rows) {
       const ratio = ((bare.get(r.concurrency)?.perSecond ?? NaN) / r.perSecond).toFixed(1);
-      const over = r.scenario.startsWith('execute') ? `${(r.p50 - (floor.get(r.concurrency)?.p50 ?? NaN)).toFixed(3)} ms` : '';
-      const cpu = ['lb', 'executor', 'redis', 'bench'].map((k) => (r.cpuPerRequest[k] ?? NaN).toFixed(2)).join(' / ');
-      process.stdout.write(`| ${r.scenario} | ${r.concurrency} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.errors} | ${ratio} | ${over} | ${cpu} |\n`);
+      const over = r.scenario.startsWith('execute')
+        ? `${(r.p50 - (floor.get(r.concurrency)?.p50 ?? NaN)).toFixed(3)} ms`
+        : '';
+      const cpu = ['lb', 'executor', 'redis', 'bench']
+        .map((k) => (r.cpuPerRequest[k] ?? NaN).toFixed(2))
+        .join(' / ');
+      process.stdout.write(
+        `| ${r.scenario} | ${r.concurrency} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.errors} | ${ratio} | ${over} | ${cpu} |\n`,
+      );
     }
   } finally {
     for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    await Promise.all(
+      children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)),
+    );
     agent.destroy();
     client.disconnect();
     await redis.stop();

@@ -5,7 +5,9 @@ import { startApp } from './app/bootstrap';
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) {
-    process.stdout.write(`load-balancer: the public HTTP API of the executor platform\n\n${describeConfig(LbConfigSchema)}\n`);
+    process.stdout.write(
+      `load-balancer: the public HTTP API of the executor platform\n\n${describeConfig(LbConfigSchema)}\n`,
+    );
     return;
   }
   let config;
@@ -22,6 +24,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`load-balancer failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `load-balancer failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   process.exit(1);
 });

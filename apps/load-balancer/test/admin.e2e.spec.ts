@@ -41,7 +41,10 @@ describe('queue admin UI (bull-board) at /admin/queues', () => {
     expect(res.headers['www-authenticate']).toMatch(/^Basic realm=/);
     expect(res.body.error.code).toBe('unauthenticated');
     await request(lb.url).get('/admin/queues').auth('admin', 'wrong-key-xyz').expect(401);
-    await request(lb.url).get('/admin/queues/api/queues').set({ authorization: 'Bearer nope-nope-nope' }).expect(401);
+    await request(lb.url)
+      .get('/admin/queues/api/queues')
+      .set({ authorization: 'Bearer nope-nope-nope' })
+      .expect(401);
   });
 
   it('serves every platform queue, pod queues from heartbeats included (Bearer or basic auth)', async () => {
@@ -71,7 +74,12 @@ describe('queue admin UI (bull-board) at /admin/queues', () => {
     });
     const page = await browser.newPage();
     await page.goto(`${lb.url}/admin/queues`, { waitUntil: 'networkidle' });
-    for (const name of [QueueNames.sessionEvents, QueueNames.podEvents, QueueNames.poolRegistry, 'pod-py-0']) {
+    for (const name of [
+      QueueNames.sessionEvents,
+      QueueNames.podEvents,
+      QueueNames.poolRegistry,
+      'pod-py-0',
+    ]) {
       await page.getByText(name, { exact: true }).first().waitFor({ state: 'visible', timeout: 15_000 });
     }
     const dir = join(ROOT, 'tmp', 'load-balancer');

@@ -22,9 +22,17 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
   const api = () => request(lb.url);
 
   const createSession = async (body: Record<string, unknown> = {}, auth = AUTH_A) =>
-    (await api().post('/v1/sessions').set(auth).send({ template: 'python', ...body }).expect(201)).body as { id: string; pod: string; expiresAt: string };
+    (
+      await api()
+        .post('/v1/sessions')
+        .set(auth)
+        .send({ template: 'python', ...body })
+        .expect(201)
+    ).body as { id: string; pod: string; expiresAt: string };
   const eventsOf = async (sessionId: string): Promise<string[]> =>
-    (await events.getJobs(['waiting', 'completed', 'failed', 'active', 'delayed'])).filter((j) => j.data.sessionId === sessionId).map((j) => j.name);
+    (await events.getJobs(['waiting', 'completed', 'failed', 'active', 'delayed']))
+      .filter((j) => j.data.sessionId === sessionId)
+      .map((j) => j.name);
   const lbKeys = async (): Promise<string[]> => (await client.keys(`${prefix}:lb:*`)).sort();
 
   beforeAll(async () => {
@@ -36,10 +44,22 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     const wheels = makeWheelDir('lbtestpkg', '1.2.3');
     for (const pod of ['py-eu-0', 'py-eu-1']) {
       const env = { PIP_FIND_LINKS: wheels, PIP_NO_INDEX: 'true' };
-      executors.push(await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py-eu', pod, region: 'eu', env }));
+      executors.push(
+        await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py-eu', pod, region: 'eu', env }),
+      );
     }
-    lb = await startLb(testConfig(redis.url, prefix, { MAX_FILE_BYTES: String(1 * MiB), MAX_BODY_BYTES: String(4 * MiB), SESSION_SWEEP_INTERVAL_MS: '200' }));
-    await api().post('/v1/pools').set(AUTH_A).send({ name: 'py-eu', template: 'python', region: 'eu' }).expect(201);
+    lb = await startLb(
+      testConfig(redis.url, prefix, {
+        MAX_FILE_BYTES: String(1 * MiB),
+        MAX_BODY_BYTES: String(4 * MiB),
+        SESSION_SWEEP_INTERVAL_MS: '200',
+      }),
+    );
+    await api()
+      .post('/v1/pools')
+      .set(AUTH_A)
+      .send({ name: 'py-eu', template: 'python', region: 'eu' })
+      .expect(201);
     events = new Queue(QueueNames.sessionEvents, { connection: bullConnection(redis.url), prefix });
   }, 90_000);
 
@@ -55,7 +75,10 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
   describe('operations', () => {
     it('serves /health/live, /health/ready, /metrics and /ping without a key', async () => {
       await api().get('/health/live').expect(200);
-      expect((await api().get('/health/ready').expect(200)).body).toMatchObject({ status: 'ok', info: { redis: { status: 'up' } } });
+      expect((await api().get('/health/ready').expect(200)).body).toMatchObject({
+        status: 'ok',
+        info: { redis: { status: 'up' } },
+      });
       await api().get('/ping').expect(200, { pong: true });
       const m = await api().get('/metrics').expect(200);
       expect(m.headers['content-type']).toMatch(/text\/plain/);
@@ -70,24 +93,64 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     it('lists pools with live stats and shows per-pod detail', async () => {
       const list = await api().get('/v1/pools').set(AUTH_A).expect(200);
       expect(list.body.items).toEqual([
-        expect.objectContaining({ name: 'py-eu', template: 'python', region: 'eu', weight: 1, healthy: true, circuit: 'closed', pods: 2, sessions: expect.any(Number), connections: expect.any(Number), queueDepth: 0 }),
+        expect.objectContaining({
+          name: 'py-eu',
+          template: 'python',
+          region: 'eu',
+          weight: 1,
+          healthy: true,
+          circuit: 'closed',
+          pods: 2,
+          sessions: expect.any(Number),
+          connections: expect.any(Number),
+          queueDepth: 0,
+        }),
       ]);
       const one = await api().get('/v1/pools/py-eu').set(AUTH_A).expect(200);
       expect(one.body.podDetails.map((p: { name: string }) => p.name)).toEqual(['py-eu-0', 'py-eu-1']);
-      expect(one.body.podDetails[0]).toMatchObject({ capacity: expect.any(Number), accepting: true, queue: 'pod-py-eu-0', queueDepth: 0 });
+      expect(one.body.podDetails[0]).toMatchObject({
+        capacity: expect.any(Number),
+        accepting: true,
+        queue: 'pod-py-eu-0',
+        queueDepth: 0,
+      });
     });
 
     it('registers and deregisters a pool; a deregistered pool gets no new sessions', async () => {
-      const created = await api().post('/v1/pools').set(AUTH_A).send({ name: 'node-x', template: 'node', weight: 3 }).expect(201);
-      expect(created.body).toMatchObject({ name: 'node-x', template: 'node', weight: 3, healthy: false, pods: 0 });
-      expectApiError(await api().post('/v1/sessions').set(AUTH_A).send({ template: 'node' }), 503, 'unavailable', /no healthy pod/);
+      const created = await api()
+        .post('/v1/pools')
+        .set(AUTH_A)
+        .send({ name: 'node-x', template: 'node', weight: 3 })
+        .expect(201);
+      expect(created.body).toMatchObject({
+        name: 'node-x',
+        template: 'node',
+        weight: 3,
+        healthy: false,
+        pods: 0,
+      });
+      expectApiError(
+        await api().post('/v1/sessions').set(AUTH_A).send({ template: 'node' }),
+        503,
+        'unavailable',
+        /no healthy pod/,
+      );
       await api().delete('/v1/pools/node-x').set(AUTH_A).expect(204);
       await api().get('/v1/pools/node-x').set(AUTH_A).expect(404);
-      expectApiError(await api().post('/v1/sessions').set(AUTH_A).send({ template: 'node' }), 503, 'unavailable', /no pool is registered/);
+      expectApiError(
+        await api().post('/v1/sessions').set(AUTH_A).send({ template: 'node' }),
+        503,
+        'unavailable',
+        /no pool is registered/,
+      );
     });
 
     it('refuses to re-register a name with another template (409)', async () => {
-      expectApiError(await api().post('/v1/pools').set(AUTH_A).send({ name: 'py-eu', template: 'ruby' }), 409, 'conflict');
+      expectApiError(
+        await api().post('/v1/pools').set(AUTH_A).send({ name: 'py-eu', template: 'ruby' }),
+        409,
+        'conflict',
+      );
     });
   });
 
@@ -115,7 +178,11 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
       });
       const exp = Date.parse(res.body.expiresAt);
       expect(exp).toBeGreaterThanOrEqual(before + 120_000);
-      await waitFor(async () => (await eventsOf(res.body.id)).includes('session.created'), 10_000, () => 'session.created event');
+      await waitFor(
+        async () => (await eventsOf(res.body.id)).includes('session.created'),
+        10_000,
+        () => 'session.created event',
+      );
     });
 
     it('spreads new sessions over the pool’s pods (fewest sessions first)', async () => {
@@ -129,8 +196,12 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
       const b = await createSession({}, AUTH_B);
       const got = await api().get(`/v1/sessions/${a.id}`).set(AUTH_A).expect(200);
       expect(got.body).toMatchObject({ id: a.id, migrations: [], lastSnapshotAt: null, status: 'active' });
-      const listA = (await api().get('/v1/sessions').set(AUTH_A).expect(200)).body.items.map((s: { id: string }) => s.id);
-      const listB = (await api().get('/v1/sessions').set(AUTH_B).expect(200)).body.items.map((s: { id: string }) => s.id);
+      const listA = (await api().get('/v1/sessions').set(AUTH_A).expect(200)).body.items.map(
+        (s: { id: string }) => s.id,
+      );
+      const listB = (await api().get('/v1/sessions').set(AUTH_B).expect(200)).body.items.map(
+        (s: { id: string }) => s.id,
+      );
       expect(listA).toContain(a.id);
       expect(listA).not.toContain(b.id);
       expect(listB).toEqual([b.id]);
@@ -138,12 +209,18 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
 
     it('PATCH extends the expiry, and every call moves it forward (idle TTL)', async () => {
       const s = await createSession({ ttlSeconds: 30 });
-      const patched = await api().patch(`/v1/sessions/${s.id}`).set(AUTH_A).send({ ttlSeconds: 3600 }).expect(200);
+      const patched = await api()
+        .patch(`/v1/sessions/${s.id}`)
+        .set(AUTH_A)
+        .send({ ttlSeconds: 3600 })
+        .expect(200);
       expect(patched.body.ttlSeconds).toBe(3600);
       expect(Date.parse(patched.body.expiresAt)).toBeGreaterThan(Date.now() + 3500_000);
       const first = Date.parse(patched.body.expiresAt);
       await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(1)' }).expect(200);
-      const second = Date.parse((await api().get(`/v1/sessions/${s.id}`).set(AUTH_A).expect(200)).body.expiresAt);
+      const second = Date.parse(
+        (await api().get(`/v1/sessions/${s.id}`).set(AUTH_A).expect(200)).body.expiresAt,
+      );
       expect(second).toBeGreaterThanOrEqual(first);
     });
 
@@ -156,23 +233,45 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
       expectApiError(await api().delete(`/v1/sessions/${s.id}`).set(AUTH_A), 404, 'not_found');
       expect((await lbKeys()).filter((k) => k.includes(s.id))).toEqual([]);
       expect(await lbKeys()).toEqual(expect.arrayContaining(keysBefore.filter((k) => !k.includes(':lock:'))));
-      await waitFor(async () => (await eventsOf(s.id)).includes('session.deleted'), 10_000, () => 'session.deleted event');
+      await waitFor(
+        async () => (await eventsOf(s.id)).includes('session.deleted'),
+        10_000,
+        () => 'session.deleted event',
+      );
       if (!useRealExecutor()) expect(await client.exists(`${prefix}:fake-snap:${s.id}`)).toBe(0);
     });
 
     it('POST …/persist stores a snapshot and sets lastSnapshotAt', async () => {
       const s = await createSession();
       const res = await api().post(`/v1/sessions/${s.id}/persist`).set(AUTH_A).expect(200);
-      expect(res.body).toEqual({ version: expect.any(Number), bytes: expect.any(Number), at: expect.any(String) });
-      expect((await api().get(`/v1/sessions/${s.id}`).set(AUTH_A).expect(200)).body.lastSnapshotAt).toBe(res.body.at);
+      expect(res.body).toEqual({
+        version: expect.any(Number),
+        bytes: expect.any(Number),
+        at: expect.any(String),
+      });
+      expect((await api().get(`/v1/sessions/${s.id}`).set(AUTH_A).expect(200)).body.lastSnapshotAt).toBe(
+        res.body.at,
+      );
     });
 
     it('an idle session expires: 404, closed by the sweeper, state deleted, session.expired sent', async () => {
       const s = await createSession({ ttlSeconds: 1 });
       await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'y = 2' }).expect(200);
-      await waitFor(async () => (await api().get(`/v1/sessions/${s.id}`).set(AUTH_A)).status === 404, 10_000, () => 'session to expire');
-      expectApiError(await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(y)' }), 404, 'not_found');
-      await waitFor(async () => (await eventsOf(s.id)).includes('session.expired'), 10_000, () => 'session.expired event');
+      await waitFor(
+        async () => (await api().get(`/v1/sessions/${s.id}`).set(AUTH_A)).status === 404,
+        10_000,
+        () => 'session to expire',
+      );
+      expectApiError(
+        await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(y)' }),
+        404,
+        'not_found',
+      );
+      await waitFor(
+        async () => (await eventsOf(s.id)).includes('session.expired'),
+        10_000,
+        () => 'session.expired event',
+      );
       expect((await lbKeys()).filter((k) => k.includes(s.id))).toEqual([]);
       expect(await client.zscore(`${prefix}:lb:expiry`, s.id)).toBeNull();
       if (!useRealExecutor()) expect(await client.exists(`${prefix}:fake-snap:${s.id}`)).toBe(0);
@@ -187,27 +286,62 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
 
     it('keeps state between executions and reports the documented fields', async () => {
       await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'x = 41' }).expect(200);
-      const res = await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'print(x)' }).expect(200);
+      const res = await api()
+        .post(`/v1/sessions/${id}/executions`)
+        .set(AUTH_A)
+        .send({ code: 'print(x)' })
+        .expect(200);
       expect(res.body).toEqual(
-        expect.objectContaining({ id: expect.any(String), exitCode: 0, stdout: '41\n', stderr: '', durationMs: expect.any(Number), timedOut: false, truncated: false }),
+        expect.objectContaining({
+          id: expect.any(String),
+          exitCode: 0,
+          stdout: '41\n',
+          stderr: '',
+          durationMs: expect.any(Number),
+          timedOut: false,
+          truncated: false,
+        }),
       );
     });
 
     it('a failing program is a 200 with its exit code', async () => {
-      const res = await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'raise SystemExit(3)' }).expect(200);
+      const res = await api()
+        .post(`/v1/sessions/${id}/executions`)
+        .set(AUTH_A)
+        .send({ code: 'raise SystemExit(3)' })
+        .expect(200);
       expect(res.body).toMatchObject({ exitCode: 3, timedOut: false });
     });
 
     it('a timeout kills only that execution: 200 with timedOut, and the session stays usable', async () => {
-      const res = await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'import time\ntime.sleep(5)', timeoutMs: 200 }).expect(200);
+      const res = await api()
+        .post(`/v1/sessions/${id}/executions`)
+        .set(AUTH_A)
+        .send({ code: 'import time\ntime.sleep(5)', timeoutMs: 200 })
+        .expect(200);
       expect(res.body.timedOut).toBe(true);
-      expect((await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'print(x)' }).expect(200)).body.stdout).toBe('41\n');
+      expect(
+        (await api().post(`/v1/sessions/${id}/executions`).set(AUTH_A).send({ code: 'print(x)' }).expect(200))
+          .body.stdout,
+      ).toBe('41\n');
     });
 
     it('lists the history oldest first', async () => {
       const res = await api().get(`/v1/sessions/${id}/executions`).set(AUTH_A).expect(200);
-      expect(res.body.items.map((e: { code: string }) => e.code)).toEqual(['x = 41', 'print(x)', 'raise SystemExit(3)', 'import time\ntime.sleep(5)', 'print(x)']);
-      expect(res.body.items[2]).toEqual({ id: expect.any(String), code: 'raise SystemExit(3)', exitCode: 3, durationMs: expect.any(Number), at: expect.any(String) });
+      expect(res.body.items.map((e: { code: string }) => e.code)).toEqual([
+        'x = 41',
+        'print(x)',
+        'raise SystemExit(3)',
+        'import time\ntime.sleep(5)',
+        'print(x)',
+      ]);
+      expect(res.body.items[2]).toEqual({
+        id: expect.any(String),
+        code: 'raise SystemExit(3)',
+        exitCode: 3,
+        durationMs: expect.any(Number),
+        at: expect.any(String),
+      });
     });
   });
 
@@ -220,28 +354,66 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     it('round-trips raw bytes (PUT 204 → GET the same bytes), lists recursively and deletes', async () => {
       const bytes = randomBytes(256 * 1024);
       bytes[0] = 0;
-      await api().put(`/v1/sessions/${id}/files/data/blob.bin`).set(AUTH_A).set('content-type', 'application/octet-stream').send(bytes).expect(204);
-      await api().put(`/v1/sessions/${id}/files/notes.txt`).set(AUTH_A).set('content-type', 'text/plain').send('hello').expect(204);
-      await api().put(`/v1/sessions/${id}/files/raw.json`).set(AUTH_A).set('content-type', 'application/json').send('{not json').expect(204);
-      const got = await api().get(`/v1/sessions/${id}/files/data/blob.bin`).set(AUTH_A).buffer(true).parse(binary).expect(200);
+      await api()
+        .put(`/v1/sessions/${id}/files/data/blob.bin`)
+        .set(AUTH_A)
+        .set('content-type', 'application/octet-stream')
+        .send(bytes)
+        .expect(204);
+      await api()
+        .put(`/v1/sessions/${id}/files/notes.txt`)
+        .set(AUTH_A)
+        .set('content-type', 'text/plain')
+        .send('hello')
+        .expect(204);
+      await api()
+        .put(`/v1/sessions/${id}/files/raw.json`)
+        .set(AUTH_A)
+        .set('content-type', 'application/json')
+        .send('{not json')
+        .expect(204);
+      const got = await api()
+        .get(`/v1/sessions/${id}/files/data/blob.bin`)
+        .set(AUTH_A)
+        .buffer(true)
+        .parse(binary)
+        .expect(200);
       expect(got.headers['content-type']).toBe('application/octet-stream');
       expect(Buffer.compare(got.body as Buffer, bytes)).toBe(0);
-      const raw = await api().get(`/v1/sessions/${id}/files/raw.json`).set(AUTH_A).buffer(true).parse(binary).expect(200);
+      const raw = await api()
+        .get(`/v1/sessions/${id}/files/raw.json`)
+        .set(AUTH_A)
+        .buffer(true)
+        .parse(binary)
+        .expect(200);
       expect((raw.body as Buffer).toString()).toBe('{not json');
       const list = await api().get(`/v1/sessions/${id}/files`).set(AUTH_A).expect(200);
-      expect(list.body.items.map((f: { path: string }) => f.path).sort()).toEqual(['data/blob.bin', 'notes.txt', 'raw.json']);
-      expect(list.body.items.find((f: { path: string }) => f.path === 'data/blob.bin')).toEqual({ path: 'data/blob.bin', size: bytes.length, modifiedAt: expect.any(String) });
+      expect(list.body.items.map((f: { path: string }) => f.path).sort()).toEqual([
+        'data/blob.bin',
+        'notes.txt',
+        'raw.json',
+      ]);
+      expect(list.body.items.find((f: { path: string }) => f.path === 'data/blob.bin')).toEqual({
+        path: 'data/blob.bin',
+        size: bytes.length,
+        modifiedAt: expect.any(String),
+      });
       await api().delete(`/v1/sessions/${id}/files/notes.txt`).set(AUTH_A).expect(204);
       expectApiError(await api().get(`/v1/sessions/${id}/files/notes.txt`).set(AUTH_A), 404, 'not_found');
       expect(await client.keys(`${prefix}:xfer:*`)).toEqual([]);
     });
 
     it('installs packages into the session and lists them', async () => {
-      const res = await api().post(`/v1/sessions/${id}/packages`).set(AUTH_A).send({ packages: ['lbtestpkg==1.2.3'] });
+      const res = await api()
+        .post(`/v1/sessions/${id}/packages`)
+        .set(AUTH_A)
+        .send({ packages: ['lbtestpkg==1.2.3'] });
       expect(res.status === 200 ? 'ok' : JSON.stringify(res.body)).toBe('ok');
       expect(res.body.installed).toEqual([{ name: 'lbtestpkg', version: '1.2.3' }]);
       const list = await api().get(`/v1/sessions/${id}/packages`).set(AUTH_A).expect(200);
-      expect(list.body.items).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'lbtestpkg', version: '1.2.3' })]));
+      expect(list.body.items).toEqual(
+        expect.arrayContaining([expect.objectContaining({ name: 'lbtestpkg', version: '1.2.3' })]),
+      );
     });
   });
 
@@ -266,56 +438,293 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     const S = (p = '') => `/v1/sessions/${own}${p}`;
     const cases: Case[] = [
       ['no key', () => api().post('/v1/sessions').send({ template: 'python' }), 401, 'unauthenticated'],
-      ['unknown key', () => api().get('/v1/sessions').set({ authorization: 'Bearer nope-nope-nope' }), 401, 'unauthenticated'],
-      ['basic auth with a wrong key', () => api().get('/v1/sessions').auth('x', 'wrong-key-123'), 401, 'unauthenticated'],
-      ['not a Bearer scheme', () => api().get('/v1/sessions').set({ authorization: KEY_A }), 401, 'unauthenticated'],
-      ['bad JSON', () => api().post('/v1/sessions').set(AUTH_A).set('content-type', 'application/json').send('{"template":'), 400, 'invalid_argument', /invalid JSON/],
-      ['empty JSON body', () => api().post('/v1/sessions').set(AUTH_A).set('content-type', 'application/json').send(''), 400, 'invalid_argument'],
+      [
+        'unknown key',
+        () => api().get('/v1/sessions').set({ authorization: 'Bearer nope-nope-nope' }),
+        401,
+        'unauthenticated',
+      ],
+      [
+        'basic auth with a wrong key',
+        () => api().get('/v1/sessions').auth('x', 'wrong-key-123'),
+        401,
+        'unauthenticated',
+      ],
+      [
+        'not a Bearer scheme',
+        () => api().get('/v1/sessions').set({ authorization: KEY_A }),
+        401,
+        'unauthenticated',
+      ],
+      [
+        'bad JSON',
+        () =>
+          api().post('/v1/sessions').set(AUTH_A).set('content-type', 'application/json').send('{"template":'),
+        400,
+        'invalid_argument',
+        /invalid JSON/,
+      ],
+      [
+        'empty JSON body',
+        () => api().post('/v1/sessions').set(AUTH_A).set('content-type', 'application/json').send(''),
+        400,
+        'invalid_argument',
+      ],
       ['JSON array body', () => api().post('/v1/sessions').set(AUTH_A).send([1, 2]), 400, 'invalid_argument'],
-      ['text body for JSON', () => api().post('/v1/sessions').set(AUTH_A).set('content-type', 'text/plain').send('python'), 400, 'invalid_argument', /JSON object/],
-      ['missing template', () => api().post('/v1/sessions').set(AUTH_A).send({}), 400, 'invalid_argument', /template/],
-      ['template of the wrong type', () => api().post('/v1/sessions').set(AUTH_A).send({ template: 7 }), 400, 'invalid_argument', /template/],
-      ['unknown template', () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'cobol' }), 400, 'invalid_argument', /unknown template "cobol"/],
-      ['negative ttlSeconds', () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', ttlSeconds: -1 }), 400, 'invalid_argument', /ttlSeconds/],
-      ['ttlSeconds not a number', () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', ttlSeconds: 'abc' }), 400, 'invalid_argument', /ttlSeconds/],
-      ['persist not a boolean', () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', persist: 'yes' }), 400, 'invalid_argument', /persist/],
-      ['env value not a string', () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', env: { A: 1 } }), 400, 'invalid_argument', /env/],
-      ['unknown field', () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', gpu: true }), 400, 'invalid_argument'],
-      ['empty region', () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', region: '' }), 400, 'invalid_argument', /region/],
+      [
+        'text body for JSON',
+        () => api().post('/v1/sessions').set(AUTH_A).set('content-type', 'text/plain').send('python'),
+        400,
+        'invalid_argument',
+        /JSON object/,
+      ],
+      [
+        'missing template',
+        () => api().post('/v1/sessions').set(AUTH_A).send({}),
+        400,
+        'invalid_argument',
+        /template/,
+      ],
+      [
+        'template of the wrong type',
+        () => api().post('/v1/sessions').set(AUTH_A).send({ template: 7 }),
+        400,
+        'invalid_argument',
+        /template/,
+      ],
+      [
+        'unknown template',
+        () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'cobol' }),
+        400,
+        'invalid_argument',
+        /unknown template "cobol"/,
+      ],
+      [
+        'negative ttlSeconds',
+        () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', ttlSeconds: -1 }),
+        400,
+        'invalid_argument',
+        /ttlSeconds/,
+      ],
+      [
+        'ttlSeconds not a number',
+        () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', ttlSeconds: 'abc' }),
+        400,
+        'invalid_argument',
+        /ttlSeconds/,
+      ],
+      [
+        'persist not a boolean',
+        () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', persist: 'yes' }),
+        400,
+        'invalid_argument',
+        /persist/,
+      ],
+      [
+        'env value not a string',
+        () =>
+          api()
+            .post('/v1/sessions')
+            .set(AUTH_A)
+            .send({ template: 'python', env: { A: 1 } }),
+        400,
+        'invalid_argument',
+        /env/,
+      ],
+      [
+        'unknown field',
+        () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', gpu: true }),
+        400,
+        'invalid_argument',
+      ],
+      [
+        'empty region',
+        () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'python', region: '' }),
+        400,
+        'invalid_argument',
+        /region/,
+      ],
       ['missing session', () => api().get('/v1/sessions/ses-000000').set(AUTH_A), 404, 'not_found'],
       ['malformed session id', () => api().get('/v1/sessions/bad%20id!').set(AUTH_A), 404, 'not_found'],
-      ["another tenant's session (GET)", () => api().get(`/v1/sessions/${other}`).set(AUTH_A), 404, 'not_found'],
-      ["another tenant's session (DELETE)", () => api().delete(`/v1/sessions/${other}`).set(AUTH_A), 404, 'not_found'],
-      ["another tenant's session (execute)", () => api().post(`/v1/sessions/${other}/executions`).set(AUTH_A).send({ code: 'print(1)' }), 404, 'not_found'],
-      ["another tenant's session (files)", () => api().put(`/v1/sessions/${other}/files/a.txt`).set(AUTH_A).send(Buffer.from('x')), 404, 'not_found'],
-      ['execute without code', () => api().post(S('/executions')).set(AUTH_A).send({}), 400, 'invalid_argument', /code/],
-      ['code over 1 MiB', () => api().post(S('/executions')).set(AUTH_A).send({ code: 'x'.repeat(MiB + 1) }), 413, 'payload_too_large', /code/],
-      ['timeoutMs 0', () => api().post(S('/executions')).set(AUTH_A).send({ code: 'print(1)', timeoutMs: 0 }), 400, 'invalid_argument', /timeoutMs/],
-      ['timeoutMs over 300000', () => api().post(S('/executions')).set(AUTH_A).send({ code: 'print(1)', timeoutMs: 300_001 }), 400, 'invalid_argument', /timeoutMs/],
-      ['language of the wrong type', () => api().post(S('/executions')).set(AUTH_A).send({ code: 'print(1)', language: 5 }), 400, 'invalid_argument', /language/],
-      ['PATCH with a string ttl', () => api().patch(S()).set(AUTH_A).send({ ttlSeconds: '10' }), 400, 'invalid_argument', /ttlSeconds/],
-      ['PATCH of a missing session', () => api().patch('/v1/sessions/ses-missing').set(AUTH_A).send({ ttlSeconds: 10 }), 404, 'not_found'],
-      ['file path with ..', () => api().put(S('/files/..%2F..%2Fetc%2Fpasswd')).set(AUTH_A).send(Buffer.from('x')), 400, 'invalid_argument', /escapes/],
-      ['file path climbing out mid-way', () => api().put(S('/files/a/..%2F..%2Fb')).set(AUTH_A).send(Buffer.from('x')), 400, 'invalid_argument', /escapes/],
-      ['absolute file path', () => api().get(S('/files/%2Fetc%2Fpasswd')).set(AUTH_A), 400, 'invalid_argument', /absolute/],
-      ['file over the size limit', () => api().put(S('/files/big.bin')).set(AUTH_A).set('content-type', 'application/octet-stream').send(Buffer.alloc(MiB + 1)), 413, 'payload_too_large'],
+      [
+        "another tenant's session (GET)",
+        () => api().get(`/v1/sessions/${other}`).set(AUTH_A),
+        404,
+        'not_found',
+      ],
+      [
+        "another tenant's session (DELETE)",
+        () => api().delete(`/v1/sessions/${other}`).set(AUTH_A),
+        404,
+        'not_found',
+      ],
+      [
+        "another tenant's session (execute)",
+        () => api().post(`/v1/sessions/${other}/executions`).set(AUTH_A).send({ code: 'print(1)' }),
+        404,
+        'not_found',
+      ],
+      [
+        "another tenant's session (files)",
+        () => api().put(`/v1/sessions/${other}/files/a.txt`).set(AUTH_A).send(Buffer.from('x')),
+        404,
+        'not_found',
+      ],
+      [
+        'execute without code',
+        () => api().post(S('/executions')).set(AUTH_A).send({}),
+        400,
+        'invalid_argument',
+        /code/,
+      ],
+      [
+        'code over 1 MiB',
+        () =>
+          api()
+            .post(S('/executions'))
+            .set(AUTH_A)
+            .send({ code: 'x'.repeat(MiB + 1) }),
+        413,
+        'payload_too_large',
+        /code/,
+      ],
+      [
+        'timeoutMs 0',
+        () => api().post(S('/executions')).set(AUTH_A).send({ code: 'print(1)', timeoutMs: 0 }),
+        400,
+        'invalid_argument',
+        /timeoutMs/,
+      ],
+      [
+        'timeoutMs over 300000',
+        () => api().post(S('/executions')).set(AUTH_A).send({ code: 'print(1)', timeoutMs: 300_001 }),
+        400,
+        'invalid_argument',
+        /timeoutMs/,
+      ],
+      [
+        'language of the wrong type',
+        () => api().post(S('/executions')).set(AUTH_A).send({ code: 'print(1)', language: 5 }),
+        400,
+        'invalid_argument',
+        /language/,
+      ],
+      [
+        'PATCH with a string ttl',
+        () => api().patch(S()).set(AUTH_A).send({ ttlSeconds: '10' }),
+        400,
+        'invalid_argument',
+        /ttlSeconds/,
+      ],
+      [
+        'PATCH of a missing session',
+        () => api().patch('/v1/sessions/ses-missing').set(AUTH_A).send({ ttlSeconds: 10 }),
+        404,
+        'not_found',
+      ],
+      [
+        'file path with ..',
+        () => api().put(S('/files/..%2F..%2Fetc%2Fpasswd')).set(AUTH_A).send(Buffer.from('x')),
+        400,
+        'invalid_argument',
+        /escapes/,
+      ],
+      [
+        'file path climbing out mid-way',
+        () => api().put(S('/files/a/..%2F..%2Fb')).set(AUTH_A).send(Buffer.from('x')),
+        400,
+        'invalid_argument',
+        /escapes/,
+      ],
+      [
+        'absolute file path',
+        () => api().get(S('/files/%2Fetc%2Fpasswd')).set(AUTH_A),
+        400,
+        'invalid_argument',
+        /absolute/,
+      ],
+      [
+        'file over the size limit',
+        () =>
+          api()
+            .put(S('/files/big.bin'))
+            .set(AUTH_A)
+            .set('content-type', 'application/octet-stream')
+            .send(Buffer.alloc(MiB + 1)),
+        413,
+        'payload_too_large',
+      ],
       ['missing file', () => api().get(S('/files/nope.txt')).set(AUTH_A), 404, 'not_found'],
       ['deleting a missing file', () => api().delete(S('/files/nope.txt')).set(AUTH_A), 404, 'not_found'],
-      ['no packages', () => api().post(S('/packages')).set(AUTH_A).send({ packages: [] }), 400, 'invalid_argument', /packages/],
-      ['unknown package manager', () => api().post(S('/packages')).set(AUTH_A).send({ manager: 'apt', packages: ['x'] }), 400, 'invalid_argument', /manager/],
-      ['pool name not DNS-like', () => api().post('/v1/pools').set(AUTH_A).send({ name: 'Bad_Name', template: 'python' }), 400, 'invalid_argument', /name/],
-      ['pool with unknown template', () => api().post('/v1/pools').set(AUTH_A).send({ name: 'cobol-pool', template: 'cobol' }), 400, 'invalid_argument', /template/],
-      ['pool weight 0', () => api().post('/v1/pools').set(AUTH_A).send({ name: 'zero', template: 'python', weight: 0 }), 400, 'invalid_argument', /weight/],
+      [
+        'no packages',
+        () => api().post(S('/packages')).set(AUTH_A).send({ packages: [] }),
+        400,
+        'invalid_argument',
+        /packages/,
+      ],
+      [
+        'unknown package manager',
+        () =>
+          api()
+            .post(S('/packages'))
+            .set(AUTH_A)
+            .send({ manager: 'apt', packages: ['x'] }),
+        400,
+        'invalid_argument',
+        /manager/,
+      ],
+      [
+        'pool name not DNS-like',
+        () => api().post('/v1/pools').set(AUTH_A).send({ name: 'Bad_Name', template: 'python' }),
+        400,
+        'invalid_argument',
+        /name/,
+      ],
+      [
+        'pool with unknown template',
+        () => api().post('/v1/pools').set(AUTH_A).send({ name: 'cobol-pool', template: 'cobol' }),
+        400,
+        'invalid_argument',
+        /template/,
+      ],
+      [
+        'pool weight 0',
+        () => api().post('/v1/pools').set(AUTH_A).send({ name: 'zero', template: 'python', weight: 0 }),
+        400,
+        'invalid_argument',
+        /weight/,
+      ],
       ['deregistering a missing pool', () => api().delete('/v1/pools/missing').set(AUTH_A), 404, 'not_found'],
       ['missing pool', () => api().get('/v1/pools/missing').set(AUTH_A), 404, 'not_found'],
-      ['JSON body over MAX_BODY_BYTES', () => api().post('/v1/sessions').set(AUTH_A).set('content-type', 'application/json').send(`{"template":"${'p'.repeat(5 * MiB)}"}`), 413, 'payload_too_large'],
+      [
+        'JSON body over MAX_BODY_BYTES',
+        () =>
+          api()
+            .post('/v1/sessions')
+            .set(AUTH_A)
+            .set('content-type', 'application/json')
+            .send(`{"template":"${'p'.repeat(5 * MiB)}"}`),
+        413,
+        'payload_too_large',
+      ],
       ['unknown route', () => api().get('/v1/nothing-here').set(AUTH_A), 404, 'not_found'],
       ['unsupported method', () => api().put('/v1/sessions').set(AUTH_A).send({}), 404, 'not_found'],
-      ['no pool for the template', () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'rust' }), 503, 'unavailable'],
+      [
+        'no pool for the template',
+        () => api().post('/v1/sessions').set(AUTH_A).send({ template: 'rust' }),
+        503,
+        'unavailable',
+      ],
     ];
 
     // Every row has 5 columns (Jest would take a 5th parameter of a 4-column row for `done`).
-    it.each(cases.map(([name, send, status, code, message]) => [`${name} → ${status} ${code}`, send, status, code, message] as Case))('%s', async (_name, send, status, code, message) => {
+    it.each(
+      cases.map(
+        ([name, send, status, code, message]) =>
+          [`${name} → ${status} ${code}`, send, status, code, message] as Case,
+      ),
+    )('%s', async (_name, send, status, code, message) => {
       expectApiError(await send(), status, code, message);
     });
 

@@ -3,7 +3,7 @@ import type Redis from 'ioredis';
 import { createRedis } from '@executor/queues';
 import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
 import { AUTH_A, KEY_A, KEY_B } from './support/app';
-import { spawnLoadBalancer, startExecutor, startPersistence, type Proc } from './support/harness';
+import { spawnLoadBalancer, startExecutor, startPersistence, waitFor, type Proc } from './support/harness';
 
 type Lb = Proc & { url: string };
 
@@ -21,8 +21,15 @@ describe('stateless replicas (two load-balancer processes)', () => {
     client = createRedis(redis.url);
     prefix = uniquePrefix('rep');
     persistence = await startPersistence(redis.url, prefix);
-    for (const pod of ['py-0', 'py-1']) executors.push(await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py', pod }));
-    const env = (id: string) => ({ REDIS_URL: redis.url, QUEUE_PREFIX: prefix, REPLICA_ID: id, EXECUTOR_API_KEYS: `tenant-a:${KEY_A},tenant-b:${KEY_B}`, LOG_LEVEL: 'warn' });
+    for (const pod of ['py-0', 'py-1'])
+      executors.push(await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py', pod }));
+    const env = (id: string) => ({
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: prefix,
+      REPLICA_ID: id,
+      EXECUTOR_API_KEYS: `tenant-a:${KEY_A},tenant-b:${KEY_B}`,
+      LOG_LEVEL: 'warn',
+    });
     [a, b] = await Promise.all([spawnLoadBalancer(env('lb-a')), spawnLoadBalancer(env('lb-b'))]);
     await request(a.url).post('/v1/pools').set(AUTH_A).send({ name: 'py', template: 'python' }).expect(201);
   }, 120_000);
@@ -36,24 +43,104 @@ describe('stateless replicas (two load-balancer processes)', () => {
 
   it('two replicas on different ports give the same answers for the same session', async () => {
     expect(a.url).not.toBe(b.url);
-    const s = (await request(a.url).post('/v1/sessions').set(AUTH_A).send({ template: 'python', metadata: { k: 'v' } }).expect(201)).body;
-    const [ga, gb] = await Promise.all([request(a.url).get(`/v1/sessions/${s.id}`).set(AUTH_A), request(b.url).get(`/v1/sessions/${s.id}`).set(AUTH_A)]);
+    const s = (
+      await request(a.url)
+        .post('/v1/sessions')
+        .set(AUTH_A)
+        .send({ template: 'python', metadata: { k: 'v' } })
+        .expect(201)
+    ).body;
+    const [ga, gb] = await Promise.all([
+      request(a.url).get(`/v1/sessions/${s.id}`).set(AUTH_A),
+      request(b.url).get(`/v1/sessions/${s.id}`).set(AUTH_A),
+    ]);
     expect(gb.status).toBe(200);
     expect(gb.body).toEqual(ga.body);
-    await request(b.url).post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'q = 5' }).expect(200);
-    expect((await request(a.url).post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(q)' }).expect(200)).body.stdout).toBe('5\n');
-    const [ha, hb] = await Promise.all([request(a.url).get(`/v1/sessions/${s.id}/executions`).set(AUTH_A), request(b.url).get(`/v1/sessions/${s.id}/executions`).set(AUTH_A)]);
+    await request(b.url)
+      .post(`/v1/sessions/${s.id}/executions`)
+      .set(AUTH_A)
+      .send({ code: 'q = 5' })
+      .expect(200);
+    expect(
+      (
+        await request(a.url)
+          .post(`/v1/sessions/${s.id}/executions`)
+          .set(AUTH_A)
+          .send({ code: 'print(q)' })
+          .expect(200)
+      ).body.stdout,
+    ).toBe('5\n');
+    const [ha, hb] = await Promise.all([
+      request(a.url).get(`/v1/sessions/${s.id}/executions`).set(AUTH_A),
+      request(b.url).get(`/v1/sessions/${s.id}/executions`).set(AUTH_A),
+    ]);
     expect(ha.body.items.map((e: { code: string }) => e.code)).toEqual(['q = 5', 'print(q)']);
     expect(hb.body).toEqual(ha.body);
-    await request(a.url).put(`/v1/sessions/${s.id}/files/f.txt`).set(AUTH_A).send(Buffer.from('shared')).expect(204);
-    expect(Buffer.from((await request(b.url).get(`/v1/sessions/${s.id}/files/f.txt`).set(AUTH_A).expect(200)).body as Buffer).toString()).toBe('shared');
-    const [la, lb] = await Promise.all([request(a.url).get('/v1/sessions').set(AUTH_A), request(b.url).get('/v1/sessions').set(AUTH_A)]);
+    await request(a.url)
+      .put(`/v1/sessions/${s.id}/files/f.txt`)
+      .set(AUTH_A)
+      .send(Buffer.from('shared'))
+      .expect(204);
+    expect(
+      Buffer.from(
+        (await request(b.url).get(`/v1/sessions/${s.id}/files/f.txt`).set(AUTH_A).expect(200)).body as Buffer,
+      ).toString(),
+    ).toBe('shared');
+    const [la, lb] = await Promise.all([
+      request(a.url).get('/v1/sessions').set(AUTH_A),
+      request(b.url).get('/v1/sessions').set(AUTH_A),
+    ]);
     expect(lb.body).toEqual(la.body);
-    const [pa, pb] = await Promise.all([request(a.url).get('/v1/pools/py').set(AUTH_A), request(b.url).get('/v1/pools/py').set(AUTH_A)]);
-    expect({ ...pb.body, connections: 0, podDetails: [] }).toEqual({ ...pa.body, connections: 0, podDetails: [] });
-    await request(b.url).get(`/v1/sessions/${s.id}`).set({ authorization: `Bearer ${KEY_B}` }).expect(404);
+    const [pa, pb] = await Promise.all([
+      request(a.url).get('/v1/pools/py').set(AUTH_A),
+      request(b.url).get('/v1/pools/py').set(AUTH_A),
+    ]);
+    expect({ ...pb.body, connections: 0, podDetails: [] }).toEqual({
+      ...pa.body,
+      connections: 0,
+      podDetails: [],
+    });
+    await request(b.url)
+      .get(`/v1/sessions/${s.id}`)
+      .set({ authorization: `Bearer ${KEY_B}` })
+      .expect(404);
     await request(b.url).delete(`/v1/sessions/${s.id}`).set(AUTH_A).expect(204);
     await request(a.url).get(`/v1/sessions/${s.id}`).set(AUTH_A).expect(404);
+  });
+
+  it('SIGTERM drains: an execution in flight on the stopping replica still answers 200', async () => {
+    const extra = await spawnLoadBalancer({
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: prefix,
+      REPLICA_ID: 'lb-c',
+      EXECUTOR_API_KEYS: `tenant-a:${KEY_A}`,
+      LOG_LEVEL: 'warn',
+    });
+    const s = (
+      await request(extra.url).post('/v1/sessions').set(AUTH_A).send({ template: 'python' }).expect(201)
+    ).body;
+    const inFlight = request(extra.url)
+      .post(`/v1/sessions/${s.id}/executions`)
+      .set(AUTH_A)
+      .send({ code: 'import time\ntime.sleep(1)\nprint(3)' });
+    const pending = inFlight.then((r) => r);
+    // Stop only once the job is on the pod (its history has nothing yet; the pod is running it).
+    await waitFor(
+      async () => (await client.keys(`${prefix}:pod-*:active`)).length > 0,
+      10_000,
+      () => 'execution to start',
+    );
+    extra.child.kill('SIGTERM');
+    const res = await pending;
+    expect({ status: res.status, stdout: res.body.stdout }).toEqual({ status: 200, stdout: '3\n' });
+    // Nest re-raises the signal after a clean shutdown: exit by SIGTERM (or 0), never a crash code.
+    const code = await extra.exited;
+    expect(code === 0 || extra.child.signalCode === 'SIGTERM').toBe(true);
+    // The other replica sees the acknowledged execution.
+    const h = await request(b.url).get(`/v1/sessions/${s.id}/executions`).set(AUTH_A).expect(200);
+    expect(h.body.items.map((e: { code: string }) => e.code)).toEqual([
+      'import time\ntime.sleep(1)\nprint(3)',
+    ]);
   });
 
   it('a replica killed mid-run loses nothing that was acknowledged', async () => {
@@ -62,14 +149,22 @@ describe('stateless replicas (two load-balancer processes)', () => {
     const worker = async (w: number): Promise<void> => {
       for (let i = 0; i < 12; i++) {
         const via = (i + w) % 2 === 0 && !killed ? a.url : b.url;
-        const created = await request(via).post('/v1/sessions').set(AUTH_A).send({ template: 'python' }).catch(() => undefined);
+        const created = await request(via)
+          .post('/v1/sessions')
+          .set(AUTH_A)
+          .send({ template: 'python' })
+          .catch(() => undefined);
         if (created?.status !== 201) continue;
         const entry = { id: created.body.id as string, codes: [] as string[] };
         acked.push(entry);
         for (let j = 0; j < 3; j++) {
           const code = `v${j} = ${i}`;
           const target = j % 2 === 0 && !killed ? a.url : b.url;
-          const r = await request(target).post(`/v1/sessions/${entry.id}/executions`).set(AUTH_A).send({ code }).catch(() => undefined);
+          const r = await request(target)
+            .post(`/v1/sessions/${entry.id}/executions`)
+            .set(AUTH_A)
+            .send({ code })
+            .catch(() => undefined);
           if (r?.status === 200) entry.codes.push(code);
         }
         if (w === 0 && i === 4 && !killed) {

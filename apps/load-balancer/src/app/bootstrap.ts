@@ -23,19 +23,32 @@ const FILES_ROUTE = /^\/v1\/sessions\/[^/]+\/files\//;
 function registerParsers(fastify: FastifyInstance, config: LbConfig): void {
   fastify.removeAllContentTypeParsers();
   const jsonLimit = Math.max(config.MAX_BODY_BYTES, config.MAX_FILE_BYTES);
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: jsonLimit }, (req, body, done) => {
-    if (FILES_ROUTE.test(req.url)) return done(null, body);
-    if (body.length > config.MAX_BODY_BYTES) return done(new ApiError('payload_too_large', `request body larger than ${config.MAX_BODY_BYTES} bytes`), undefined);
-    if (body.length === 0) return done(new ApiError('invalid_argument', 'body: empty JSON body'), undefined);
-    try {
-      done(null, JSON.parse(body.toString('utf8')) as unknown);
-    } catch (err) {
-      done(new ApiError('invalid_argument', `body: invalid JSON (${(err as Error).message})`), undefined);
-    }
-  });
-  fastify.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.MAX_FILE_BYTES }, (_req, body, done) => {
-    done(null, body);
-  });
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: jsonLimit },
+    (req, body, done) => {
+      if (FILES_ROUTE.test(req.url)) return done(null, body);
+      if (body.length > config.MAX_BODY_BYTES)
+        return done(
+          new ApiError('payload_too_large', `request body larger than ${config.MAX_BODY_BYTES} bytes`),
+          undefined,
+        );
+      if (body.length === 0)
+        return done(new ApiError('invalid_argument', 'body: empty JSON body'), undefined);
+      try {
+        done(null, JSON.parse(body.toString('utf8')) as unknown);
+      } catch (err) {
+        done(new ApiError('invalid_argument', `body: invalid JSON (${(err as Error).message})`), undefined);
+      }
+    },
+  );
+  fastify.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: config.MAX_FILE_BYTES },
+    (_req, body, done) => {
+      done(null, body);
+    },
+  );
 }
 
 /** Request counts and latency by route template and status. */
@@ -50,7 +63,12 @@ function registerMetricsHooks(fastify: FastifyInstance, metrics: LbMetrics): voi
 /** Builds the whole app (not listening yet): parsers, filters, metrics hooks, admin UI. */
 export async function createApp(config: LbConfig): Promise<NestFastifyApplication> {
   const bodyLimit = Math.max(config.MAX_BODY_BYTES, config.MAX_FILE_BYTES);
-  const adapter = new FastifyAdapter({ bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit,
+    logger: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bodyParser: false,
     logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
@@ -72,7 +90,10 @@ export async function startApp(config: LbConfig): Promise<NestFastifyApplication
   const addr = app.getHttpServer().address();
   const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
   // Always printed (whatever LOG_LEVEL): launchers and tests wait for this line.
-  process.stdout.write(`load-balancer listening on http://${config.HOST}:${port} (replica ${config.replicaId})\n`);
-  if (config.ADMIN_UI === 'enabled') new Logger('LoadBalancer').log(`queue admin UI: http://${config.HOST}:${port}/admin/queues`);
+  process.stdout.write(
+    `load-balancer listening on http://${config.HOST}:${port} (replica ${config.replicaId})\n`,
+  );
+  if (config.ADMIN_UI === 'enabled')
+    new Logger('LoadBalancer').log(`queue admin UI: http://${config.HOST}:${port}/admin/queues`);
   return app;
 }

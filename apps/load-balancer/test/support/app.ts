@@ -21,7 +21,9 @@ export function testConfig(redisUrl: string, prefix: string, extra: Record<strin
 }
 
 /** The real app, in process, listening on a free port. */
-export async function startLb(config: LbConfig): Promise<{ app: NestFastifyApplication; url: string; config: LbConfig }> {
+export async function startLb(
+  config: LbConfig,
+): Promise<{ app: NestFastifyApplication; url: string; config: LbConfig }> {
   const app = await createApp(config);
   await app.listen(0, '127.0.0.1');
   const addr = app.getHttpServer().address();

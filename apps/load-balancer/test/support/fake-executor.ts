@@ -54,14 +54,22 @@ let running = 0;
 async function snapshot(id: string, s: FakeSession): Promise<number> {
   s.version++;
   const files = [...s.files].map(([p, f]) => [p, f.data.toString('base64'), f.modifiedAt]);
-  await redis.set(snapKey(id), JSON.stringify({ vars: s.vars, files, packages: s.packages, version: s.version }));
+  await redis.set(
+    snapKey(id),
+    JSON.stringify({ vars: s.vars, files, packages: s.packages, version: s.version }),
+  );
   return s.version;
 }
 
 async function restore(id: string, s: FakeSession): Promise<number | undefined> {
   const raw = await redis.get(snapKey(id));
   if (!raw) return undefined;
-  const snap = JSON.parse(raw) as { vars: Record<string, string>; files: [string, string, string][]; packages: FakeSession['packages']; version: number };
+  const snap = JSON.parse(raw) as {
+    vars: Record<string, string>;
+    files: [string, string, string][];
+    packages: FakeSession['packages'];
+    version: number;
+  };
   s.vars = snap.vars;
   s.files = new Map(snap.files.map(([p, d, m]) => [p, { data: Buffer.from(d, 'base64'), modifiedAt: m }]));
   s.packages = snap.packages;
@@ -75,16 +83,25 @@ function session(data: { sessionId: string }): FakeSession {
   return s;
 }
 
-async function runCode(s: FakeSession, code: string, timeoutMs: number): Promise<{ stdout: string; stderr: string; exitCode: number; timedOut: boolean }> {
+async function runCode(
+  s: FakeSession,
+  code: string,
+  timeoutMs: number,
+): Promise<{ stdout: string; stderr: string; exitCode: number; timedOut: boolean }> {
   let stdout = '';
-  for (const line of code.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of code
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     let m: RegExpExecArray | null;
     if ((m = /^print\((\w+)\)$/.exec(line))) {
       const v = /^\d+$/.test(m[1] as string) ? m[1] : s.vars[m[1] as string];
-      if (v === undefined) return { stdout, stderr: `NameError: name '${m[1]}' is not defined\n`, exitCode: 1, timedOut: false };
+      if (v === undefined)
+        return { stdout, stderr: `NameError: name '${m[1]}' is not defined\n`, exitCode: 1, timedOut: false };
       stdout += `${v}\n`;
     } else if ((m = /^(\w+)\s*=\s*(\d+)$/.exec(line))) s.vars[m[1] as string] = m[2] as string;
-    else if ((m = /^raise SystemExit\((\d+)\)$/.exec(line))) return { stdout, stderr: '', exitCode: Number(m[1]), timedOut: false };
+    else if ((m = /^raise SystemExit\((\d+)\)$/.exec(line)))
+      return { stdout, stderr: '', exitCode: Number(m[1]), timedOut: false };
     else if (line === 'import time') continue;
     else if ((m = /^time\.sleep\(([\d.]+)\)$/.exec(line))) {
       const ms = Number(m[1]) * 1000;
@@ -100,14 +117,26 @@ async function runCode(s: FakeSession, code: string, timeoutMs: number): Promise
 
 async function handle(job: Job): Promise<unknown> {
   if (hang) return new Promise(() => undefined);
-  if (fail === 'all' || (fail === 'open' && job.name === PodJobs.open)) throw new JobError('internal', `${pod} is failing on purpose`);
+  if (fail === 'all' || (fail === 'open' && job.name === PodJobs.open))
+    throw new JobError('internal', `${pod} is failing on purpose`);
   switch (job.name) {
     case PodJobs.open: {
       const p = parsePayload(PodJobDefs.open, job.data);
-      const s: FakeSession = { tenant: p.tenant, persist: p.persist, vars: {}, files: new Map(), packages: [], version: 0 };
+      const s: FakeSession = {
+        tenant: p.tenant,
+        persist: p.persist,
+        vars: {},
+        files: new Map(),
+        packages: [],
+        version: 0,
+      };
       const restoredVersion = p.restore ? await restore(p.sessionId, s) : undefined;
       sessions.set(p.sessionId, s);
-      return { pod, restored: restoredVersion !== undefined, ...(restoredVersion !== undefined ? { restoredVersion } : {}) };
+      return {
+        pod,
+        restored: restoredVersion !== undefined,
+        ...(restoredVersion !== undefined ? { restoredVersion } : {}),
+      };
     }
     case PodJobs.execute: {
       const p = parsePayload(PodJobDefs.execute, job.data);
@@ -117,13 +146,24 @@ async function handle(job: Job): Promise<unknown> {
       running++;
       const r = await runCode(s, p.code, p.timeoutMs).finally(() => running--);
       const snapshotVersion = s.persist && /=/.test(p.code) ? await snapshot(p.sessionId, s) : undefined;
-      return { id: p.executionId, ...r, durationMs: performance.now() - started, truncated: false, at, ...(snapshotVersion ? { snapshotVersion } : {}) };
+      return {
+        id: p.executionId,
+        ...r,
+        durationMs: performance.now() - started,
+        truncated: false,
+        at,
+        ...(snapshotVersion ? { snapshotVersion } : {}),
+      };
     }
     case PodJobs.persist: {
       const p = parsePayload(PodJobDefs.persist, job.data);
       const s = session(p);
       const version = await snapshot(p.sessionId, s);
-      return { version, bytes: [...s.files.values()].reduce((n, f) => n + f.data.length, 0), at: new Date().toISOString() };
+      return {
+        version,
+        bytes: [...s.files.values()].reduce((n, f) => n + f.data.length, 0),
+        at: new Date().toISOString(),
+      };
     }
     case PodJobs.close: {
       const p = parsePayload(PodJobDefs.close, job.data);
@@ -147,7 +187,11 @@ async function handle(job: Job): Promise<unknown> {
     }
     case PodJobs.filesList: {
       const s = session(parsePayload(PodJobDefs.filesList, job.data));
-      return { items: [...s.files].map(([path, f]) => ({ path, size: f.data.length, modifiedAt: f.modifiedAt })).sort((a, b) => a.path.localeCompare(b.path)) };
+      return {
+        items: [...s.files]
+          .map(([path, f]) => ({ path, size: f.data.length, modifiedAt: f.modifiedAt }))
+          .sort((a, b) => a.path.localeCompare(b.path)),
+      };
     }
     case PodJobs.filesDelete: {
       const p = parsePayload(PodJobDefs.filesDelete, job.data);
@@ -175,7 +219,11 @@ async function handle(job: Job): Promise<unknown> {
 }
 
 async function main(): Promise<void> {
-  const worker = new Worker(podQueueName(pod), handle, { connection: bullConnection(redisUrl), prefix, concurrency: 32 });
+  const worker = new Worker(podQueueName(pod), handle, {
+    connection: bullConnection(redisUrl),
+    prefix,
+    concurrency: 32,
+  });
   publishReplies(worker, redis, prefix);
   await worker.waitUntilReady();
   const startedAt = new Date().toISOString();

@@ -20,7 +20,8 @@ export const REAL_PERSISTENCE = join(ROOT, 'dist/apps/persistence/main.js');
 export const useRealExecutor = (): boolean => {
   const mode = process.env['E2E_EXECUTOR'];
   if (mode === 'stand-in') return false;
-  if (mode === 'real' && !existsSync(REAL_EXECUTOR)) throw new Error(`E2E_EXECUTOR=real but ${REAL_EXECUTOR} is missing: npx nx build executor`);
+  if (mode === 'real' && !existsSync(REAL_EXECUTOR))
+    throw new Error(`E2E_EXECUTOR=real but ${REAL_EXECUTOR} is missing: npx nx build executor`);
   return existsSync(REAL_EXECUTOR);
 };
 
@@ -115,9 +116,14 @@ export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<P
     ...SWC_ENV,
     ...o.env,
   };
-  const args = useRealExecutor() && !o.standIn ? [REAL_EXECUTOR] : [...SWC_ARGS, join(__dirname, 'fake-executor.ts')];
+  const args =
+    useRealExecutor() && !o.standIn ? [REAL_EXECUTOR] : [...SWC_ARGS, join(__dirname, 'fake-executor.ts')];
   const p = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
-  await waitFor(async () => !!(await podHeartbeat(redis, o.pod, o.prefix)), 30_000, () => `no heartbeat from ${o.pod}: ${p.output().slice(-2000)}`);
+  await waitFor(
+    async () => !!(await podHeartbeat(redis, o.pod, o.prefix)),
+    30_000,
+    () => `no heartbeat from ${o.pod}: ${p.output().slice(-2000)}`,
+  );
   return p;
 }
 
@@ -130,7 +136,13 @@ export async function startPersistence(redisUrl: string, prefix: string): Promis
   const port = await freePort();
   const p = track(
     spawn(process.execPath, [REAL_PERSISTENCE], {
-      env: { ...process.env, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, PORT: String(port), HOST: '127.0.0.1' },
+      env: {
+        ...process.env,
+        REDIS_URL: redisUrl,
+        QUEUE_PREFIX: prefix,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
   );
@@ -158,7 +170,12 @@ export async function spawnLoadBalancer(env: Record<string, string>): Promise<Pr
  * Polls `cond` until true. Only for conditions that have no event to wait on (another process's
  * state in Redis); every use has a deadline and a message.
  */
-export async function waitFor(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: () => string, stepMs = 50): Promise<void> {
+export async function waitFor(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: () => string,
+  stepMs = 50,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);

@@ -43,7 +43,9 @@ export class AdminService implements OnApplicationShutdown {
   /** Registers the UI on the app's fastify instance (before `app.init()`). */
   async attach(app: NestFastifyApplication): Promise<void> {
     if (this.config.ADMIN_UI !== 'enabled') return;
-    this.connection = createRedis(this.config.REDIS_URL, { connectionName: `lb-admin-${this.config.replicaId}` });
+    this.connection = createRedis(this.config.REDIS_URL, {
+      connectionName: `lb-admin-${this.config.replicaId}`,
+    });
     logRedisErrors(this.connection, 'admin-redis');
     const serverAdapter = new BullBoardFastifyAdapter();
     serverAdapter.setBasePath(ADMIN_BASE_PATH);
@@ -74,7 +76,8 @@ export class AdminService implements OnApplicationShutdown {
     try {
       const names = new Set<string>(Object.values(QueueNames));
       for (const pool of await heartbeatPools(this.redis, this.config.QUEUE_PREFIX)) {
-        for (const hb of await livePods(this.redis, pool, this.config.QUEUE_PREFIX)) names.add(podQueueName(hb.pod));
+        for (const hb of await livePods(this.redis, pool, this.config.QUEUE_PREFIX))
+          names.add(podQueueName(hb.pod));
       }
       for (const [name, q] of this.queues) {
         if (!names.has(name)) {
@@ -84,10 +87,15 @@ export class AdminService implements OnApplicationShutdown {
       }
       for (const name of names) {
         if (!this.queues.has(name)) {
-          this.queues.set(name, new Queue(name, { connection: this.connection, prefix: this.config.QUEUE_PREFIX }));
+          this.queues.set(
+            name,
+            new Queue(name, { connection: this.connection, prefix: this.config.QUEUE_PREFIX }),
+          );
         }
       }
-      this.board.replaceQueues([...this.queues.values()].map((q) => new BullMQAdapter(q, { readOnlyMode: false })));
+      this.board.replaceQueues(
+        [...this.queues.values()].map((q) => new BullMQAdapter(q, { readOnlyMode: false })),
+      );
     } catch (err) {
       this.logger.warn(`admin queue refresh failed: ${(err as Error).message}`);
     }
@@ -99,7 +107,12 @@ export class AdminService implements OnApplicationShutdown {
     await reply
       .status(401)
       .header('www-authenticate', 'Basic realm="executor admin", charset="UTF-8"')
-      .send(errorBody('unauthenticated', 'the admin UI needs the API key (Bearer, or basic auth with the key as password)'));
+      .send(
+        errorBody(
+          'unauthenticated',
+          'the admin UI needs the API key (Bearer, or basic auth with the key as password)',
+        ),
+      );
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -108,4 +121,3 @@ export class AdminService implements OnApplicationShutdown {
     this.connection?.disconnect();
   }
 }
-

@@ -1,4 +1,10 @@
-import { createParamDecorator, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  createParamDecorator,
+  Inject,
+  Injectable,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { ApiError } from '../http/api-error';
@@ -9,7 +15,10 @@ export const DEFAULT_TENANT = 'default';
 type AuthedRequest = FastifyRequest & { tenant?: string };
 
 /** Resolves a key to its tenant; undefined when unknown. Basic auth: the key is the password. */
-export function tenantFromAuthorization(header: string | undefined, keys: Map<string, string>): string | undefined {
+export function tenantFromAuthorization(
+  header: string | undefined,
+  keys: Map<string, string>,
+): string | undefined {
   if (!header) return undefined;
   const space = header.indexOf(' ');
   if (space < 0) return undefined;
@@ -38,7 +47,10 @@ export class ApiKeyGuard implements CanActivate {
     const header = req.headers.authorization;
     const tenant = tenantFromAuthorization(header, this.config.keys);
     if (!tenant) {
-      throw new ApiError('unauthenticated', header ? 'unknown API key' : 'missing API key: send Authorization: Bearer <key>');
+      throw new ApiError(
+        'unauthenticated',
+        header ? 'unknown API key' : 'missing API key: send Authorization: Bearer <key>',
+      );
     }
     req.tenant = tenant;
     return true;

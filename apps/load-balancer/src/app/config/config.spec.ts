@@ -24,7 +24,9 @@ describe('load-balancer config', () => {
   });
 
   it('refuses to start without keys unless auth is disabled explicitly', () => {
-    expect(() => loadLbConfig({ REDIS_URL: base.REDIS_URL })).toThrow(/EXECUTOR_API_KEYS: no API keys configured/);
+    expect(() => loadLbConfig({ REDIS_URL: base.REDIS_URL })).toThrow(
+      /EXECUTOR_API_KEYS: no API keys configured/,
+    );
     expect(loadLbConfig({ REDIS_URL: base.REDIS_URL, EXECUTOR_AUTH: 'disabled' }).authEnabled).toBe(false);
   });
 
@@ -50,7 +52,11 @@ describe('load-balancer config', () => {
   });
 
   it('parses region distances as JSON or a:b=n pairs, symmetric', () => {
-    expect(parseRegionDistances('eu:us=10,eu:asia=20')).toEqual({ eu: { us: 10, asia: 20 }, us: { eu: 10 }, asia: { eu: 20 } });
+    expect(parseRegionDistances('eu:us=10,eu:asia=20')).toEqual({
+      eu: { us: 10, asia: 20 },
+      us: { eu: 10 },
+      asia: { eu: 20 },
+    });
     expect(parseRegionDistances('{"eu":{"us":3}}')).toEqual({ eu: { us: 3 }, us: { eu: 3 } });
     expect(parseRegionDistances('')).toEqual({});
     expect(() => parseRegionDistances('eu-us')).toThrow(/must look like a:b=1/);

@@ -1,4 +1,11 @@
-import { Global, Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type Redis from 'ioredis';
 import { JobRpcClient, JobCallError, createRedis } from '@executor/queues';
 import { CircuitBreakerModule } from '@executor/circuit-breaker';
@@ -57,7 +64,10 @@ export class CoreModule implements OnApplicationShutdown {
           provide: REDIS,
           // Auto-pipelining: commands of concurrent requests issued in the same tick share one write.
           useFactory: (): Redis => {
-            const r = createRedis(config.REDIS_URL, { connectionName: `lb-${config.replicaId}`, enableAutoPipelining: true });
+            const r = createRedis(config.REDIS_URL, {
+              connectionName: `lb-${config.replicaId}`,
+              enableAutoPipelining: true,
+            });
             logRedisErrors(r, 'redis');
             return r;
           },
@@ -65,10 +75,22 @@ export class CoreModule implements OnApplicationShutdown {
         {
           provide: RPC,
           useFactory: (): JobRpcClient =>
-            new JobRpcClient({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX, callerId: `lb-${config.replicaId}` }),
+            new JobRpcClient({
+              redisUrl: config.REDIS_URL,
+              prefix: config.QUEUE_PREFIX,
+              callerId: `lb-${config.replicaId}`,
+            }),
         },
-        { provide: SessionStore, inject: [REDIS], useFactory: (r: Redis) => new SessionStore(r, config.QUEUE_PREFIX, config.HISTORY_LIMIT) },
-        { provide: PoolStore, inject: [REDIS], useFactory: (r: Redis) => new PoolStore(r, config.QUEUE_PREFIX) },
+        {
+          provide: SessionStore,
+          inject: [REDIS],
+          useFactory: (r: Redis) => new SessionStore(r, config.QUEUE_PREFIX, config.HISTORY_LIMIT),
+        },
+        {
+          provide: PoolStore,
+          inject: [REDIS],
+          useFactory: (r: Redis) => new PoolStore(r, config.QUEUE_PREFIX),
+        },
         InFlight,
       ],
       exports: [LB_CONFIG, REDIS, RPC, SessionStore, PoolStore, InFlight, CircuitBreakerModule],

@@ -1,6 +1,20 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
-import { EventJobDefs, PodEventTypes, PoolRegistryJobs, QueueNames, bullConnection, parsePayload, JobError } from '@executor/queues';
+import {
+  EventJobDefs,
+  PodEventTypes,
+  PoolRegistryJobs,
+  QueueNames,
+  bullConnection,
+  parsePayload,
+  JobError,
+} from '@executor/queues';
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { ApiError } from '../http/api-error';
 import { PoolsService } from '../pools/pools.service';
@@ -27,7 +41,11 @@ export class QueueConsumersService implements OnApplicationBootstrap, OnApplicat
   ) {}
 
   onApplicationBootstrap(): void {
-    const opts = { connection: bullConnection(this.config.REDIS_URL), prefix: this.config.QUEUE_PREFIX, concurrency: 4 };
+    const opts = {
+      connection: bullConnection(this.config.REDIS_URL),
+      prefix: this.config.QUEUE_PREFIX,
+      concurrency: 4,
+    };
     this.workers = [
       new Worker(QueueNames.podEvents, (job: Job) => this.onPodEvent(job), opts),
       new Worker(QueueNames.poolRegistry, (job: Job) => this.onPoolRegistry(job), opts),
@@ -40,13 +58,18 @@ export class QueueConsumersService implements OnApplicationBootstrap, OnApplicat
   }
 
   async onPodEvent(job: Job): Promise<{ migrated: number; failed: number }> {
-    if (job.name !== PodEventTypes.deleted) throw new JobError('invalid_argument', `unknown job "${job.name}" on ${QueueNames.podEvents}`);
+    if (job.name !== PodEventTypes.deleted)
+      throw new JobError('invalid_argument', `unknown job "${job.name}" on ${QueueNames.podEvents}`);
     const ev = parsePayload(EventJobDefs.podDeleted, job.data);
     return this.migratePod(ev.pod, MigrationReason.PodDeleted, true);
   }
 
   /** Moves every session of `pod` (eagerly) to live pods of their pools. */
-  async migratePod(pod: string, reason: string, force = false): Promise<{ migrated: number; failed: number }> {
+  async migratePod(
+    pod: string,
+    reason: string,
+    force = false,
+  ): Promise<{ migrated: number; failed: number }> {
     const ids = await this.store.podSessionIds(pod);
     let migrated = 0;
     let failed = 0;
@@ -73,9 +96,16 @@ export class QueueConsumersService implements OnApplicationBootstrap, OnApplicat
     if (job.name === PoolRegistryJobs.register) {
       const reg = parsePayload(EventJobDefs.poolRegister, job.data);
       try {
-        await this.pools.register({ name: reg.name, template: reg.template, region: reg.region, weight: reg.weight, managedBy: reg.managedBy ?? 'operator' });
+        await this.pools.register({
+          name: reg.name,
+          template: reg.template,
+          region: reg.region,
+          weight: reg.weight,
+          managedBy: reg.managedBy ?? 'operator',
+        });
       } catch (err) {
-        if (err instanceof ApiError && err.status < 500) throw new JobError(err.code === 'conflict' ? 'conflict' : 'invalid_argument', err.message);
+        if (err instanceof ApiError && err.status < 500)
+          throw new JobError(err.code === 'conflict' ? 'conflict' : 'invalid_argument', err.message);
         throw err;
       }
       return {};

@@ -1,5 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { EventJobDefs, QueueNames, SessionEventTypes, type JobRpcClient, type SessionEvent, type SessionEventType } from '@executor/queues';
+import {
+  EventJobDefs,
+  QueueNames,
+  SessionEventTypes,
+  type JobRpcClient,
+  type SessionEvent,
+  type SessionEventType,
+} from '@executor/queues';
 import { RPC } from '../core/tokens';
 import type { Migration, SessionRecord } from '../state/session-store';
 
@@ -29,9 +36,11 @@ export class SessionEventsService {
       ...(migration ? { migration } : {}),
       ...(s.lastSnapshotAt ? { lastSnapshotAt: s.lastSnapshotAt } : {}),
     };
-    await this.rpc.send(QueueNames.sessionEvents, EventJobDefs.sessionEvent[type], event).catch((err: Error) => {
-      this.logger.warn(`could not enqueue ${type} for ${s.id}: ${err.message}`);
-    });
+    await this.rpc
+      .send(QueueNames.sessionEvents, EventJobDefs.sessionEvent[type], event)
+      .catch((err: Error) => {
+        this.logger.warn(`could not enqueue ${type} for ${s.id}: ${err.message}`);
+      });
   }
 
   created(s: SessionRecord): Promise<void> {

@@ -34,9 +34,16 @@ export class ExecutionsController {
 
   @Post()
   @HttpCode(200)
-  async execute(@Tenant() tenant: string, @Param('id') id: string, @Body() raw: unknown): Promise<ExecutionView> {
+  async execute(
+    @Tenant() tenant: string,
+    @Param('id') id: string,
+    @Body() raw: unknown,
+  ): Promise<ExecutionView> {
     const body = validateBody(ExecuteBody, raw);
-    if (body.code.length > this.config.MAX_CODE_BYTES / 3 && Buffer.byteLength(body.code) > this.config.MAX_CODE_BYTES) {
+    if (
+      body.code.length > this.config.MAX_CODE_BYTES / 3 &&
+      Buffer.byteLength(body.code) > this.config.MAX_CODE_BYTES
+    ) {
       throw new ApiError('payload_too_large', `code: larger than ${this.config.MAX_CODE_BYTES} bytes`);
     }
     const timeoutMs = body.timeoutMs ?? DEFAULT_EXECUTION_TIMEOUT_MS;
@@ -57,9 +64,20 @@ export class ExecutionsController {
       }),
       timeoutMs + this.config.JOB_TIMEOUT_GRACE_MS,
     );
-    const entry: HistoryEntry = { id: result.id, code: body.code, exitCode: result.exitCode, durationMs: result.durationMs, at: result.at, timedOut: result.timedOut };
+    const entry: HistoryEntry = {
+      id: result.id,
+      code: body.code,
+      exitCode: result.exitCode,
+      durationMs: result.durationMs,
+      at: result.at,
+      timedOut: result.timedOut,
+    };
     // Stored before answering: an acknowledged execution survives the death of this replica.
-    await this.store.appendHistory(session.id, entry, result.snapshotVersion !== undefined ? new Date().toISOString() : undefined);
+    await this.store.appendHistory(
+      session.id,
+      entry,
+      result.snapshotVersion !== undefined ? new Date().toISOString() : undefined,
+    );
     return {
       id: result.id,
       exitCode: result.exitCode,
@@ -73,9 +91,20 @@ export class ExecutionsController {
   }
 
   @Get()
-  async history(@Tenant() tenant: string, @Param('id') id: string): Promise<{ items: Omit<HistoryEntry, 'timedOut'>[] }> {
+  async history(
+    @Tenant() tenant: string,
+    @Param('id') id: string,
+  ): Promise<{ items: Omit<HistoryEntry, 'timedOut'>[] }> {
     const { session } = await this.caller.load(tenant, checkSessionId(id));
     const items = await this.store.history(session.id);
-    return { items: items.map((e) => ({ id: e.id, code: e.code, exitCode: e.exitCode, durationMs: e.durationMs, at: e.at })) };
+    return {
+      items: items.map((e) => ({
+        id: e.id,
+        code: e.code,
+        exitCode: e.exitCode,
+        durationMs: e.durationMs,
+        at: e.at,
+      })),
+    };
   }
 }

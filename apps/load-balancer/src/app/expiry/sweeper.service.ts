@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type Redis from 'ioredis';
 import { heartbeatKeys } from '@executor/queues';
 import { LB_CONFIG, type LbConfig } from '../config/config';
@@ -8,6 +14,9 @@ import { SessionEventsService } from '../events/session-events.service';
 import { MigrationReason } from '../sessions/migration.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { SessionStore } from '../state/session-store';
+
+/** Expired sessions closed in parallel by one sweep. */
+const EXPIRY_CONCURRENCY = 16;
 
 /** Back-off before retrying the sessions of a dead pod that could not be moved (no live pod in its pool). */
 const ORPHAN_RETRY_MS = 10_000;
@@ -54,13 +63,18 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
 
   /** Expires every due session; returns how many this replica claimed. */
   async expire(now = Date.now()): Promise<number> {
+    const due = await this.store.dueExpired(now);
     let claimed = 0;
-    for (const id of await this.store.dueExpired(now)) {
-      const s = await this.store.remove(id, '*', now);
-      if (!s) continue; // touched meanwhile, or another replica claimed it
-      claimed++;
-      await this.sessions.close(s, 'expired');
-      await this.events.expired(s);
+    // A few at a time: one hung pod must not hold up every other expiry.
+    for (let i = 0; i < due.length; i += EXPIRY_CONCURRENCY) {
+      const batch = due.slice(i, i + EXPIRY_CONCURRENCY).map(async (id) => {
+        const s = await this.store.remove(id, '*', now);
+        if (!s) return; // touched meanwhile, or another replica claimed it
+        claimed++;
+        await this.sessions.close(s, 'expired');
+        await this.events.expired(s);
+      });
+      await Promise.all(batch);
     }
     return claimed;
   }
@@ -69,14 +83,17 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
   async rescueOrphans(): Promise<void> {
     const pods = await this.store.podsWithSessions();
     if (!pods.length) return;
-    const alive = await this.redis.pipeline(pods.map((p) => ['exists', heartbeatKeys.pod(p, this.config.QUEUE_PREFIX)])).exec();
+    const alive = await this.redis
+      .pipeline(pods.map((p) => ['exists', heartbeatKeys.pod(p, this.config.QUEUE_PREFIX)]))
+      .exec();
     const now = Date.now();
     for (const [i, pod] of pods.entries()) {
       if (alive?.[i]?.[1] === 1 || (this.retryAt.get(pod) ?? 0) > now) continue;
       const r = await this.consumers.migratePod(pod, MigrationReason.HeartbeatLapsed);
       if (r.failed) this.retryAt.set(pod, now + ORPHAN_RETRY_MS);
       else this.retryAt.delete(pod);
-      if (r.migrated || r.failed) this.logger.log(`pod ${pod} is gone: ${r.migrated} sessions moved, ${r.failed} failed`);
+      if (r.migrated || r.failed)
+        this.logger.log(`pod ${pod} is gone: ${r.migrated} sessions moved, ${r.failed} failed`);
     }
   }
 }

@@ -22,17 +22,33 @@ export class FilesController {
 
   @Get()
   async list(@Tenant() tenant: string, @Param('id') id: string): Promise<{ items: FileEntry[] }> {
-    const { result } = await this.caller.call(tenant, checkSessionId(id), PodJobDefs.filesList, (s) => ({ sessionId: s.id, tenant: s.tenant }), this.config.POD_CALL_TIMEOUT_MS);
+    const { result } = await this.caller.call(
+      tenant,
+      checkSessionId(id),
+      PodJobDefs.filesList,
+      (s) => ({ sessionId: s.id, tenant: s.tenant }),
+      this.config.POD_CALL_TIMEOUT_MS,
+    );
     return { items: result.items };
   }
 
   @Put('*')
   @HttpCode(204)
-  async put(@Tenant() tenant: string, @Param('id') id: string, @Param('*') rawPath: string, @Req() req: FastifyRequest): Promise<void> {
+  async put(
+    @Tenant() tenant: string,
+    @Param('id') id: string,
+    @Param('*') rawPath: string,
+    @Req() req: FastifyRequest,
+  ): Promise<void> {
     const path = workspacePath(rawPath);
     const body = req.body === undefined || req.body === null ? Buffer.alloc(0) : req.body;
-    if (!Buffer.isBuffer(body)) throw new ApiError('invalid_argument', 'body: send the file as raw bytes (Content-Type: application/octet-stream)');
-    if (body.length > this.config.MAX_FILE_BYTES) throw new ApiError('payload_too_large', `file larger than ${this.config.MAX_FILE_BYTES} bytes`);
+    if (!Buffer.isBuffer(body))
+      throw new ApiError(
+        'invalid_argument',
+        'body: send the file as raw bytes (Content-Type: application/octet-stream)',
+      );
+    if (body.length > this.config.MAX_FILE_BYTES)
+      throw new ApiError('payload_too_large', `file larger than ${this.config.MAX_FILE_BYTES} bytes`);
     const loaded = await this.caller.load(tenant, checkSessionId(id));
     const keys: string[] = [];
     try {
@@ -53,18 +69,43 @@ export class FilesController {
   }
 
   @Get('*')
-  async get(@Tenant() tenant: string, @Param('id') id: string, @Param('*') rawPath: string, @Res() reply: FastifyReply): Promise<void> {
+  async get(
+    @Tenant() tenant: string,
+    @Param('id') id: string,
+    @Param('*') rawPath: string,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     const path = workspacePath(rawPath);
-    const { result } = await this.caller.call(tenant, checkSessionId(id), PodJobDefs.filesGet, (s) => ({ sessionId: s.id, tenant: s.tenant, path }), this.config.POD_CALL_TIMEOUT_MS);
+    const { result } = await this.caller.call(
+      tenant,
+      checkSessionId(id),
+      PodJobDefs.filesGet,
+      (s) => ({ sessionId: s.id, tenant: s.tenant, path }),
+      this.config.POD_CALL_TIMEOUT_MS,
+    );
     const bytes = await takeTransfer(this.redis, result.blob);
-    await reply.status(200).header('content-type', 'application/octet-stream').header('content-length', bytes.length).send(bytes);
+    await reply
+      .status(200)
+      .header('content-type', 'application/octet-stream')
+      .header('content-length', bytes.length)
+      .send(bytes);
   }
 
   @Delete('*')
   @HttpCode(204)
-  async remove(@Tenant() tenant: string, @Param('id') id: string, @Param('*') rawPath: string): Promise<void> {
+  async remove(
+    @Tenant() tenant: string,
+    @Param('id') id: string,
+    @Param('*') rawPath: string,
+  ): Promise<void> {
     const path = workspacePath(rawPath);
-    const { result } = await this.caller.call(tenant, checkSessionId(id), PodJobDefs.filesDelete, (s) => ({ sessionId: s.id, tenant: s.tenant, path }), this.config.POD_CALL_TIMEOUT_MS);
+    const { result } = await this.caller.call(
+      tenant,
+      checkSessionId(id),
+      PodJobDefs.filesDelete,
+      (s) => ({ sessionId: s.id, tenant: s.tenant, path }),
+      this.config.POD_CALL_TIMEOUT_MS,
+    );
     if (!result.deleted) throw new ApiError('not_found', `file "${path}" not found`);
   }
 }

@@ -8,13 +8,16 @@ describe('workspacePath', () => {
     ['./x//y/./z', 'x/y/z'],
   ])('keeps %s as %s', (input, out) => expect(workspacePath(input)).toBe(out));
 
-  it.each(['', '../etc/passwd', 'a/../../b', '/etc/passwd', '\\\\server\\x', 'C:/x', 'a\0b', '.', 'a/..'])('rejects %j with 400', (input) => {
-    expect(() => workspacePath(input)).toThrow(ApiError);
-    try {
-      workspacePath(input);
-    } catch (err) {
-      expect((err as ApiError).status).toBe(400);
-      expect((err as ApiError).message).toMatch(/^path: /);
-    }
-  });
+  it.each(['', '../etc/passwd', 'a/../../b', '/etc/passwd', '\\\\server\\x', 'C:/x', 'a\0b', '.', 'a/..'])(
+    'rejects %j with 400',
+    (input) => {
+      expect(() => workspacePath(input)).toThrow(ApiError);
+      try {
+        workspacePath(input);
+      } catch (err) {
+        expect((err as ApiError).status).toBe(400);
+        expect((err as ApiError).message).toMatch(/^path: /);
+      }
+    },
+  );
 });

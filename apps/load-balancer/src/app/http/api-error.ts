@@ -37,13 +37,16 @@ export interface ErrorBody {
 }
 
 export function errorBody(code: ApiErrorCode, message: string, retryAfterSeconds?: number): ErrorBody {
-  return { error: retryAfterSeconds === undefined ? { code, message } : { code, message, retryAfterSeconds } };
+  return {
+    error: retryAfterSeconds === undefined ? { code, message } : { code, message, retryAfterSeconds },
+  };
 }
 
 /** Retry hint for "no healthy pod" answers when nothing better is known (one heartbeat period or two). */
 export const DEFAULT_RETRY_AFTER_SECONDS = 2;
 
-export const sessionNotFound = (id: string): ApiError => new ApiError('not_found', `session "${id}" not found`);
+export const sessionNotFound = (id: string): ApiError =>
+  new ApiError('not_found', `session "${id}" not found`);
 
 /** Maps a job error code (all but session_not_on_pod are API codes) to an ApiError. */
 export function apiErrorFromJob(code: JobErrorCode, message: string): ApiError {

@@ -45,7 +45,11 @@ export function mapError(err: unknown): MappedError {
   if (api.code === 'unauthenticated') headers['www-authenticate'] = 'Bearer';
   return {
     status: api.status,
-    body: errorBody(api.code, api.message, api.code === 'unavailable' ? (api.retryAfterSeconds ?? 1) : api.retryAfterSeconds),
+    body: errorBody(
+      api.code,
+      api.message,
+      api.code === 'unavailable' ? (api.retryAfterSeconds ?? 1) : api.retryAfterSeconds,
+    ),
     headers,
     internal: api.code === 'internal',
   };
@@ -61,10 +65,17 @@ function toApiError(err: unknown): ApiError {
     const status = err.getStatus();
     const code = STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'invalid_argument');
     const resp = err.getResponse();
-    const message = typeof resp === 'object' && resp && 'message' in resp ? String((resp as { message: unknown }).message) : err.message;
+    const message =
+      typeof resp === 'object' && resp && 'message' in resp
+        ? String((resp as { message: unknown }).message)
+        : err.message;
     if (status === 503) {
       // terminus readiness failure: keep the API format
-      return new ApiError('unavailable', typeof resp === 'object' ? `not ready: ${JSON.stringify(resp)}` : message, 1);
+      return new ApiError(
+        'unavailable',
+        typeof resp === 'object' ? `not ready: ${JSON.stringify(resp)}` : message,
+        1,
+      );
     }
     return new ApiError(code, message);
   }
@@ -86,7 +97,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const mapped = mapError(exception);
-    if (mapped.internal) this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    if (mapped.internal)
+      this.logger.error(
+        exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+      );
     void reply.status(mapped.status).headers(mapped.headers).send(mapped.body);
   }
 }

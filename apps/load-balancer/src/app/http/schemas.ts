@@ -2,11 +2,19 @@ import { Type, type Static } from '@sinclair/typebox';
 import { TEMPLATE_NAMES } from '@executor/templates';
 
 const StringMap = (what: string) =>
-  Type.Record(Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String({ maxLength: 65536 }), {
-    maxProperties: 256,
-    description: what,
-  });
-const MetaMap = Type.Record(Type.String({ minLength: 1, maxLength: 256 }), Type.String({ maxLength: 65536 }), { maxProperties: 256 });
+  Type.Record(
+    Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+    Type.String({ maxLength: 65536 }),
+    {
+      maxProperties: 256,
+      description: what,
+    },
+  );
+const MetaMap = Type.Record(
+  Type.String({ minLength: 1, maxLength: 256 }),
+  Type.String({ maxLength: 65536 }),
+  { maxProperties: 256 },
+);
 
 /** Longest idle TTL a session may ask for (seconds): 7 days. */
 export const MAX_TTL_SECONDS = 7 * 24 * 3600;
@@ -44,10 +52,13 @@ export type ExecuteBody = Static<typeof ExecuteBody>;
 export const InstallPackagesBody = Type.Object(
   {
     manager: Type.Optional(Type.Union([Type.Literal('pip'), Type.Literal('npm')])),
-    packages: Type.Array(Type.String({ minLength: 1, maxLength: 214, pattern: '^[A-Za-z0-9@/._\\-\\[\\],=<>~!^*+ ]+$' }), {
-      minItems: 1,
-      maxItems: 100,
-    }),
+    packages: Type.Array(
+      Type.String({ minLength: 1, maxLength: 214, pattern: '^[A-Za-z0-9@/._\\-\\[\\],=<>~!^*+ ]+$' }),
+      {
+        minItems: 1,
+        maxItems: 100,
+      },
+    ),
   },
   { additionalProperties: false },
 );

@@ -20,13 +20,22 @@ export class PackagesController {
 
   @Post()
   @HttpCode(200)
-  async install(@Tenant() tenant: string, @Param('id') id: string, @Body() raw: unknown): Promise<PackagesInstallResult> {
+  async install(
+    @Tenant() tenant: string,
+    @Param('id') id: string,
+    @Body() raw: unknown,
+  ): Promise<PackagesInstallResult> {
     const body = validateBody(InstallPackagesBody, raw);
     const { result } = await this.caller.call(
       tenant,
       checkSessionId(id),
       PodJobDefs.packagesInstall,
-      (s) => ({ sessionId: s.id, tenant: s.tenant, packages: body.packages, ...(body.manager ? { manager: body.manager } : {}) }),
+      (s) => ({
+        sessionId: s.id,
+        tenant: s.tenant,
+        packages: body.packages,
+        ...(body.manager ? { manager: body.manager } : {}),
+      }),
       this.config.POD_CALL_TIMEOUT_MS * INSTALL_TIMEOUT_FACTOR,
     );
     return { installed: result.installed };
@@ -34,7 +43,13 @@ export class PackagesController {
 
   @Get()
   async list(@Tenant() tenant: string, @Param('id') id: string): Promise<PackagesListResult> {
-    const { result } = await this.caller.call(tenant, checkSessionId(id), PodJobDefs.packagesList, (s) => ({ sessionId: s.id, tenant: s.tenant }), this.config.POD_CALL_TIMEOUT_MS);
+    const { result } = await this.caller.call(
+      tenant,
+      checkSessionId(id),
+      PodJobDefs.packagesList,
+      (s) => ({ sessionId: s.id, tenant: s.tenant }),
+      this.config.POD_CALL_TIMEOUT_MS,
+    );
     return { items: result.items };
   }
 }

@@ -54,7 +54,11 @@ export class PoolsService {
       throw new ApiError('invalid_argument', `template: unknown template "${reg.template}"`);
     }
     const r = await this.store.register(reg);
-    if (r === 'conflict') throw new ApiError('conflict', `pool "${reg.name}" is registered with another template; deregister it first`);
+    if (r === 'conflict')
+      throw new ApiError(
+        'conflict',
+        `pool "${reg.name}" is registered with another template; deregister it first`,
+      );
     return this.get(reg.name);
   }
 

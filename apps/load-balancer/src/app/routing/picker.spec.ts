@@ -1,4 +1,10 @@
-import { RoutingReason, filterByRegion, pickPod, pickWeightedLeastConnections, type PoolCandidate } from './picker';
+import {
+  RoutingReason,
+  filterByRegion,
+  pickPod,
+  pickWeightedLeastConnections,
+  type PoolCandidate,
+} from './picker';
 
 /** Deterministic PRNG (mulberry32) so the statistics are reproducible. */
 function seeded(seed: number): () => number {
@@ -24,7 +30,12 @@ function simulate(pools: PoolCandidate[], picks: number, rng: () => number): Map
   return counts;
 }
 
-function expectWithinShare(counts: Map<string, number>, pools: PoolCandidate[], picks: number, tolerance: number): void {
+function expectWithinShare(
+  counts: Map<string, number>,
+  pools: PoolCandidate[],
+  picks: number,
+  tolerance: number,
+): void {
   const total = pools.reduce((n, p) => n + p.weight, 0);
   for (const p of pools) {
     const expected = (picks * p.weight) / total;
@@ -33,7 +44,12 @@ function expectWithinShare(counts: Map<string, number>, pools: PoolCandidate[], 
   }
 }
 
-const pool = (name: string, weight: number, region = 'eu', connections = 0): PoolCandidate => ({ name, weight, region, connections });
+const pool = (name: string, weight: number, region = 'eu', connections = 0): PoolCandidate => ({
+  name,
+  weight,
+  region,
+  connections,
+});
 
 describe('pickWeightedLeastConnections', () => {
   it('respects weights within 5% over 10 000 picks (full scan, 3 pools)', () => {
@@ -64,11 +80,23 @@ describe('pickWeightedLeastConnections', () => {
 });
 
 describe('filterByRegion', () => {
-  const distances = { 'eu-west': { 'eu-central': 1, 'us-east': 5 }, 'eu-central': { 'eu-west': 1 }, 'us-east': { 'eu-west': 5 } };
-  const pools = [pool('w', 1, 'eu-west'), pool('c', 1, 'eu-central'), pool('u', 1, 'us-east'), pool('u2', 1, 'us-east')];
+  const distances = {
+    'eu-west': { 'eu-central': 1, 'us-east': 5 },
+    'eu-central': { 'eu-west': 1 },
+    'us-east': { 'eu-west': 5 },
+  };
+  const pools = [
+    pool('w', 1, 'eu-west'),
+    pool('c', 1, 'eu-central'),
+    pool('u', 1, 'us-east'),
+    pool('u2', 1, 'us-east'),
+  ];
 
   it('keeps the requested region when a pool is there', () => {
-    expect(filterByRegion(pools, 'us-east', distances)).toEqual({ pools: [pools[2], pools[3]], reason: RoutingReason.SameRegion });
+    expect(filterByRegion(pools, 'us-east', distances)).toEqual({
+      pools: [pools[2], pools[3]],
+      reason: RoutingReason.SameRegion,
+    });
   });
 
   it('falls back to the nearest region by the distance table', () => {
@@ -83,7 +111,12 @@ describe('filterByRegion', () => {
 });
 
 describe('pickPod', () => {
-  const pod = (name: string, sessions: number, capacity = 10, accepting = true) => ({ pod: name, sessions, capacity, accepting });
+  const pod = (name: string, sessions: number, capacity = 10, accepting = true) => ({
+    pod: name,
+    sessions,
+    capacity,
+    accepting,
+  });
 
   it('picks the pod with the fewest sessions that has capacity and accepts', () => {
     expect(pickPod([pod('a', 5), pod('b', 2), pod('c', 0, 0), pod('d', 1, 10, false)])?.pod).toBe('b');

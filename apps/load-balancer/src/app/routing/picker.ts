@@ -54,7 +54,10 @@ const score = (c: PoolCandidate): number => c.connections / Math.max(c.weight, 1
  * random). With more than {@link P2C_THRESHOLD} pools: power of two choices, the two candidates
  * drawn with probability proportional to weight, the lower score wins.
  */
-export function pickWeightedLeastConnections<T extends PoolCandidate>(candidates: readonly T[], rng: Rng = Math.random): T | undefined {
+export function pickWeightedLeastConnections<T extends PoolCandidate>(
+  candidates: readonly T[],
+  rng: Rng = Math.random,
+): T | undefined {
   if (candidates.length === 0) return undefined;
   if (candidates.length === 1) return candidates[0];
   if (candidates.length > P2C_THRESHOLD) {

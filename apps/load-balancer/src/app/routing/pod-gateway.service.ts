@@ -30,7 +30,8 @@ export class PodGateway {
     opts: { timeoutMs: number; strict?: boolean },
   ): Promise<Static<D['result']>> {
     const breaker = this.breakers.get(pool);
-    const run = (): Promise<Static<D['result']>> => this.rpc.call(podQueueName(pod), def, payload, { timeoutMs: opts.timeoutMs });
+    const run = (): Promise<Static<D['result']>> =>
+      this.rpc.call(podQueueName(pod), def, payload, { timeoutMs: opts.timeoutMs });
     const started = performance.now();
     let outcome = 'ok';
     this.inFlight.inc(pool);

@@ -6,7 +6,13 @@ import { InFlight } from '../core/in-flight';
 import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../http/api-error';
 import { LbMetrics } from '../metrics/metrics.service';
 import { PoolStore, type PodView, type PoolView } from '../state/pool-view';
-import { filterByRegion, pickPod, pickWeightedLeastConnections, type PoolCandidate, type Rng } from './picker';
+import {
+  filterByRegion,
+  pickPod,
+  pickWeightedLeastConnections,
+  type PoolCandidate,
+  type Rng,
+} from './picker';
 
 /** Where a new session goes. */
 export interface Placement {
@@ -36,17 +42,25 @@ export class RouterService {
     private readonly metrics: LbMetrics,
   ) {}
 
-  async place(template: string, region: string | undefined, exclude: ReadonlySet<string> = new Set()): Promise<Placement> {
-    const views = (await this.pools.view({ template })).filter((v) => !exclude.has(v.name));
+  async place(
+    template: string,
+    region: string | undefined,
+    exclude: ReadonlySet<string> = new Set(),
+  ): Promise<Placement> {
+    const views = (await this.pools.view({ template, withDepth: false })).filter((v) => !exclude.has(v.name));
     if (views.length === 0) throw this.noCapacity(`no pool is registered for template "${template}"`);
     const healthy = views
       .map((v) => ({ view: v, pods: v.pods.filter((p) => p.hasCapacity) }))
       .filter((c) => c.pods.length > 0);
-    if (healthy.length === 0) throw this.noCapacity(`no healthy pod with free capacity for template "${template}"`);
+    if (healthy.length === 0)
+      throw this.noCapacity(`no healthy pod with free capacity for template "${template}"`);
     const allowed = healthy.filter((c) => this.breakers.get(c.view.name).canExecute());
     if (allowed.length === 0) {
       const wait = Math.min(...healthy.map((c) => this.breakers.get(c.view.name).retryAfterMs()));
-      throw this.noCapacity(`every pool for template "${template}" has an open circuit`, Math.max(1, Math.ceil(wait / 1000)));
+      throw this.noCapacity(
+        `every pool for template "${template}" has an open circuit`,
+        Math.max(1, Math.ceil(wait / 1000)),
+      );
     }
     const candidates: (PoolCandidate & { pods: PodView[]; view: PoolView })[] = allowed.map((c) => ({
       name: c.view.name,
@@ -56,9 +70,23 @@ export class RouterService {
       pods: c.pods,
       view: c.view,
     }));
-    const { pools, reason } = filterByRegion(candidates, region || this.config.DEFAULT_REGION || undefined, this.config.regionDistances);
+    const { pools, reason } = filterByRegion(
+      candidates,
+      region || this.config.DEFAULT_REGION || undefined,
+      this.config.regionDistances,
+    );
     const chosen = pickWeightedLeastConnections(pools, this.rng);
-    const pod = chosen && pickPod(chosen.pods.map((p) => ({ ...p, pod: p.heartbeat.pod, capacity: p.heartbeat.capacity, accepting: p.heartbeat.accepting })), this.rng);
+    const pod =
+      chosen &&
+      pickPod(
+        chosen.pods.map((p) => ({
+          ...p,
+          pod: p.heartbeat.pod,
+          capacity: p.heartbeat.capacity,
+          accepting: p.heartbeat.accepting,
+        })),
+        this.rng,
+      );
     if (!chosen || !pod) throw this.noCapacity(`no pod with free capacity for template "${template}"`);
     this.metrics.routingDecision(reason);
     return { pool: chosen.view, pod: pod.heartbeat, reason };
@@ -66,9 +94,17 @@ export class RouterService {
 
   /** A live pod with capacity in `pool` other than `exclude` (migration target), or undefined. */
   async podInPool(pool: string, exclude: string): Promise<PodHeartbeat | undefined> {
-    const [view] = await this.pools.view({ pool });
+    const [view] = await this.pools.view({ pool, withDepth: false });
     const pods = (view?.pods ?? []).filter((p) => p.heartbeat.pod !== exclude);
-    return pickPod(pods.map((p) => ({ ...p, pod: p.heartbeat.pod, capacity: p.heartbeat.capacity, accepting: p.heartbeat.accepting })), this.rng)?.heartbeat;
+    return pickPod(
+      pods.map((p) => ({
+        ...p,
+        pod: p.heartbeat.pod,
+        capacity: p.heartbeat.capacity,
+        accepting: p.heartbeat.accepting,
+      })),
+      this.rng,
+    )?.heartbeat;
   }
 
   private noCapacity(message: string, retryAfterSeconds = DEFAULT_RETRY_AFTER_SECONDS): ApiError {

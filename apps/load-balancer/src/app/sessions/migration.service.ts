@@ -21,7 +21,8 @@ export const MigrationReason = {
 
 const LOCK_TTL_MS = 60_000;
 const WAIT_STEP_MS = 50;
-const RELEASE_LOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+const RELEASE_LOCK =
+  "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 /** The open payload of a session (new placement or restore after migration/restart). */
 export function openPayload(s: SessionRecord, restore: boolean): OpenSessionPayload {
@@ -67,7 +68,8 @@ export class MigrationService {
       const cur = await this.store.load(s.id, '*', 'peek');
       if (cur.status !== 'ok') throw sessionNotFound(s.id);
       if (cur.session.pod !== s.pod) return cur.session;
-      if (Date.now() > deadline) throw new ApiError('unavailable', `session "${s.id}" is being moved; retry`, 1);
+      if (Date.now() > deadline)
+        throw new ApiError('unavailable', `session "${s.id}" is being moved; retry`, 1);
       await new Promise((r) => setTimeout(r, WAIT_STEP_MS));
     }
     try {
@@ -87,11 +89,17 @@ export class MigrationService {
     const target = await this.router.podInPool(cur.session.pool, from);
     if (!target) {
       this.metrics.migration(reason, 'failed');
-      throw new ApiError('unavailable', `session "${s.id}" lost its pod and pool "${cur.session.pool}" has no live pod with capacity`, DEFAULT_RETRY_AFTER_SECONDS);
+      throw new ApiError(
+        'unavailable',
+        `session "${s.id}" lost its pod and pool "${cur.session.pool}" has no live pod with capacity`,
+        DEFAULT_RETRY_AFTER_SECONDS,
+      );
     }
     const moved: SessionRecord = { ...cur.session, pod: target.pod };
     try {
-      await this.gateway.call(moved.pool, moved.pod, PodJobDefs.open, openPayload(moved, true), { timeoutMs: this.config.POD_CALL_TIMEOUT_MS });
+      await this.gateway.call(moved.pool, moved.pod, PodJobDefs.open, openPayload(moved, true), {
+        timeoutMs: this.config.POD_CALL_TIMEOUT_MS,
+      });
     } catch (err) {
       this.metrics.migration(reason, 'failed');
       throw err;
@@ -110,8 +118,16 @@ export class MigrationService {
     if (cur.podAlive) {
       // The old pod still runs (operator-driven move): free the kernel there, keep the state.
       this.gateway
-        .call(moved.pool, from, PodJobDefs.close, { sessionId: s.id, tenant: s.tenant, deleteState: false, reason: 'migrated' }, { timeoutMs: this.config.POD_CALL_TIMEOUT_MS })
-        .catch((err: Error) => this.logger.warn(`close of ${s.id} on old pod ${from} failed: ${err.message}`));
+        .call(
+          moved.pool,
+          from,
+          PodJobDefs.close,
+          { sessionId: s.id, tenant: s.tenant, deleteState: false, reason: 'migrated' },
+          { timeoutMs: this.config.POD_CALL_TIMEOUT_MS },
+        )
+        .catch((err: Error) =>
+          this.logger.warn(`close of ${s.id} on old pod ${from} failed: ${err.message}`),
+        );
     }
     return moved;
   }

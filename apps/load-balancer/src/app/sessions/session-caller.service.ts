@@ -1,6 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Static } from '@sinclair/typebox';
-import { JobCallError, PersistenceJobDefs, PodJobDefs, QueueNames, type JobDef, type JobRpcClient } from '@executor/queues';
+import {
+  JobCallError,
+  PersistenceJobDefs,
+  PodJobDefs,
+  QueueNames,
+  type JobDef,
+  type JobRpcClient,
+} from '@executor/queues';
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { RPC } from '../core/tokens';
 import { sessionNotFound } from '../http/api-error';
@@ -32,7 +39,11 @@ export class SessionCaller {
    * Loads a session of `tenant` and (unless `peek`) moves its idle expiry; 404 when missing,
    * expired or someone else's. Reading the session's metadata (GET) peeks: only use extends it.
    */
-  async load(tenant: string, id: string, opts: { newTtlSeconds?: number; withMigrations?: boolean; peek?: boolean } = {}): Promise<LiveSession> {
+  async load(
+    tenant: string,
+    id: string,
+    opts: { newTtlSeconds?: number; withMigrations?: boolean; peek?: boolean } = {},
+  ): Promise<LiveSession> {
     const r = await this.store.load(id, tenant, opts.peek ? 'peek' : 'touch', opts);
     if (r.status !== 'ok') throw sessionNotFound(id);
     if (r.touchState) this.touchState(r.session);
@@ -67,7 +78,9 @@ export class SessionCaller {
     }
     // The pod does not know the session (restarted): restore it there and try once more.
     this.logger.log(`session ${s.id} not on ${s.pod}: re-opening from its snapshot`);
-    await this.gateway.call(s.pool, s.pod, PodJobDefs.open, openPayload(s, true), { timeoutMs: this.config.POD_CALL_TIMEOUT_MS });
+    await this.gateway.call(s.pool, s.pod, PodJobDefs.open, openPayload(s, true), {
+      timeoutMs: this.config.POD_CALL_TIMEOUT_MS,
+    });
     const retryPayload = await build(s);
     return { session: s, result: await this.gateway.call(s.pool, s.pod, def, retryPayload, { timeoutMs }) };
   }
@@ -75,7 +88,10 @@ export class SessionCaller {
   /** Moves the persisted state's expiry with the session's (fire-and-forget). */
   touchState(s: SessionRecord): void {
     this.rpc
-      .send(QueueNames.persistenceAdmin, PersistenceJobDefs.touch, { sessionId: s.id, expiresAt: new Date(s.expiresAt).toISOString() })
+      .send(QueueNames.persistenceAdmin, PersistenceJobDefs.touch, {
+        sessionId: s.id,
+        expiresAt: new Date(s.expiresAt).toISOString(),
+      })
       .catch((err: Error) => this.logger.warn(`state touch of ${s.id} not sent: ${err.message}`));
   }
 }

@@ -1,4 +1,15 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  UseGuards,
+} from '@nestjs/common';
 import { ApiKeyGuard, Tenant } from '../auth/auth';
 import { CreateSessionBody, PatchSessionBody } from '../http/schemas';
 import { validateBody } from '../http/validate';
@@ -11,7 +22,11 @@ export class SessionsController {
 
   @Post()
   @HttpCode(201)
-  create(@Tenant() tenant: string, @Body() body: unknown, @Headers('x-client-region') region?: string): Promise<SessionView> {
+  create(
+    @Tenant() tenant: string,
+    @Body() body: unknown,
+    @Headers('x-client-region') region?: string,
+  ): Promise<SessionView> {
     return this.sessions.create(tenant, validateBody(CreateSessionBody, body), region || undefined);
   }
 
@@ -38,7 +53,10 @@ export class SessionsController {
 
   @Post(':id/persist')
   @HttpCode(200)
-  persist(@Tenant() tenant: string, @Param('id') id: string): Promise<{ version: number; bytes: number; at: string }> {
+  persist(
+    @Tenant() tenant: string,
+    @Param('id') id: string,
+  ): Promise<{ version: number; bytes: number; at: string }> {
     return this.sessions.persist(tenant, id);
   }
 }

@@ -13,7 +13,14 @@ import { SessionsService } from './sessions.service';
 /** Sessions and everything that runs in one (executions, files, packages): routing, stickiness, migration. */
 @Module({
   controllers: [SessionsController, ExecutionsController, FilesController, PackagesController],
-  providers: [SessionsService, SessionCaller, MigrationService, RouterService, PodGateway, SessionEventsService],
+  providers: [
+    SessionsService,
+    SessionCaller,
+    MigrationService,
+    RouterService,
+    PodGateway,
+    SessionEventsService,
+  ],
   exports: [SessionsService, MigrationService, SessionEventsService],
 })
 export class SessionsModule {}

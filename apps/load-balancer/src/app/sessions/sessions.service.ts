@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { CircuitOpenError } from '@executor/circuit-breaker';
-import { JobCallError, PersistenceJobDefs, PodJobDefs, QueueNames, podHeartbeat, type JobRpcClient } from '@executor/queues';
+import {
+  JobCallError,
+  PersistenceJobDefs,
+  PodJobDefs,
+  QueueNames,
+  podHeartbeat,
+  type JobRpcClient,
+} from '@executor/queues';
 import type Redis from 'ioredis';
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { REDIS, RPC } from '../core/tokens';
@@ -78,7 +85,10 @@ export class SessionsService {
 
   async create(tenant: string, body: CreateSessionBody, headerRegion?: string): Promise<SessionView> {
     if (!KNOWN_TEMPLATES.includes(body.template)) {
-      throw new ApiError('invalid_argument', `template: unknown template "${body.template}" (known: ${KNOWN_TEMPLATES.join(', ')})`);
+      throw new ApiError(
+        'invalid_argument',
+        `template: unknown template "${body.template}" (known: ${KNOWN_TEMPLATES.join(', ')})`,
+      );
     }
     const region = body.region ?? headerRegion;
     const now = Date.now();
@@ -116,7 +126,13 @@ export class SessionsService {
         continue;
       }
       record.expiresAt = Date.now() + ttlSeconds * 1000;
-      await this.store.create(record);
+      try {
+        await this.store.create(record);
+      } catch (err) {
+        // Not recorded: do not leave a kernel behind on the pod.
+        await this.close(record, 'deleted');
+        throw err;
+      }
       await this.events.created(record);
       return toView(record);
     }
@@ -133,7 +149,10 @@ export class SessionsService {
   }
 
   async extend(tenant: string, id: string, ttlSeconds: number): Promise<SessionView> {
-    const r = await this.caller.load(tenant, checkSessionId(id), { newTtlSeconds: ttlSeconds, withMigrations: true });
+    const r = await this.caller.load(tenant, checkSessionId(id), {
+      newTtlSeconds: ttlSeconds,
+      withMigrations: true,
+    });
     return toView(r.session, r.migrations);
   }
 
@@ -150,7 +169,13 @@ export class SessionsService {
     const alive = await podHeartbeat(this.redis, s.pod, this.config.QUEUE_PREFIX).catch(() => undefined);
     if (alive) {
       await this.gateway
-        .call(s.pool, s.pod, PodJobDefs.close, { sessionId: s.id, tenant: s.tenant, deleteState: true, reason }, { timeoutMs: this.config.POD_CALL_TIMEOUT_MS })
+        .call(
+          s.pool,
+          s.pod,
+          PodJobDefs.close,
+          { sessionId: s.id, tenant: s.tenant, deleteState: true, reason },
+          { timeoutMs: this.config.POD_CALL_TIMEOUT_MS },
+        )
         .catch((err: Error) => this.logger.warn(`close of ${s.id} on ${s.pod} failed: ${err.message}`));
     }
     await this.rpc
@@ -174,5 +199,7 @@ export class SessionsService {
 /** Placement failures worth another pool: open circuit, or the pod did not answer / crashed / is full. */
 function isRetriablePlacementError(err: unknown): boolean {
   if (err instanceof CircuitOpenError) return true;
-  return err instanceof JobCallError && ['timeout', 'unavailable', 'internal', 'rate_limited'].includes(err.code);
+  return (
+    err instanceof JobCallError && ['timeout', 'unavailable', 'internal', 'rate_limited'].includes(err.code)
+  );
 }

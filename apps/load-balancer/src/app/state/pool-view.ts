@@ -1,15 +1,15 @@
 import type Redis from 'ioredis';
-import { Value } from '@sinclair/typebox/value';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { PodHeartbeat } from '@executor/queues';
 import { LbKeys } from './keys';
 
 /**
  * One round trip for a consistent view of the registered pools (optionally of one template):
  * registration, live pods (heartbeats), sessions assigned per pod and pool, waiting jobs per pod queue.
- * ARGV: base, hbBase (`<prefix>:hb:`), queueBase (`<prefix>:`), template ('' = all), pool ('' = all)
+ * ARGV: base, hbBase (`<prefix>:hb:`), queueBase (`<prefix>:`), template ('' = all), pool ('' = all), withDepth ('1'|'0')
  */
 const POOL_VIEW = `
-local base, hbBase, qBase, template, only = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local base, hbBase, qBase, template, only, withDepth = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local names
 if only ~= '' then names = {only} else names = redis.call('SMEMBERS', base .. 'pools') end
 local out = {}
@@ -22,7 +22,10 @@ for _, name in ipairs(names) do
       local hb = redis.call('GET', hbBase .. 'pod:' .. pod)
       if hb then
         local q = qBase .. 'pod-' .. pod
-        local depth = redis.call('LLEN', q .. ':wait') + redis.call('ZCARD', q .. ':prioritized') + redis.call('LLEN', q .. ':paused')
+        local depth = 0
+        if withDepth == '1' then
+          depth = redis.call('LLEN', q .. ':wait') + redis.call('ZCARD', q .. ':prioritized') + redis.call('LLEN', q .. ':paused')
+        end
         table.insert(live, {hb, redis.call('SCARD', base .. 'pod:' .. pod), depth})
       end
     end
@@ -112,8 +115,16 @@ export class PoolStore {
   }
 
   /** Registered pools (of one template, or one pool by name) with their live pods. */
-  async view(opts: { template?: string; pool?: string } = {}): Promise<PoolView[]> {
-    const raw = await this.redis.lbPoolView(this.keys.base, `${this.prefix}:hb:`, `${this.prefix}:`, opts.template ?? '', opts.pool ?? '');
+  /** `withDepth: false` skips the queue depths (routing does not use them; stats and metrics do). */
+  async view(opts: { template?: string; pool?: string; withDepth?: boolean } = {}): Promise<PoolView[]> {
+    const raw = await this.redis.lbPoolView(
+      this.keys.base,
+      `${this.prefix}:hb:`,
+      `${this.prefix}:`,
+      opts.template ?? '',
+      opts.pool ?? '',
+      opts.withDepth === false ? '0' : '1',
+    );
     return raw.map((r) => toPoolView(r as unknown[]));
   }
 }
@@ -124,7 +135,13 @@ function toPoolView(r: unknown[]): PoolView {
     const hb = parseHeartbeat(hbRaw);
     if (!hb) continue;
     const sessions = Math.max(hb.sessions, assigned);
-    pods.push({ heartbeat: hb, assigned, sessions, queueDepth: depth, hasCapacity: hb.accepting && sessions < hb.capacity });
+    pods.push({
+      heartbeat: hb,
+      assigned,
+      sessions,
+      queueDepth: depth,
+      hasCapacity: hb.accepting && sessions < hb.capacity,
+    });
   }
   pods.sort((a, b) => a.heartbeat.pod.localeCompare(b.heartbeat.pod));
   return {
@@ -140,10 +157,12 @@ function toPoolView(r: unknown[]): PoolView {
   };
 }
 
+const HEARTBEAT_CHECK = TypeCompiler.Compile(PodHeartbeat);
+
 function parseHeartbeat(raw: string): PodHeartbeat | undefined {
   try {
     const v: unknown = JSON.parse(raw);
-    return Value.Check(PodHeartbeat, v) ? v : undefined;
+    return HEARTBEAT_CHECK.Check(v) ? v : undefined;
   } catch {
     return undefined;
   }

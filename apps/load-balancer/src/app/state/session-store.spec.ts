@@ -40,7 +40,11 @@ describe('SessionStore (real Redis)', () => {
     await store.create(rec('s1'));
     expect(await store.load('s1', 'other', 'touch', { now })).toEqual({ status: 'missing' });
     const peek = await store.load('s1', 'acme', 'peek', { now: now + 10_000 });
-    expect(peek).toMatchObject({ status: 'ok', session: { expiresAt: now + 60_000, env: { A: '1' } }, podAlive: false });
+    expect(peek).toMatchObject({
+      status: 'ok',
+      session: { expiresAt: now + 60_000, env: { A: '1' } },
+      podAlive: false,
+    });
     const touched = await store.load('s1', 'acme', 'touch', { now: now + 40_000 });
     expect(touched).toMatchObject({ status: 'ok', session: { expiresAt: now + 100_000 }, touchState: true });
     expect(Number(await client.zscore(store.keys.expiry, 's1'))).toBe(now + 100_000);
@@ -49,7 +53,20 @@ describe('SessionStore (real Redis)', () => {
 
   it('reports the pod alive from its heartbeat in the same round trip', async () => {
     await store.create(rec('s2', { pod: 'py-live' }));
-    const hb = { pool: 'py', pod: 'py-live', template: 'python', capacity: 5, sessions: 0, running: 0, load: 0, version: 't', queue: 'pod-py-live', accepting: true, startedAt: '', at: '' };
+    const hb = {
+      pool: 'py',
+      pod: 'py-live',
+      template: 'python',
+      capacity: 5,
+      sessions: 0,
+      running: 0,
+      load: 0,
+      version: 't',
+      queue: 'pod-py-live',
+      accepting: true,
+      startedAt: '',
+      at: '',
+    };
     await writeHeartbeat(client, hb, { prefix });
     expect(await store.load('s2', '*', 'peek', { now })).toMatchObject({ status: 'ok', podAlive: true });
   });
@@ -67,7 +84,10 @@ describe('SessionStore (real Redis)', () => {
   it('moves a session with a compare-and-set on its pod (a second mover loses)', async () => {
     await store.create(rec('s4'));
     const m = { from: 'py-0', to: 'py-1', at: 'now', reason: 'heartbeat_lapsed' };
-    const [a, b] = await Promise.all([store.move('s4', 'py-0', 'py-1', m), store.move('s4', 'py-0', 'py-2', { ...m, to: 'py-2' })]);
+    const [a, b] = await Promise.all([
+      store.move('s4', 'py-0', 'py-1', m),
+      store.move('s4', 'py-0', 'py-2', { ...m, to: 'py-2' }),
+    ]);
     expect([a, b].sort()).toEqual(['lost', 'moved']);
     const r = await store.load('s4', 'acme', 'peek', { now, withMigrations: true });
     expect(r.status === 'ok' && r.migrations).toHaveLength(1);
@@ -75,7 +95,14 @@ describe('SessionStore (real Redis)', () => {
   });
 
   it('caps the execution history at the limit, oldest dropped', async () => {
-    for (let i = 0; i < 5; i++) await store.appendHistory('s4', { id: `e${i}`, code: `print(${i})`, exitCode: 0, durationMs: 1, at: 'now' });
+    for (let i = 0; i < 5; i++)
+      await store.appendHistory('s4', {
+        id: `e${i}`,
+        code: `print(${i})`,
+        exitCode: 0,
+        durationMs: 1,
+        at: 'now',
+      });
     expect((await store.history('s4')).map((e) => e.id)).toEqual(['e2', 'e3', 'e4']);
   });
 });

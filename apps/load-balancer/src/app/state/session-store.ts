@@ -126,13 +126,29 @@ export class SessionStore {
    * sweeper's atomic claim). Returns the removed record, or undefined when nothing was removed.
    */
   async remove(id: string, tenant: string, expiredBefore?: number): Promise<SessionRecord | undefined> {
-    const fields = await this.redis.lbRemoveSession(this.keys.base, id, tenant, expiredBefore === undefined ? '' : String(expiredBefore));
+    const fields = await this.redis.lbRemoveSession(
+      this.keys.base,
+      id,
+      tenant,
+      expiredBefore === undefined ? '' : String(expiredBefore),
+    );
     return fields.length ? fromHash(pairs(fields)) : undefined;
   }
 
   /** Compare-and-set of the session's pod; 'moved', 'lost' (already elsewhere) or 'missing'. */
-  async move(id: string, expectedPod: string, newPod: string, migration: Migration): Promise<'moved' | 'lost' | 'missing'> {
-    const r = await this.redis.lbMoveSession(this.keys.base, id, expectedPod, newPod, JSON.stringify(migration));
+  async move(
+    id: string,
+    expectedPod: string,
+    newPod: string,
+    migration: Migration,
+  ): Promise<'moved' | 'lost' | 'missing'> {
+    const r = await this.redis.lbMoveSession(
+      this.keys.base,
+      id,
+      expectedPod,
+      newPod,
+      JSON.stringify(migration),
+    );
     return r === 1 ? 'moved' : r === 0 ? 'lost' : 'missing';
   }
 
@@ -155,8 +171,17 @@ export class SessionStore {
    * before the response: an acknowledged execution is in the history even if this replica dies.
    */
   async appendHistory(id: string, entry: HistoryEntry, lastSnapshotAt?: string): Promise<void> {
-    const code = entry.code.length > HISTORY_CODE_MAX ? `${entry.code.slice(0, HISTORY_CODE_MAX)}\n…[truncated]` : entry.code;
-    await this.redis.lbPushHistory(this.keys.base, id, JSON.stringify({ ...entry, code }), String(this.historyLimit), lastSnapshotAt ?? '');
+    const code =
+      entry.code.length > HISTORY_CODE_MAX
+        ? `${entry.code.slice(0, HISTORY_CODE_MAX)}\n…[truncated]`
+        : entry.code;
+    await this.redis.lbPushHistory(
+      this.keys.base,
+      id,
+      JSON.stringify({ ...entry, code }),
+      String(this.historyLimit),
+      lastSnapshotAt ?? '',
+    );
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
