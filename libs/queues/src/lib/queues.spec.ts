@@ -171,6 +171,45 @@ describe('libs/queues against a real redis', () => {
     expect(await client.queue('nobody-listens').getWaitingCount()).toBe(0);
   });
 
+  it('withdraws a job nobody started when its consumer drains or dies (safe to resend)', async () => {
+    let checks = 0;
+    const err = await client
+      .call('draining-pod', PodJobDefs.persist, env, {
+        timeoutMs: 30_000,
+        healthCheckMs: 20,
+        consumerHealth: async () => (++checks < 3 ? 'alive' : 'draining'),
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobCallError);
+    expect(err).toMatchObject({ code: 'unavailable', notStarted: true });
+    expect(checks).toBe(3);
+    expect(await client.queue('draining-pod').getWaitingCount()).toBe(0);
+  });
+
+  it('fails at once a job whose consumer died while running it (not retried elsewhere)', async () => {
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const stuck = new Worker(
+      'dying-pod',
+      async () => {
+        started();
+        await new Promise(() => undefined); // never answers, like a pod killed mid-job
+      },
+      { connection: bullConnection(redis.url), prefix },
+    );
+    let dead = false;
+    const call = client.call('dying-pod', PodJobDefs.persist, env, {
+      timeoutMs: 30_000,
+      healthCheckMs: 20,
+      consumerHealth: async () => (dead ? 'dead' : 'alive'),
+    });
+    await running;
+    dead = true;
+    const err = await call.catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'unavailable', notStarted: false });
+    await stuck.close(true);
+  });
+
   it('moves bytes through transfers without base64, and a taken transfer is gone', async () => {
     const r = createRedis(redis.url);
     const bytes = Buffer.from([0, 1, 2, 255, 254]);

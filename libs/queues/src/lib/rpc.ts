@@ -28,10 +28,29 @@ export class JobCallError extends Error {
     readonly code: JobErrorCode,
     message: string,
     readonly jobName: string,
+    /** True when the job was withdrawn before any worker took it: safe to send elsewhere. */
+    readonly notStarted = false,
   ) {
     super(message);
     this.name = 'JobCallError';
   }
+}
+
+/**
+ * What a caller knows about the worker a job was sent to (e.g. a pod's heartbeat):
+ * `alive`; `draining` (takes no new work: a job it has not started is withdrawn, a running one
+ * is waited for); `dead` (will never answer: a job it has not started is withdrawn, a running
+ * one fails at once as `unavailable`).
+ */
+export type ConsumerHealth = 'alive' | 'draining' | 'dead';
+
+export interface CallOptions {
+  timeoutMs: number;
+  priority?: number;
+  /** Checked every `healthCheckMs` while the call waits (default: not checked). */
+  consumerHealth?: () => Promise<ConsumerHealth>;
+  /** Milliseconds between consumerHealth checks (default 500). */
+  healthCheckMs?: number;
 }
 
 export interface JobRpcClientOptions {
@@ -49,6 +68,7 @@ interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  healthTimer?: NodeJS.Timeout;
 }
 
 /**
@@ -99,7 +119,7 @@ export class JobRpcClient {
     queueName: string,
     def: D,
     payload: Static<D['payload']>,
-    opts: { timeoutMs: number; priority?: number },
+    opts: CallOptions,
   ): Promise<Static<D['result']>> {
     await this.ready;
     const id = randomUUID();
@@ -107,6 +127,7 @@ export class JobRpcClient {
       const timer = setTimeout(() => void this.onTimeout(id), opts.timeoutMs);
       this.pending.set(id, { queue: queueName, def, resolve, reject, timer });
     });
+    if (opts.consumerHealth) this.watchConsumer(id, opts.consumerHealth, opts.healthCheckMs ?? 500);
     try {
       await this.queue(queueName).add(
         def.name,
@@ -139,6 +160,7 @@ export class JobRpcClient {
   async close(): Promise<void> {
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
+      if (p.healthTimer) clearTimeout(p.healthTimer);
       p.reject(new JobCallError('unavailable', 'client closed', p.def.name));
       this.pending.delete(id);
     }
@@ -163,10 +185,48 @@ export class JobRpcClient {
       );
   }
 
+  /** While the call waits, withdraws or fails it when its consumer drains or dies. */
+  private watchConsumer(id: string, health: () => Promise<ConsumerHealth>, everyMs: number): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    const check = async (): Promise<void> => {
+      if (!this.pending.has(id)) return;
+      const h = await health().catch((): ConsumerHealth => 'alive'); // unknown: keep waiting
+      if (!this.pending.has(id)) return;
+      if (h !== 'alive' && (await this.abandon(id, p, h))) return;
+      p.healthTimer = setTimeout(() => void check(), everyMs);
+    };
+    p.healthTimer = setTimeout(() => void check(), everyMs);
+  }
+
+  /** Returns true when the call was settled (finished, withdrawn, or failed as lost). */
+  private async abandon(id: string, p: Pending, health: Exclude<ConsumerHealth, 'alive'>): Promise<boolean> {
+    if (await this.resolveFromState(id, p)) return true;
+    const job = await this.queue(p.queue).getJob(id).catch(() => undefined);
+    const state = job ? await job.getState().catch(() => 'unknown') : 'missing';
+    if (job && (state === 'waiting' || state === 'delayed' || state === 'prioritized')) {
+      const removed = await job.remove().then(
+        () => true,
+        () => false, // a worker took it meanwhile
+      );
+      if (removed && this.settle(id)) {
+        p.reject(new JobCallError('unavailable', `job "${p.def.name}" withdrawn from ${p.queue}: its consumer is ${health}`, p.def.name, true));
+        return true;
+      }
+      return false;
+    }
+    if (health === 'dead' && state === 'active' && this.settle(id)) {
+      p.reject(new JobCallError('unavailable', `the consumer of ${p.queue} died while running job "${p.def.name}"`, p.def.name));
+      return true;
+    }
+    return false;
+  }
+
   private settle(id: string): Pending | undefined {
     const p = this.pending.get(id);
     if (!p) return undefined;
     clearTimeout(p.timer);
+    if (p.healthTimer) clearTimeout(p.healthTimer);
     this.pending.delete(id);
     return p;
   }

@@ -61,6 +61,8 @@ export class QueueConsumersService implements OnApplicationBootstrap, OnApplicat
     if (job.name !== PodEventTypes.deleted)
       throw new JobError('invalid_argument', `unknown job "${job.name}" on ${QueueNames.podEvents}`);
     const ev = parsePayload(EventJobDefs.podDeleted, job.data);
+    // Calls waiting on the pod (on every replica) see it as draining from now on.
+    await this.store.markPodGone(ev.pod);
     return this.migratePod(ev.pod, MigrationReason.PodDeleted, true);
   }
 

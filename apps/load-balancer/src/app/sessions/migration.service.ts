@@ -17,6 +17,8 @@ export const MigrationReason = {
   HeartbeatLapsed: 'heartbeat_lapsed',
   /** The operator reported the pod deleted. */
   PodDeleted: 'pod_deleted',
+  /** The pod drained or died while a call waited for it. */
+  PodLost: 'pod_lost',
 } as const;
 
 const LOCK_TTL_MS = 60_000;

@@ -74,7 +74,9 @@ export class SessionCaller {
     try {
       return { session: s, result: await this.gateway.call(s.pool, s.pod, def, payload, { timeoutMs }) };
     } catch (err) {
-      if (!(err instanceof JobCallError) || err.code !== 'session_not_on_pod') throw err;
+      if (!(err instanceof JobCallError)) throw err;
+      if (err.notStarted) return this.retryElsewhere(s, def, build, timeoutMs, err);
+      if (err.code !== 'session_not_on_pod') throw err;
     }
     // The pod does not know the session (restarted): restore it there and try once more.
     this.logger.log(`session ${s.id} not on ${s.pod}: re-opening from its snapshot`);
@@ -83,6 +85,23 @@ export class SessionCaller {
     });
     const retryPayload = await build(s);
     return { session: s, result: await this.gateway.call(s.pool, s.pod, def, retryPayload, { timeoutMs }) };
+  }
+
+  /**
+   * The pod went away before it started the job (drained or died): move the session to a live
+   * pod (restored from its snapshot) and run the job there, once.
+   */
+  private async retryElsewhere<D extends JobDef>(
+    s: SessionRecord,
+    def: D,
+    build: (s: SessionRecord) => Static<D['payload']> | Promise<Static<D['payload']>>,
+    timeoutMs: number,
+    cause: JobCallError,
+  ): Promise<{ session: SessionRecord; result: Static<D['result']> }> {
+    this.logger.log(`session ${s.id}: ${cause.message}; moving it`);
+    const moved = await this.migration.migrate(s, MigrationReason.PodLost, { force: true });
+    const payload = await build(moved);
+    return { session: moved, result: await this.gateway.call(moved.pool, moved.pod, def, payload, { timeoutMs }) };
   }
 
   /** Moves the persisted state's expiry with the session's (fire-and-forget). */

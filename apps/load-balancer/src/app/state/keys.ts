@@ -1,3 +1,5 @@
+import { sessionExpiryKey } from '@executor/queues';
+
 /**
  * Redis keys of the load balancer (all under `<QUEUE_PREFIX>:lb:`). Standalone Redis (the Lua
  * scripts build keys from this prefix, as BullMQ's do without hash tags).
@@ -12,6 +14,7 @@
  * - `expiry` zset: session id scored by expiresAt (ms)
  * - `pools` set + `p:<name>` hash: the pool registry
  * - `lock:mig:<id>`: migration lock (SET NX PX)
+ * - `gone:<pod>`: the pod was reported deleted (pod.deleted); expires after a minute
  */
 export class LbKeys {
   readonly base: string;
@@ -27,14 +30,16 @@ export class LbKeys {
   get pods(): string {
     return `${this.base}pods`;
   }
+  /** The session lease ZSET (shared contract with the operator, libs/queues). */
   get expiry(): string {
-    return `${this.base}expiry`;
+    return sessionExpiryKey(this.prefix);
   }
   get pools(): string {
     return `${this.base}pools`;
   }
   pool = (name: string): string => `${this.base}p:${name}`;
   migrationLock = (id: string): string => `${this.base}lock:mig:${id}`;
+  podGone = (pod: string): string => `${this.base}gone:${pod}`;
   /** Heartbeat key prefix of libs/queues (`<prefix>:hb:pod:`). */
   get heartbeatPod(): string {
     return `${this.prefix}:hb:pod:`;

@@ -5,7 +5,7 @@ import { LbKeys } from './keys';
 
 /**
  * One round trip for a consistent view of the registered pools (optionally of one template):
- * registration, live pods (heartbeats), sessions assigned per pod and pool, waiting jobs per pod queue.
+ * registration, live pods (heartbeats, minus pods reported deleted), sessions assigned per pod and pool, waiting jobs per pod queue.
  * ARGV: base, hbBase (`<prefix>:hb:`), queueBase (`<prefix>:`), template ('' = all), pool ('' = all), withDepth ('1'|'0')
  */
 const POOL_VIEW = `
@@ -20,7 +20,8 @@ for _, name in ipairs(names) do
     local live = {}
     for _, pod in ipairs(pods) do
       local hb = redis.call('GET', hbBase .. 'pod:' .. pod)
-      if hb then
+      -- a pod reported deleted (pod.deleted) takes no new work even while its heartbeat lingers
+      if hb and redis.call('EXISTS', base .. 'gone:' .. pod) == 0 then
         local q = qBase .. 'pod-' .. pod
         local depth = 0
         if withDepth == '1' then

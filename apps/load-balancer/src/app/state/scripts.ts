@@ -32,6 +32,7 @@ if mode == 'touch' then
   end
 end
 local alive = redis.call('EXISTS', hbPrefix .. vals[6])
+if alive == 1 and redis.call('EXISTS', base .. 'gone:' .. vals[6]) == 1 then alive = 0 end
 local fields = redis.call('HGETALL', key)
 local mig = {}
 if withMig == '1' then mig = redis.call('LRANGE', base .. 'm:' .. id, 0, -1) end

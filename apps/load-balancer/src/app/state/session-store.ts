@@ -1,4 +1,6 @@
 import type Redis from 'ioredis';
+import { PodHeartbeat, type ConsumerHealth } from '@executor/queues';
+import { Value } from '@sinclair/typebox/value';
 import { LbKeys } from './keys';
 import { LOAD_SESSION, MOVE_SESSION, PUSH_HISTORY, REMOVE_SESSION } from './scripts';
 
@@ -73,6 +75,28 @@ export class SessionStore {
     redis.defineCommand('lbMoveSession', { numberOfKeys: 0, lua: MOVE_SESSION });
     redis.defineCommand('lbPushHistory', { numberOfKeys: 0, lua: PUSH_HISTORY });
     this.redis = redis as ScriptedRedis;
+  }
+
+  /** Remembers that a pod was reported deleted (its heartbeat may linger a few seconds). */
+  async markPodGone(pod: string, ttlMs = 60_000): Promise<void> {
+    await this.redis.set(this.keys.podGone(pod), '1', 'PX', ttlMs);
+  }
+
+  /**
+   * One round trip: `dead` without a heartbeat, `draining` when reported deleted or not
+   * accepting work (SIGTERM), else `alive`.
+   */
+  async podHealth(pod: string): Promise<ConsumerHealth> {
+    const [hb, gone] = await this.redis.mget(`${this.keys.heartbeatPod}${pod}`, this.keys.podGone(pod));
+    if (!hb) return 'dead';
+    let beat: unknown;
+    try {
+      beat = JSON.parse(hb);
+    } catch {
+      return 'dead';
+    }
+    if (!Value.Check(PodHeartbeat, beat)) return 'dead';
+    return gone || !beat.accepting ? 'draining' : 'alive';
   }
 
   /** Records a new session and every index entry. */
