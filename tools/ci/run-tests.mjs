@@ -14,7 +14,7 @@ rmSync(resultsDir, { recursive: true, force: true });
 
 // Targets: unit/integration tests of every project, then the suites that need a real
 // Kubernetes API server (test-k8s) and the end-to-end suite. Extra args go to nx.
-const targets = (process.env.TEST_TARGETS ?? 'test,test-k8s,e2e').split(',');
+const targets = (process.env.TEST_TARGETS ?? 'test,test-k8s,test-platform,e2e').split(',');
 const extra = process.argv.slice(2);
 let targetFailures = 0;
 for (const target of targets) {

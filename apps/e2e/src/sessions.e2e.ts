@@ -1,21 +1,18 @@
 // Sessions through the public API against the platform as `npm start` runs it, with two
 // load-balancer replicas: stateful kernels, files, packages, TTL expiry, replica equivalence.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { eventually, startTestPlatform } from './support/platform';
-import { buildWheel } from './support/wheel';
+import { buildWheelDir } from '@executor/testing';
 import type { Api, Session } from './support/api';
 
 describe('sessions end to end (two load-balancer replicas)', () => {
   let env: Awaited<ReturnType<typeof startTestPlatform>>;
   let a: Api;
   let b: Api;
-  const wheels = mkdtempSync(join(tmpdir(), 'e2e-wheels-'));
+  let wheels: string;
 
   beforeAll(async () => {
-    buildWheel(wheels, 'e2etoy', '1.2.3');
+    wheels = buildWheelDir('e2etoy==1.2.3');
     env = await startTestPlatform(
       [
         { name: 'python', template: 'python', replicas: 2 },

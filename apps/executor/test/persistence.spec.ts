@@ -1,32 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { PodJobDefs } from '@executor/queues';
+import { buildWheelDir } from '@executor/testing';
 import { PodDriver, startHarness, type Harness } from './harness';
-
-/** Builds a tiny pure-python wheel (no PyPI here) into `dir`. */
-function buildWheel(dir: string, name: string, version: string): void {
-  const script = `
-import zipfile, hashlib, base64, sys
-name, ver, out = sys.argv[1], sys.argv[2], sys.argv[3]
-files = {
-  f"{name}/__init__.py": "VALUE = 42\\n",
-  f"{name}-{ver}.dist-info/METADATA": f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {ver}\\n",
-  f"{name}-{ver}.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
-}
-rec = []
-with zipfile.ZipFile(f"{out}/{name}-{ver}-py3-none-any.whl", "w") as z:
-    for p, c in files.items():
-        z.writestr(p, c)
-        d = base64.urlsafe_b64encode(hashlib.sha256(c.encode()).digest()).rstrip(b"=").decode()
-        rec.append(f"{p},sha256={d},{len(c)}")
-    rec.append(f"{name}-{ver}.dist-info/RECORD,,")
-    z.writestr(f"{name}-{ver}.dist-info/RECORD", "\\n".join(rec) + "\\n")
-`;
-  const r = spawnSync('/usr/bin/python3', ['-c', script, name, version, dir], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`wheel build failed: ${r.stderr}`);
-}
 
 describe('snapshots and restore through the persistence queues', () => {
   let h: Harness;
@@ -35,9 +10,7 @@ describe('snapshots and restore through the persistence queues', () => {
   let wheels: string;
 
   beforeAll(async () => {
-    wheels = mkdtempSync(join(tmpdir(), 'wheels-'));
-    chmodSync(wheels, 0o755); // session processes run under their own uid
-    buildWheel(wheels, 'tinypkg', '1.2.3');
+    wheels = buildWheelDir('tinypkg==1.2.3');
     h = await startHarness();
     const extra = { PIP_FIND_LINKS: wheels, PIP_NO_INDEX: 'true', SNAPSHOT_INTERVAL_SECONDS: '1' };
     a = await PodDriver.start(h, 'python', extra);
@@ -78,7 +51,7 @@ describe('snapshots and restore through the persistence queues', () => {
       { timeoutMs: 120_000 },
     );
     expect(inst.installed).toEqual([{ name: 'tinypkg', version: '1.2.3' }]);
-    expect((await a.exec(id, 'import tinypkg\nprint(tinypkg.VALUE)')).stdout).toBe('42\n');
+    expect((await a.exec(id, 'import tinypkg\nprint(tinypkg.VALUE)')).stdout).toBe('1.2.3\n');
     const listed = await h.client.call(
       a.queue,
       PodJobDefs.packagesList,
@@ -106,7 +79,7 @@ describe('snapshots and restore through the persistence queues', () => {
       id,
       'import os, tinypkg\nprint(open("data.csv").read().strip(), tinypkg.VALUE, os.environ["K"])',
     );
-    expect(r.stdout).toBe('a,b\n1,2 42 v\n');
+    expect(r.stdout).toBe('a,b\n1,2 1.2.3 v\n');
     const pk = await h.client.call(
       b.queue,
       PodJobDefs.packagesList,
@@ -142,7 +115,9 @@ describe('snapshots and restore through the persistence queues', () => {
 
   it('commits a file put before answering (like an execution)', async () => {
     const { id } = await a.open({ persist: true });
-    const stored = h.persistence.waitFor((s, sid) => sid === id && s.state.files.some((f) => f.path === 'uploaded.txt'));
+    const stored = h.persistence.waitFor(
+      (s, sid) => sid === id && s.state.files.some((f) => f.path === 'uploaded.txt'),
+    );
     await a.put(id, 'uploaded.txt', 'via files.put');
     // The snapshot was committed before the put answered: it is already there.
     expect(h.persistence.latest(id)?.state.files.map((f) => f.path)).toContain('uploaded.txt');
@@ -155,7 +130,10 @@ describe('snapshots and restore through the persistence queues', () => {
       (s, sid) => sid === id && s.trigger === 'periodic' && s.state.files.some((f) => f.path === 'late.txt'),
     );
     // A background process writes after the execution's own snapshot was taken.
-    await a.exec(id, 'import subprocess\n_ = subprocess.Popen(["sh", "-c", "sleep 0.3; echo late > late.txt"])');
+    await a.exec(
+      id,
+      'import subprocess\n_ = subprocess.Popen(["sh", "-c", "sleep 0.3; echo late > late.txt"])',
+    );
     const snap = await stored;
     expect(snap.state.files.map((f) => f.path)).toContain('late.txt');
   });

@@ -3,10 +3,9 @@ import request from 'supertest';
 import type Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import { QueueNames, bullConnection, createRedis } from '@executor/queues';
-import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
+import { startRedis, uniquePrefix, type TestRedis, buildWheelDir } from '@executor/testing';
 import { AUTH_A, AUTH_B, KEY_A, startLb, testConfig } from './support/app';
 import { expectApiError } from './support/expect';
-import { makeWheelDir } from './support/wheel';
 import { startExecutor, startPersistence, useRealExecutor, waitFor, type Proc } from './support/harness';
 
 const MiB = 1024 * 1024;
@@ -41,7 +40,7 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     prefix = uniquePrefix('lb');
     persistence = await startPersistence(redis.url, prefix);
     // Offline package installs for the real executor: a local wheel, no index.
-    const wheels = makeWheelDir('lbtestpkg', '1.2.3');
+    const wheels = buildWheelDir('lbtestpkg==1.2.3');
     for (const pod of ['py-eu-0', 'py-eu-1']) {
       const env = { PIP_FIND_LINKS: wheels, PIP_NO_INDEX: 'true' };
       executors.push(

@@ -1,1 +1,2 @@
 export * from './lib/redis';
+export * from './lib/wheel';

@@ -202,7 +202,9 @@ export class JobRpcClient {
   /** Returns true when the call was settled (finished, withdrawn, or failed as lost). */
   private async abandon(id: string, p: Pending, health: Exclude<ConsumerHealth, 'alive'>): Promise<boolean> {
     if (await this.resolveFromState(id, p)) return true;
-    const job = await this.queue(p.queue).getJob(id).catch(() => undefined);
+    const job = await this.queue(p.queue)
+      .getJob(id)
+      .catch(() => undefined);
     const state = job ? await job.getState().catch(() => 'unknown') : 'missing';
     if (job && (state === 'waiting' || state === 'delayed' || state === 'prioritized')) {
       const removed = await job.remove().then(
@@ -210,13 +212,26 @@ export class JobRpcClient {
         () => false, // a worker took it meanwhile
       );
       if (removed && this.settle(id)) {
-        p.reject(new JobCallError('unavailable', `job "${p.def.name}" withdrawn from ${p.queue}: its consumer is ${health}`, p.def.name, true));
+        p.reject(
+          new JobCallError(
+            'unavailable',
+            `job "${p.def.name}" withdrawn from ${p.queue}: its consumer is ${health}`,
+            p.def.name,
+            true,
+          ),
+        );
         return true;
       }
       return false;
     }
     if (health === 'dead' && state === 'active' && this.settle(id)) {
-      p.reject(new JobCallError('unavailable', `the consumer of ${p.queue} died while running job "${p.def.name}"`, p.def.name));
+      p.reject(
+        new JobCallError(
+          'unavailable',
+          `the consumer of ${p.queue} died while running job "${p.def.name}"`,
+          p.def.name,
+        ),
+      );
       return true;
     }
     return false;

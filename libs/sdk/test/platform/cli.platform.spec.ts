@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CLI_BIN, PIP_INDEX_URL, startPlatform, type TestPlatform } from './support';
+import { CLI_BIN, offlinePipEnv, startPlatform, type TestPlatform } from './support';
 
 interface Run {
   code: number;
@@ -19,7 +19,7 @@ describe('executor CLI (built binary) against the real platform', () => {
   beforeAll(async () => {
     if (!existsSync(CLI_BIN)) throw new Error(`${CLI_BIN} is missing: npx nx build sdk`);
     p = await startPlatform([{ name: 'python', template: 'python', replicas: 1 }], {
-      env: { executor: PIP_INDEX_URL ? { PIP_INDEX_URL } : {} },
+      env: { executor: offlinePipEnv() },
     });
     dir = mkdtempSync(join(tmpdir(), 'executor-cli-'));
   });
@@ -117,12 +117,12 @@ describe('executor CLI (built binary) against the real platform', () => {
 
   it('install: packages into a session (--json), then importable', async () => {
     const id = (await cli(['session', 'create', 'python'])).stdout.trim();
-    const r = await cli(['install', id, 'six==1.17.0', '--json']);
+    const r = await cli(['install', id, 'sdktoy==1.0.0', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ installed: [expect.objectContaining({ version: '1.17.0' })] });
-    expect(await cli(['exec', id, 'import six; print(six.__version__)'])).toMatchObject({
+    expect(JSON.parse(r.stdout)).toEqual({ installed: [expect.objectContaining({ version: '1.0.0' })] });
+    expect(await cli(['exec', id, 'import sdktoy; print(sdktoy.VALUE)'])).toMatchObject({
       code: 0,
-      stdout: '1.17.0\n',
+      stdout: '1.0.0\n',
     });
     expect((await cli(['session', 'rm', id])).code).toBe(0);
   });

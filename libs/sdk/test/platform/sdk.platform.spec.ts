@@ -10,7 +10,7 @@ import {
   type RetryEvent,
   type Session,
 } from '../../src';
-import { PIP_INDEX_URL, startPlatform, type TestPlatform } from './support';
+import { offlinePipEnv, startPlatform, type TestPlatform } from './support';
 
 describe('SDK against the real platform', () => {
   let p: TestPlatform;
@@ -21,7 +21,7 @@ describe('SDK against the real platform', () => {
     p = await startPlatform([{ name: 'python', template: 'python', replicas: 1 }], {
       env: {
         loadBalancer: { JOB_TIMEOUT_GRACE_MS: '2000' },
-        executor: PIP_INDEX_URL ? { PIP_INDEX_URL } : {},
+        executor: offlinePipEnv(),
       },
     });
     client = new ExecutorClient({ baseUrl: p.url, apiKey: p.key });
@@ -111,19 +111,23 @@ describe('SDK against the real platform', () => {
   });
 
   it('packages.install() then list(): the package is importable', async () => {
-    const installed = await session.packages.install(['six==1.17.0']);
+    const installed = await session.packages.install(['sdktoy==1.0.0']);
     expect(installed).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ name: expect.stringMatching(/^six$/i), version: '1.17.0' }),
+        expect.objectContaining({ name: expect.stringMatching(/^sdktoy$/i), version: '1.0.0' }),
       ]),
     );
     const list = await session.packages.list();
     expect(list).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ manager: 'pip', name: expect.stringMatching(/^six$/i), version: '1.17.0' }),
+        expect.objectContaining({
+          manager: 'pip',
+          name: expect.stringMatching(/^sdktoy$/i),
+          version: '1.0.0',
+        }),
       ]),
     );
-    expect((await session.execute('import six\nprint(six.__version__)')).stdout).toBe('1.17.0\n');
+    expect((await session.execute('import sdktoy\nprint(sdktoy.VALUE)')).stdout).toBe('1.0.0\n');
   });
 
   it('persist(), refresh() (lastSnapshotAt, migrations), extend()', async () => {

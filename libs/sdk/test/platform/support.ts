@@ -1,18 +1,20 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Platform, type PlatformOptions, type PoolSpec } from '@executor/launcher';
+import { buildWheelDir } from '@executor/testing';
 
 export const ROOT = join(__dirname, '..', '..', '..', '..');
 export const CLI_BIN = join(ROOT, 'dist', 'libs', 'sdk', 'cjs', 'cli', 'main.js');
 
 /**
- * pip index for package installs in the executors: `SDK_TEST_PIP_INDEX_URL`, else the local
- * mirror of this dev machine when present (no network here), else PyPI.
+ * Executor env for offline pip installs: a local directory of tiny wheels built by the test
+ * (no package index is reachable here). `sdktoy==1.0.0` exposes `sdktoy.VALUE = "1.0.0"`.
  */
-export const PIP_INDEX_URL =
-  process.env['SDK_TEST_PIP_INDEX_URL'] ?? (existsSync('/opt/pypi/simple') ? 'file:///opt/pypi/simple' : '');
+export function offlinePipEnv(): NodeJS.ProcessEnv {
+  return { PIP_FIND_LINKS: buildWheelDir('sdktoy==1.0.0'), PIP_NO_INDEX: '1' };
+}
 
 export interface TestPlatform {
   platform: Platform;

@@ -101,7 +101,10 @@ export class SessionCaller {
     this.logger.log(`session ${s.id}: ${cause.message}; moving it`);
     const moved = await this.migration.migrate(s, MigrationReason.PodLost, { force: true });
     const payload = await build(moved);
-    return { session: moved, result: await this.gateway.call(moved.pool, moved.pod, def, payload, { timeoutMs }) };
+    return {
+      session: moved,
+      result: await this.gateway.call(moved.pool, moved.pod, def, payload, { timeoutMs }),
+    };
   }
 
   /** Moves the persisted state's expiry with the session's (fire-and-forget). */
