@@ -28,6 +28,7 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/PORT: .*"eighty"/);
     expect((err as Error).message).toMatch(/REDIS_URL/);
+    expect((err as ConfigError).problems.filter((p) => p.startsWith('REDIS_URL'))).toHaveLength(1);
   });
 
   it('documents the options as a table', () => {

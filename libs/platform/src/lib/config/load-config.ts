@@ -22,10 +22,13 @@ export function loadConfig<T extends TObject>(schema: T, env: NodeJS.ProcessEnv 
     if (v !== undefined && v !== '') raw[key] = v;
   }
   const withDefaults = Value.Default(schema, Value.Convert(schema, raw));
-  const problems = [...Value.Errors(schema, withDefaults)].map((e) => {
+  // One problem per variable (TypeBox may report a missing property more than once).
+  const byName = new Map<string, string>();
+  for (const e of Value.Errors(schema, withDefaults)) {
     const name = e.path.replace(/^\//, '') || '(root)';
-    return `${name}: ${e.message} (got ${JSON.stringify(raw[name] ?? null)})`;
-  });
+    if (!byName.has(name)) byName.set(name, `${name}: ${e.message} (got ${JSON.stringify(raw[name] ?? null)})`);
+  }
+  const problems = [...byName.values()];
   if (problems.length) throw new ConfigError(problems);
   return withDefaults as Static<T>;
 }
