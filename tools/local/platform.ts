@@ -51,8 +51,12 @@ async function main(): Promise<void> {
     sandbox: (process.env['SANDBOX'] as 'none' | 'bwrap' | undefined) ?? 'none',
     output: 'file',
   });
-  platform.on('executor-exited', (e: { pod: string; code: number | null; signal: string | null }) =>
-    console.log(`[start] executor ${e.pod} exited (${e.signal ?? e.code}); starting a replacement`),
+  platform.on(
+    'executor-exited',
+    (e: { pod: string; code: number | null; signal: string | null; replaced: boolean }) => {
+      if (e.replaced)
+        console.log(`[start] executor ${e.pod} exited (${e.signal ?? e.code}); starting a replacement`);
+    },
   );
   platform.on('executor-started', (e: { pod: string }) => console.log(`[start] executor ${e.pod} ready`));
   platform.on('error', (err: Error) => console.error(`[start] ${err.message}`));

@@ -2,7 +2,7 @@
 // `npm start`: the whole platform on this machine. Prepares what is missing (npm
 // dependencies, redis-server via apt when root, the app bundles), then runs
 // tools/local/platform.ts, which starts and supervises every process.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -55,9 +55,13 @@ if (process.env.SKIP_BUILD !== '1') {
   );
 }
 
-const r = spawnSync(process.execPath, ['-r', '@swc-node/register', join(root, 'tools/local/platform.ts')], {
+// The platform runs in a child (TypeScript through @swc-node/register). Ctrl-C in a terminal
+// reaches both processes; a signal sent to this one alone (a supervisor) is passed on. Either
+// way the child stops everything cleanly and this process exits with it.
+const child = spawn(process.execPath, ['-r', '@swc-node/register', join(root, 'tools/local/platform.ts')], {
   cwd: root,
   stdio: 'inherit',
   env: { ...process.env, SWC_NODE_PROJECT: join(root, 'tsconfig.base.json') },
 });
-process.exit(r.status ?? 0);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

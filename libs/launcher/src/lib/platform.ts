@@ -77,7 +77,7 @@ interface ExecutorProc extends ExecutorInfo {
  * The whole platform as local processes: one redis-server child (AOF), the persistence
  * service, N load-balancer replicas and executor processes for each pool. Used by
  * `npm start` and by end-to-end tests. Emits `executor-started` (ExecutorInfo) and
- * `executor-exited` (ExecutorInfo & {code, signal}).
+ * `executor-exited` (ExecutorInfo & {code, signal, replaced}).
  */
 export class Platform extends EventEmitter {
   private redis?: RedisServer;
@@ -318,6 +318,7 @@ export class Platform extends EventEmitter {
   ): void {
     this.execs.delete(e.pod);
     rmSync(join(this.opts.dataDir, 'workspaces', e.pod), { recursive: true, force: true });
+    const replaced = !this.stopping && !e.stopping && this.opts.replaceExecutors;
     this.emit('executor-exited', {
       pool: e.pool,
       pod: e.pod,
@@ -325,6 +326,7 @@ export class Platform extends EventEmitter {
       port: e.port,
       pid: e.pid,
       ...r,
+      replaced,
     });
     if (this.stopping || e.stopping) return;
     void this.reportPodDeleted(

@@ -95,6 +95,7 @@ async function waitRedis(url: string, proc: ManagedProcess): Promise<void> {
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null) throw new Error(`redis-server exited: ${proc.tail()}`);
     const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    c.on('error', () => undefined); // refused while it starts: the loop retries
     try {
       await c.connect();
       // While the AOF is loading, redis answers LOADING: wait for a real PONG.
