@@ -26,7 +26,8 @@ export function loadConfig<T extends TObject>(schema: T, env: NodeJS.ProcessEnv 
   const byName = new Map<string, string>();
   for (const e of Value.Errors(schema, withDefaults)) {
     const name = e.path.replace(/^\//, '') || '(root)';
-    if (!byName.has(name)) byName.set(name, `${name}: ${e.message} (got ${JSON.stringify(raw[name] ?? null)})`);
+    if (!byName.has(name))
+      byName.set(name, `${name}: ${e.message} (got ${JSON.stringify(raw[name] ?? null)})`);
   }
   const problems = [...byName.values()];
   if (problems.length) throw new ConfigError(problems);
