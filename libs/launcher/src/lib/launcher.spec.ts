@@ -1,0 +1,89 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { Platform } from './platform';
+import { freePort, startProcess, stopProcess, waitHealthy } from './processes';
+import { startRedisServer } from './redis-server';
+
+describe('launcher', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'launcher-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs redis with AOF: acknowledged writes survive a SIGKILL', async () => {
+    const server = await startRedisServer({ dir, port: await freePort(), appendfsync: 'always' });
+    const c = new Redis(server.url);
+    await c.set('k', 'kept');
+    expect(await c.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
+    c.disconnect();
+    await server.kill();
+    await server.start();
+    const again = new Redis(server.url);
+    expect(await again.get('k')).toBe('kept');
+    again.disconnect();
+    await server.stop();
+    expect(server.pid).toBeUndefined();
+  });
+
+  it('waits for health, and reports a process that dies before it is ready with its output', async () => {
+    const dying = startProcess({
+      name: 'dying',
+      command: process.execPath,
+      args: ['-e', 'console.error("bad config: PORT"); process.exit(3)'],
+      env: process.env,
+      cwd: dir,
+      output: 'silent',
+      logDir: dir,
+    });
+    await expect(waitHealthy('http://127.0.0.1:1/health', dying, 10_000)).rejects.toThrow(
+      /dying exited before it was ready:\s+bad config: PORT/,
+    );
+
+    const port = await freePort();
+    const server = startProcess({
+      name: 'server',
+      command: process.execPath,
+      args: ['-e', `require("http").createServer((q, s) => s.end("ok")).listen(${port}, "127.0.0.1")`],
+      env: process.env,
+      cwd: dir,
+      output: 'file',
+      logDir: join(dir, 'logs'),
+    });
+    await waitHealthy(`http://127.0.0.1:${port}/`, server, 10_000);
+    await stopProcess(server);
+    expect(server.child.exitCode !== null || server.child.signalCode !== null).toBe(true);
+    expect(existsSync(join(dir, 'logs', 'server.log'))).toBe(true);
+  });
+
+  it('refuses to start twice on the same data dir', async () => {
+    const holder = spawn('sleep', ['30']);
+    writeFileSync(join(dir, 'platform.pid'), String(holder.pid));
+    await expect(
+      Platform.start({
+        rootDir: dir,
+        dataDir: dir,
+        apiKeys: 't:k',
+        pools: [],
+        redisUrl: 'redis://127.0.0.1:1',
+      }),
+    ).rejects.toThrow(`the platform already runs from ${dir} (pid ${holder.pid})`);
+    holder.kill();
+  });
+
+  it('names the missing bundle and the command that builds it, and leaves nothing running', async () => {
+    const err = await Platform.start({
+      rootDir: dir,
+      dataDir: join(dir, 'data'),
+      apiKeys: 't:k',
+      pools: [],
+    }).catch((e: unknown) => e as Error);
+    expect((err as Error).message).toMatch(
+      /dist\/apps\/persistence\/main\.js is missing: build it with `npx nx build persistence`/,
+    );
+    expect(existsSync(join(dir, 'data', 'platform.pid'))).toBe(false);
+  });
+});
