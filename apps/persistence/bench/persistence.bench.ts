@@ -18,7 +18,7 @@ import {
   type WorkspaceEntry,
 } from '@executor/session-state';
 import { startRedis, uniquePrefix } from '@executor/testing';
-import { largeFiles, smallFiles } from './corpus';
+import { largeFiles, smallFiles } from '@executor/session-state/bench';
 import { createApp } from '../src/app/bootstrap';
 import { loadPersistenceConfig } from '../src/app/config/config';
 import { StateStore } from '../src/app/store/state-store';

@@ -1,5 +1,6 @@
 // Deterministic workspaces for benchmarks (seeded PRNG): source-like text files and a few
-// large files (text logs, random binary, numeric arrays). Shared with apps/persistence bench.
+// large files (text logs, random binary, numeric arrays). Used by the session-state bench and,
+// through the `@executor/session-state/bench` alias, by the persistence bench.
 import { hashContent } from '../src/lib/hash';
 import type { WorkspaceEntry } from '../src/lib/model';
 
