@@ -1,3 +1,4 @@
+import { PodDriver, startHarness, type Harness } from './harness';
 /** A hello-world and an error case per template (the error must give a non-zero exit and a message). */
 export interface TemplateCase {
   hello: string;
@@ -77,3 +78,43 @@ export const TEMPLATE_CASES: Record<string, TemplateCase> = {
   },
   r: { hello: 'cat("hello r\\n")', helloOut: 'hello r\n', error: 'stop("bad r")', errorMatch: /bad r/ },
 };
+
+/**
+ * The per-template suite: for each template a fresh pod (no warm kernels), a hello world with
+ * exact output, and an error case reported with a non-zero exit code and its message on stderr.
+ */
+export function describeTemplates(templates: string[], execTimeoutMs: number, testTimeoutMs: number): void {
+  describe('templates (hello world and an error case, through the pod queue)', () => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await startHarness();
+    });
+    afterAll(async () => {
+      await h?.stop();
+    });
+
+    it.each(templates)(
+      '%s',
+      async (template) => {
+        const c = TEMPLATE_CASES[template] as (typeof TEMPLATE_CASES)[string];
+        const pod = await PodDriver.start(h, template, { WARM_KERNELS: '0' });
+        try {
+          const { id } = await pod.open();
+          const ok = await pod.exec(id, c.hello, execTimeoutMs);
+          expect({ exitCode: ok.exitCode, stdout: ok.stdout, stderr: ok.stderr }).toEqual({
+            exitCode: 0,
+            stdout: c.helloOut,
+            stderr: '',
+          });
+          const bad = await pod.exec(id, c.error, execTimeoutMs);
+          expect(bad.exitCode).not.toBe(0);
+          expect(bad.timedOut).toBe(false);
+          expect(bad.stderr).toMatch(c.errorMatch);
+        } finally {
+          await pod.stop();
+        }
+      },
+      testTimeoutMs,
+    );
+  });
+}

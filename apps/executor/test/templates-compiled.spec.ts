@@ -1,39 +1,4 @@
-import { PodDriver, startHarness, type Harness } from './harness';
-import { TEMPLATE_CASES } from './template-cases';
+import { describeTemplates } from './template-cases';
 
 // Compile-heavy templates (one suite, generous timeouts).
-const TEMPLATES = ['rust', 'java', 'go'];
-
-describe('templates (hello world and an error case, through the pod queue)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  });
-  afterAll(async () => {
-    await h?.stop();
-  });
-
-  it.each(TEMPLATES)(
-    '%s',
-    async (template) => {
-      const c = TEMPLATE_CASES[template] as (typeof TEMPLATE_CASES)[string];
-      const pod = await PodDriver.start(h, template, { WARM_KERNELS: '0' });
-      try {
-        const { id } = await pod.open();
-        const ok = await pod.exec(id, c.hello, 120_000);
-        expect({ exitCode: ok.exitCode, stdout: ok.stdout, stderr: ok.stderr }).toEqual({
-          exitCode: 0,
-          stdout: c.helloOut,
-          stderr: '',
-        });
-        const bad = await pod.exec(id, c.error, 120_000);
-        expect(bad.exitCode).not.toBe(0);
-        expect(bad.timedOut).toBe(false);
-        expect(bad.stderr).toMatch(c.errorMatch);
-      } finally {
-        await pod.stop();
-      }
-    },
-    240_000,
-  );
-});
+describeTemplates(['rust', 'java', 'go'], 120_000, 240_000);
