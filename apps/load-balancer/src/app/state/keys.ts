@@ -1,4 +1,4 @@
-import { sessionExpiryKey } from '@executor/queues';
+import { heartbeatKeys, sessionExpiryKey } from '@executor/queues';
 
 /**
  * Redis keys of the load balancer (all under `<QUEUE_PREFIX>:lb:`). Standalone Redis (the Lua
@@ -42,6 +42,6 @@ export class LbKeys {
   podGone = (pod: string): string => `${this.base}gone:${pod}`;
   /** Heartbeat key prefix of libs/queues (`<prefix>:hb:pod:`). */
   get heartbeatPod(): string {
-    return `${this.prefix}:hb:pod:`;
+    return heartbeatKeys.pod('', this.prefix);
   }
 }
