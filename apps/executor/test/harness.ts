@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -296,6 +297,48 @@ export class PodDriver {
       { timeoutMs: 20_000 },
     );
     return readTransfer(this.h.commands, r.blob);
+  }
+
+  persist(sessionId: string): Promise<{ version: number; bytes: number; at: string }> {
+    return this.h.client.call(
+      this.queue,
+      PodJobDefs.persist,
+      { sessionId, tenant: 'acme' },
+      { timeoutMs: 60_000 },
+    );
+  }
+
+  async list(sessionId: string): Promise<Array<{ path: string; size: number; modifiedAt: string }>> {
+    const r = await this.h.client.call(
+      this.queue,
+      PodJobDefs.filesList,
+      { sessionId, tenant: 'acme' },
+      { timeoutMs: 20_000 },
+    );
+    return r.items;
+  }
+
+  del(sessionId: string, path: string): Promise<{ deleted: boolean }> {
+    return this.h.client.call(
+      this.queue,
+      PodJobDefs.filesDelete,
+      { sessionId, tenant: 'acme', path },
+      { timeoutMs: 20_000 },
+    );
+  }
+
+  /** Host path of a session's workspace (found by a marker file the session writes). */
+  async hostWorkspace(sessionId: string): Promise<string> {
+    const marker = `.where-${Math.random().toString(36).slice(2)}`;
+    await this.exec(sessionId, `open(${JSON.stringify(marker)}, "w").close()`);
+    for (const slot of readdirSync(this.cfg.WORKSPACE_ROOT)) {
+      const work = join(this.cfg.WORKSPACE_ROOT, slot, 'work');
+      if (existsSync(join(work, marker))) {
+        rmSync(join(work, marker));
+        return work;
+      }
+    }
+    throw new Error(`workspace of ${sessionId} not found under ${this.cfg.WORKSPACE_ROOT}`);
   }
 
   close(sessionId: string, deleteState = false): Promise<{ closed: boolean }> {
