@@ -139,14 +139,16 @@ describe('file API and snapshots while session code flips symlinks and directori
 import os, shutil
 n = 0
 while True:
-    os.makedirs("tree/sub", exist_ok=True)
-    for i in range(20):
-        open(f"tree/sub/f{i}", "w").close()
+    # (only this script makes links: after the unlink, tree/sub is a real directory or gone)
     try:
+        if os.path.islink("tree/sub"):
+            os.unlink("tree/sub")
+        os.makedirs("tree/sub", exist_ok=True)
+        for i in range(20):
+            open(f"tree/sub/f{i}", "w").close()
         os.rename("tree/sub", "tree/old")
         os.symlink(${JSON.stringify(decoy)}, "tree/sub")
-        shutil.rmtree("tree/old")
-        os.unlink("tree/sub")
+        shutil.rmtree("tree/old", ignore_errors=True)
     except OSError:
         pass
     n += 1

@@ -68,17 +68,17 @@ export async function eachLimit<T>(
 export async function walkTree(start: DirHandle, opts: WalkOptions): Promise<void> {
   const maxDepth = opts.maxDepth ?? MAX_DEPTH;
   const concurrency = opts.concurrency ?? 16;
-  const walk = async (dir: DirHandle, depth: number): Promise<void> => {
+  const walk = async (dir: DirHandle, rel: string, depth: number): Promise<void> => {
     let names: string[];
     try {
       names = await dir.names(opts.maxDirEntries);
     } catch (err) {
-      if (isRaceError(err)) return opts.onVanished?.(dir.path);
+      if (isRaceError(err)) return opts.onVanished?.(rel);
       throw err;
     }
     const subdirs: string[] = [];
     await eachLimit(names, concurrency, async (name) => {
-      const path = joinPath(dir.path, name);
+      const path = joinPath(rel, name);
       let stat: Stats;
       try {
         stat = await dir.lstat(name);
@@ -92,14 +92,14 @@ export async function walkTree(start: DirHandle, opts: WalkOptions): Promise<voi
     });
     subdirs.sort();
     for (const name of subdirs) {
-      const path = joinPath(dir.path, name);
+      const path = joinPath(rel, name);
       if (depth + 1 > maxDepth) {
         opts.onTooDeep?.(path);
         continue;
       }
       let child: DirHandle;
       try {
-        child = await dir.child(name, path);
+        child = await dir.child(name, joinPath(dir.path, name));
       } catch (err) {
         if (isRaceError(err)) {
           opts.onVanished?.(path);
@@ -108,13 +108,13 @@ export async function walkTree(start: DirHandle, opts: WalkOptions): Promise<voi
         throw err;
       }
       try {
-        await walk(child, depth + 1);
+        await walk(child, path, depth + 1);
       } finally {
         await child.close();
       }
     }
   };
-  await walk(start, 1);
+  await walk(start, '', 1);
 }
 
 /** Attempts at emptying a directory that session code keeps filling. */

@@ -370,6 +370,8 @@ export class WorkspaceFs {
    */
   createWriteStream(path: string, opts: WriteOptions = {}): { stream: Writable; done: Promise<EntryInfo> } {
     const stream = new PassThrough({ highWaterMark: READ_CHUNK_BYTES });
+    // An error (destroy by the writer, or a failed write) is reported through `done`.
+    stream.on('error', () => undefined);
     const done = this.writeFile(path, stream, opts);
     done.catch((err: unknown) => stream.destroy(err as Error));
     return { stream, done };
