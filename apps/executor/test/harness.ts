@@ -211,21 +211,14 @@ export function executorConfig(
   });
 }
 
-/** A running in-process executor and helpers that drive it through its queue, as the load balancer does. */
-export class PodDriver {
+/** Helpers that drive an executor (in this process or another) through its queue, as the load balancer does. */
+export class PodClient {
   private n = 0;
 
   constructor(
     readonly h: Harness,
     readonly cfg: ExecutorConfig,
-    readonly app: NestFastifyApplication,
   ) {}
-
-  static async start(h: Harness, template: string, extra: Record<string, string> = {}): Promise<PodDriver> {
-    const cfg = executorConfig(h, template, extra);
-    const app = await startExecutor(cfg, ['warn', 'error']);
-    return new PodDriver(h, cfg, app);
-  }
 
   get queue(): string {
     return podQueueName(this.cfg.POD_NAME);
@@ -348,6 +341,23 @@ export class PodDriver {
       { sessionId, tenant: 'acme', deleteState, reason: 'deleted' },
       { timeoutMs: 20_000 },
     );
+  }
+}
+
+/** A running in-process executor, driven through its queue. */
+export class PodDriver extends PodClient {
+  constructor(
+    h: Harness,
+    cfg: ExecutorConfig,
+    readonly app: NestFastifyApplication,
+  ) {
+    super(h, cfg);
+  }
+
+  static async start(h: Harness, template: string, extra: Record<string, string> = {}): Promise<PodDriver> {
+    const cfg = executorConfig(h, template, extra);
+    const app = await startExecutor(cfg, ['warn', 'error']);
+    return new PodDriver(h, cfg, app);
   }
 
   async stop(): Promise<void> {
