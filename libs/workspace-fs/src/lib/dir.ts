@@ -1,11 +1,11 @@
-import { constants as C, type Dir, type Stats } from 'node:fs';
+import { constants as C, type Stats } from 'node:fs';
 import {
   lchown,
   lstat,
   lutimes,
   mkdir,
   open,
-  opendir,
+  readdir,
   readlink,
   rename,
   rmdir,
@@ -92,27 +92,17 @@ export class DirHandle {
   }
 
   /**
-   * The entry names, at most `max` (more → `too_large`). Streamed with opendir so a directory of a
-   * million entries is refused without holding them all.
+   * The entry names, at most `max` (more → `too_large`). One getdents pass (readdir); the slot's
+   * inode limit (tmpfs `nr_inodes`) bounds what a directory can hold.
    */
   async names(max = Number.POSITIVE_INFINITY): Promise<string[]> {
-    const out: string[] = [];
-    const dir: Dir = await opendir(this.procPath, { bufferSize: 256 });
-    try {
-      for (;;) {
-        const d = await dir.read();
-        if (!d) break;
-        if (out.length >= max) {
-          throw new WorkspaceFsError(
-            WorkspaceFsErrorCodes.tooLarge,
-            this.path,
-            `directory "${this.path || '.'}" has more than ${max} entries`,
-          );
-        }
-        out.push(d.name);
-      }
-    } finally {
-      await dir.close().catch(() => undefined);
+    const out = await readdir(this.procPath);
+    if (out.length > max) {
+      throw new WorkspaceFsError(
+        WorkspaceFsErrorCodes.tooLarge,
+        this.path,
+        `directory "${this.path || '.'}" has more than ${max} entries`,
+      );
     }
     return out;
   }

@@ -85,6 +85,21 @@ export async function readAll(fh: FileHandle, size: number, maxBytes: number, pa
   return len === buf.length ? buf : buf.subarray(0, len);
 }
 
+/**
+ * Reads `size` bytes from offset 0 (fewer if the file is shorter now). No extra read to find EOF:
+ * a file that grew meanwhile is caught by the caller's second fstat (size changed).
+ */
+async function readExact(fh: FileHandle, size: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(size);
+  let len = 0;
+  while (len < size) {
+    const { bytesRead } = await fh.read(buf, len, size - len, len);
+    if (bytesRead === 0) break;
+    len += bytesRead;
+  }
+  return len === size ? buf : buf.subarray(0, len);
+}
+
 /** Chunks of the file read through the descriptor, from offset 0 to EOF, at most `maxBytes`. */
 export async function* readChunks(
   fh: FileHandle,
@@ -160,7 +175,8 @@ export async function readConsistent(
     }
     const { fh, stat: before } = opened;
     try {
-      const content = await readAll(fh, before.size, opts.maxBytes, path);
+      if (before.size > opts.maxBytes) throw tooLarge(path, opts.maxBytes);
+      const content = await readExact(fh, before.size);
       const after = await fh.stat();
       if (content.length !== before.size || !sameVersion(before, after)) continue;
       const hash = createHash('sha256').update(content).digest('hex');
