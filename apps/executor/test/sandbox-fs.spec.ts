@@ -7,6 +7,7 @@ import {
   createPipeRef,
   pipeKeys,
   readPipe,
+  writePipe,
   type EntryInfo,
 } from '@executor/queues';
 import { PodDriver, startHarness, type Harness } from './harness';
@@ -177,7 +178,6 @@ describe('filesystem jobs on sandbox paths (fs.*)', () => {
     await writeFile(pod, id, 'big.bin', bytes(Buffer.from('old')));
     const pipe = createPipeRef(h.prefix, 256 * 1024);
     const job = call(pod, PodJobDefs.fsWrite, id, { path: 'big.bin', pipe }).catch((e: unknown) => e);
-    const { writePipe } = await import('@executor/queues');
     // 40 MB offered: far more than the limit plus the window, so the writer is still writing when told to stop.
     async function* endless(): AsyncGenerator<Buffer> {
       const mb = Buffer.alloc(MiB, 7);
@@ -228,7 +228,6 @@ describe('filesystem jobs on sandbox paths (fs.*)', () => {
     const pipe = createPipeRef(h.prefix, chunk);
     upRef = pipeKeys(pipe).data;
     const job = call(pod, PodJobDefs.fsWrite, id, { path: 'ten.bin', pipe });
-    const { writePipe } = await import('@executor/queues');
     await writePipe(probe, pipe, sampled(), { timeoutMs: 20_000 });
     expect((await job).entry.size).toBe(data.length);
 
