@@ -172,6 +172,15 @@ function readInt(file: string, field?: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** mkdir that tolerates an existing directory (never recursive: cgroupfs and /proc answer oddly to that). */
+function ensureDir(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
 function writable(path: string): boolean {
   try {
     accessSync(path, constants.W_OK);
@@ -251,7 +260,7 @@ export class Cgroups {
   private setupV1(o: OwnCgroup): string {
     if (!writable(o.dir)) throw new Error('own cgroup is not writable (not delegated)');
     const dir = join(o.dir, this.name);
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
     this.cleanChildren(dir);
     return dir;
   }
@@ -268,7 +277,7 @@ export class Cgroups {
       // The hierarchy's real root has no cgroup.type and is exempt from the no-internal-processes rule.
       if (existsSync(join(o.dir, 'cgroup.type')) && readPids(o.dir).length) {
         const leaf = join(o.dir, 'executor');
-        mkdirSync(leaf, { recursive: true });
+        ensureDir(leaf);
         for (const pid of readPids(o.dir)) {
           try {
             writeFileSync(join(leaf, 'cgroup.procs'), String(pid));
@@ -280,7 +289,7 @@ export class Cgroups {
       writeFileSync(join(o.dir, 'cgroup.subtree_control'), enable);
     }
     const dir = join(o.dir, this.name);
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
     this.cleanChildren(dir);
     if (!enabled(dir)) writeFileSync(join(dir, 'cgroup.subtree_control'), enable);
     return dir;

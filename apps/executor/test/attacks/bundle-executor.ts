@@ -72,6 +72,9 @@ function delegateCgroups(name: string, uid: number): { procs: string[]; remove: 
   return { procs: dirs.map((d) => join(d, 'cgroup.procs')), remove: () => dirs.forEach(removeTree) };
 }
 
+/** A PodDriver of the bundle in a child process. */
+export type BundlePod = PodDriver & { log: string[]; pid: number; exited: Promise<void> };
+
 export interface BundleOptions {
   /** Run as this uid (non-root) instead of root. */
   uid?: number;
@@ -93,7 +96,7 @@ export async function startBundlePod(
   template: string,
   extra: Record<string, string>,
   opts: BundleOptions = {},
-): Promise<PodDriver & { log: string[]; pid: number }> {
+): Promise<BundlePod> {
   if (!existsSync(BUNDLE)) throw new Error(`${BUNDLE} is missing: run \`npx nx build executor\` first`);
   const n = ++counter;
   const cfg = executorConfig(h, template, {
@@ -155,6 +158,7 @@ export async function startBundlePod(
     { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' },
   );
   const log: string[] = [];
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     await waitForLine(child, new RegExp(`executor ${cfg.POD_NAME} ready`), log);
   } catch (err) {
@@ -172,8 +176,9 @@ export async function startBundlePod(
     for (const c of cleanups.reverse()) c();
     rmSync(cfg.WORKSPACE_ROOT, { recursive: true, force: true });
   };
-  const pod = new PodDriver(h, cfg, undefined as never, stop) as PodDriver & { log: string[]; pid: number };
+  const pod = new PodDriver(h, cfg, undefined as never, stop) as BundlePod;
   pod.log = log;
   pod.pid = child.pid as number;
+  pod.exited = exited;
   return pod;
 }
