@@ -26,14 +26,18 @@ export interface SlotOptions {
   refuse?: string;
 }
 
-/** Prepares WORKSPACE_ROOT: a real directory of this uid (not a symlink), no mounts or slots of a crashed executor. */
+/**
+ * Prepares WORKSPACE_ROOT: a real directory (not a symlink) owned by this uid or by root (a volume such as an
+ * emptyDir) — never one another user could have created (e.g. in a shared /tmp) — without the mounts or slots
+ * of a crashed executor.
+ */
 export function prepareWorkspaceRoot(root: string): void {
   mkdirSync(root, { recursive: true, mode: 0o711 });
   const st = lstatSync(root);
   const uid = process.getuid?.() ?? 0;
-  if (!st.isDirectory() || st.uid !== uid)
-    throw new Error(`WORKSPACE_ROOT ${root} must be a directory owned by uid ${uid} (not a symlink)`);
-  chmodSync(root, 0o711);
+  if (!st.isDirectory() || (st.uid !== uid && st.uid !== 0))
+    throw new Error(`WORKSPACE_ROOT ${root} must be a directory owned by uid ${uid} or root (not a symlink)`);
+  if (st.uid === uid) chmodSync(root, 0o711);
   // Slot tmpfs mounts of a previous executor of this pod that crashed.
   for (const m of mountsUnder(root)) if (m !== root) unmount(m);
   for (const name of readdirSync(root)) {
