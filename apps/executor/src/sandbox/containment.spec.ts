@@ -79,6 +79,16 @@ describe('assessContainment', () => {
     expect(withCg.warnings.join('\n')).toMatch(/no per-slot tmpfs/);
   });
 
+  it('warns when the workspace quota is not below the memory limit', () => {
+    const r = assessContainment({
+      ...base,
+      tmpfs: { enabled: true, maxBytes: 600, maxFiles: 1 },
+      memoryBytes: 512,
+    });
+    expect(r.ready).toBe(true);
+    expect(r.warnings.join('\n')).toMatch(/WORKSPACE_MAX_BYTES \(600\) is not below MEMORY_LIMIT_MB/);
+  });
+
   it('SANDBOX=none is ready but says what it gives up', () => {
     const r = assessContainment({ ...base, mode: 'none', seccomp: undefined });
     expect(r).toMatchObject({

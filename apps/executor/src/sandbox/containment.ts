@@ -42,6 +42,8 @@ export interface ContainmentFacts {
   /** Why bwrap cannot run the sandbox here (missing binary, user namespaces unavailable …). */
   bwrapError?: string;
   network: boolean;
+  /** MEMORY_LIMIT_MB in bytes (tmpfs pages written by session code count toward it). */
+  memoryBytes?: number;
 }
 
 /** Derives the containment report: which invariants hold, and whether sessions may be opened. */
@@ -79,6 +81,10 @@ export function assessContainment(f: ContainmentFacts): ContainmentReport {
   if (!f.tmpfs.enabled)
     warnings.push(
       'no per-slot tmpfs (needs a root executor): workspace bytes/files are bounded only by RLIMIT_FSIZE per file and by the volume of WORKSPACE_ROOT (size it, e.g. an emptyDir sizeLimit)',
+    );
+  if (f.tmpfs.enabled && f.memoryBytes !== undefined && f.tmpfs.maxBytes >= f.memoryBytes)
+    warnings.push(
+      `WORKSPACE_MAX_BYTES (${f.tmpfs.maxBytes}) is not below MEMORY_LIMIT_MB (${f.memoryBytes} bytes): files a session writes count toward its memory limit, a full workspace leaves its processes no memory`,
     );
   if (f.network) warnings.push('ALLOW_NETWORK=true: sessions get the pod network by default');
 

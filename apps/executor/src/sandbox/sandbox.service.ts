@@ -136,6 +136,7 @@ export class SandboxService implements OnApplicationShutdown {
       seccompError,
       bwrapError,
       network: cfg.ALLOW_NETWORK,
+      memoryBytes,
     });
     const limits: CgroupLimits = {
       pidsMax: cfg.MAX_PROCESSES,
