@@ -98,8 +98,18 @@ describe('cgroup v2 delegation (real cgroup2 mount)', () => {
       for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) rm(join(d, e.name));
       rmdirSync(d);
     };
-    rm(own);
-    if (enabledHere) writeFileSync(join(base, 'cgroup.subtree_control'), '-hugetlb');
+    try {
+      rm(own);
+    } finally {
+      // Put the machine back as found (EBUSY when another run's cgroups still use it: then it stays on).
+      if (enabledHere) {
+        try {
+          writeFileSync(join(base, 'cgroup.subtree_control'), '-hugetlb');
+        } catch {
+          // another run of this suite is using it
+        }
+      }
+    }
   });
 
   it('moves the processes of its own cgroup into a leaf, enables the controller, creates joinable slots', async () => {
@@ -107,6 +117,7 @@ describe('cgroup v2 delegation (real cgroup2 mount)', () => {
     mkdirSync(own);
     // a process standing in for the executor, inside its own cgroup
     const sleeper = spawn('/bin/sleep', ['60'], { stdio: 'ignore' });
+    const sleeperExited = new Promise<void>((r) => sleeper.once('exit', () => r()));
     writeFileSync(join(own, 'cgroup.procs'), String(sleeper.pid));
     try {
       const c = new Cgroups('executor-pod', [
@@ -136,6 +147,7 @@ describe('cgroup v2 delegation (real cgroup2 mount)', () => {
       expect(existsSync(join(own, 'executor-pod'))).toBe(false);
     } finally {
       sleeper.kill('SIGKILL');
+      await sleeperExited; // out of the cgroup before afterAll removes it
     }
   });
 });
