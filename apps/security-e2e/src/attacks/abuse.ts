@@ -1,0 +1,170 @@
+// Invariant 7 (abuse): per-tenant rate limits and quotas answer 429 with Retry-After and
+// retryAfterSeconds; JSON bodies are capped at 2 MiB; a retried POST with an Idempotency-Key
+// runs once.
+import type { ApiResponse, Session } from '../driver/api';
+import { Breach, InvalidProbe, nonce } from '../driver/probe';
+import { attack, type Attack } from './types';
+
+const RATE_CAP = Number(process.env['SECURITY_E2E_RATE_CAP'] ?? 3000);
+const SESSION_CAP = Number(process.env['SECURITY_E2E_SESSION_CAP'] ?? 60);
+const INFLIGHT_CAP = Number(process.env['SECURITY_E2E_INFLIGHT_CAP'] ?? 64);
+
+type ErrorBody = { error?: { code?: string; message?: string }; retryAfterSeconds?: number };
+
+/** A proper 429: Retry-After (seconds) header and retryAfterSeconds in the body. */
+function check429(what: string, r: ApiResponse<ErrorBody>): string {
+  const header = r.headers.get('retry-after');
+  const body = r.body?.retryAfterSeconds ?? (r.body?.error as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+  const bad: string[] = [];
+  if (!header || !/^\d+$/.test(header)) bad.push(`Retry-After header ${JSON.stringify(header)}`);
+  if (typeof body !== 'number') bad.push('no retryAfterSeconds in the body');
+  if (r.body?.error?.code !== 'rate_limited') bad.push(`error code ${r.body?.error?.code}`);
+  if (bad.length) throw new Breach(`${what}: 429 without ${bad.join(', ')}`);
+  return `429 rate_limited, Retry-After ${header}, retryAfterSeconds ${body}`;
+}
+
+async function waitOut(r: ApiResponse<unknown>): Promise<void> {
+  const s = Number(r.headers.get('retry-after') ?? '1');
+  await new Promise((res) => setTimeout(res, Math.min(Number.isFinite(s) ? s : 1, 60) * 1000 + 200));
+}
+
+export const abuseAttacks: Attack[] = [
+  attack(
+    7,
+    'rate-limit',
+    async (ctx) => {
+      let ok = 0;
+      const t0 = Date.now();
+      for (let sent = 0; sent < RATE_CAP && Date.now() - t0 < 60_000; sent += 20) {
+        const rs = await Promise.all(
+          Array.from({ length: 20 }, () => ctx.b.request<ErrorBody>('GET', '/v1/sessions', undefined, { no429Retry: true })),
+        );
+        const limited = rs.find((r) => r.status === 429);
+        ok += rs.filter((r) => r.status === 200).length;
+        if (limited) {
+          if (!ok) throw new InvalidProbe('control: no request was served before the limit');
+          const detail = check429('GET /v1/sessions', limited);
+          const other = await ctx.a.request('GET', '/v1/sessions', undefined, { no429Retry: true });
+          await waitOut(limited);
+          if (other.status === 429) throw new Breach('one tenant exhausting its limit rate-limits another tenant');
+          return `${ok} requests served, then ${detail}; the other tenant unaffected`;
+        }
+      }
+      throw new Breach(`no rate limit: ${ok} requests in ${Date.now() - t0} ms all served`);
+    },
+    { timeoutMs: 180_000 },
+  ),
+
+  attack(
+    7,
+    'session-quota',
+    async (ctx) => {
+      const made: Session[] = [];
+      try {
+        for (let i = 0; i < SESSION_CAP; i++) {
+          const r = await ctx.b.request<Session & ErrorBody>('POST', '/v1/sessions', { template: ctx.target.pythonTemplate }, { no429Retry: true });
+          if (r.status === 201) {
+            made.push(r.body);
+            continue;
+          }
+          if (r.status === 429) {
+            if (r.body?.error?.code !== 'rate_limited' && !r.headers.get('retry-after')) throw new Breach('429 without Retry-After');
+            if (!made.length) throw new InvalidProbe('control: not a single session was created');
+            return `${made.length} sessions, then ${check429('POST /v1/sessions', r)}`;
+          }
+          throw new Breach(`no session quota before HTTP ${r.status} (${r.body?.error?.code}) after ${made.length} sessions`);
+        }
+        throw new Breach(`no session quota: ${made.length} sessions created`);
+      } finally {
+        for (const s of made) await ctx.b.deleteSession(s.id).catch(() => undefined);
+      }
+    },
+    { timeoutMs: 300_000 },
+  ),
+
+  attack(
+    7,
+    'executions-in-flight-quota',
+    async (ctx) => {
+      const sessions: Session[] = [];
+      try {
+        for (let i = 0; i < 4; i++) sessions.push(await ctx.session({ api: ctx.b }));
+        const calls = Array.from({ length: INFLIGHT_CAP }, (_, i) =>
+          ctx.b.request<ErrorBody>(
+            'POST',
+            `/v1/sessions/${(sessions[i % sessions.length] as Session).id}/executions`,
+            { code: 'import time\ntime.sleep(2)', timeoutMs: 120_000 },
+            { no429Retry: true, timeoutMs: 300_000 },
+          ),
+        );
+        const rs = await Promise.all(calls);
+        const limited = rs.find((r) => r.status === 429);
+        const served = rs.filter((r) => r.status === 200).length;
+        if (!limited) throw new Breach(`no in-flight quota: ${served} of ${INFLIGHT_CAP} concurrent executions accepted`);
+        if (!served) throw new InvalidProbe('control: no execution was served');
+        return `${served} served, ${rs.filter((r) => r.status === 429).length} refused: ${check429('POST executions', limited)}`;
+      } finally {
+        for (const s of sessions) await ctx.drop(ctx.b, s.id);
+      }
+    },
+    { timeoutMs: 600_000 },
+  ),
+
+  attack(7, 'json-body-over-2mib', async (ctx) => {
+    const ok = await ctx.a.request('POST', '/v1/sessions', { template: ctx.target.pythonTemplate, metadata: { note: 'x'.repeat(1000) } });
+    if (ok.status !== 201) throw new InvalidProbe(`control: a small body → ${ok.status}`);
+    await ctx.a.deleteSession((ok.body as unknown as Session).id);
+    const big = JSON.stringify({ template: ctx.target.pythonTemplate, metadata: { note: 'x'.repeat(2 * 1024 * 1024 + 1024) } });
+    const t0 = Date.now();
+    const r = await ctx.a.request<ErrorBody>('POST', '/v1/sessions', undefined, { raw: big, contentType: 'application/json' });
+    if (r.status === 201) await ctx.a.deleteSession((r.body as unknown as Session).id);
+    if (r.status !== 413) throw new Breach(`a ${(big.length / 2 ** 20).toFixed(1)} MiB JSON body → ${r.status}, expected 413`);
+    const five = 'x'.repeat(5 * 1024 * 1024);
+    const r5 = await ctx.a.request<ErrorBody>('POST', '/v1/pools', undefined, { raw: `{"name":"${five}"}`, contentType: 'application/json' });
+    if (r5.status !== 413) throw new Breach(`a 5 MiB JSON body to /v1/pools → ${r5.status}, expected 413`);
+    return `2 MiB + 1 KiB → 413 ${r.body?.error?.code} in ${Date.now() - t0} ms; 5 MiB → 413`;
+  }),
+
+  attack(7, 'code-over-1mib', async (ctx) => {
+    const s = await ctx.attacker();
+    const r = await ctx.a.request<ErrorBody>('POST', `/v1/sessions/${s.id}/executions`, { code: `# ${'x'.repeat(1024 * 1024 + 10)}` });
+    if (r.status !== 413) throw new Breach(`1 MiB of code → ${r.status}, expected 413`);
+    return `413 ${r.body?.error?.code}`;
+  }),
+
+  attack(7, 'idempotent-execution', async (ctx) => {
+    const s = await ctx.session();
+    const key = `sec-e2e-${nonce()}`;
+    const code = `import uuid\nwith open("runs.txt", "a") as f:\n    f.write("run\\n")\nprint(uuid.uuid4())`;
+    const first = await ctx.a.request<{ id: string; stdout: string }>('POST', `/v1/sessions/${s.id}/executions`, { code }, { headers: { 'idempotency-key': key } });
+    if (first.status !== 200) throw new InvalidProbe(`control: the first POST → ${first.status}`);
+    const again = await ctx.a.request<{ id: string; stdout: string }>('POST', `/v1/sessions/${s.id}/executions`, { code }, { headers: { 'idempotency-key': key } });
+    const key2 = `sec-e2e-${nonce()}`;
+    const concurrent = await Promise.all(
+      [0, 1, 2].map(() =>
+        ctx.a.request<{ id: string; stdout: string }>('POST', `/v1/sessions/${s.id}/executions`, { code }, { headers: { 'idempotency-key': key2 } }),
+      ),
+    );
+    const runs = await ctx.a.request('GET', `/v1/sessions/${s.id}/files/runs.txt`);
+    const count = runs.raw.toString().split('\n').filter(Boolean).length;
+    const bad: string[] = [];
+    if (again.status !== 200 || again.body.stdout !== first.body.stdout) bad.push(`the retry answered differently (${again.status})`);
+    const stdouts = new Set(concurrent.filter((r) => r.status === 200).map((r) => r.body.stdout));
+    if (stdouts.size > 1) bad.push('concurrent retries got different answers');
+    if (count !== 2) bad.push(`the code ran ${count} times for 2 idempotency keys (5 POSTs)`);
+    if (bad.length) throw new Breach(bad.join('; '));
+    return `5 POSTs with 2 keys ran 2 times; retries returned the first answer`;
+  }),
+
+  attack(7, 'idempotent-session-create', async (ctx) => {
+    const key = `sec-e2e-${nonce()}`;
+    const rs = [];
+    for (let i = 0; i < 2; i++)
+      rs.push(await ctx.a.request<Session>('POST', '/v1/sessions', { template: ctx.target.pythonTemplate }, { headers: { 'idempotency-key': key } }));
+    const ids = [...new Set(rs.filter((r) => r.status === 201 || r.status === 200).map((r) => r.body.id))];
+    for (const id of ids) await ctx.a.deleteSession(id);
+    if (!ids.length) throw new InvalidProbe('control: no session created');
+    if (ids.length > 1) throw new Breach(`a retried POST /v1/sessions created ${ids.length} sessions`);
+    return 'a retried POST /v1/sessions returned the same session';
+  }),
+];
