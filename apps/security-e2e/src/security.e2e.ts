@@ -2,6 +2,8 @@
 // as `npm start` starts it by default (local mode), or against any deployment given by
 // SECURITY_E2E_BASE_URL + keys (remote mode: the attacks that need this machine's host are left
 // out). Each attack proves it ran; the table of outcomes is printed at the end.
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ALL_ATTACKS } from './attacks';
 import { neighbourReport } from './attacks/limits';
 import { INVARIANTS } from './attacks/types';
@@ -13,12 +15,21 @@ import { remoteTargetFromEnv } from './driver/target';
 const remote = process.env['SECURITY_E2E_MODE'] === 'remote' || !!process.env['SECURITY_E2E_BASE_URL'];
 const attacks = ALL_ATTACKS.filter((a) => !remote || !a.local);
 const results: AttackResult[] = [];
+const progressDir = join(ROOT, 'tmp', 'security-e2e');
+const progress = join(progressDir, 'progress.log');
+
+/** One line per attack as it ends (Jest shows console output only when the file ends). */
+function note(r: AttackResult): void {
+  appendFileSync(progress, `${new Date().toISOString()} ${r.outcome.padEnd(9)} ${r.name} (${r.ms} ms): ${r.detail.replace(/\s+/g, ' ').slice(0, 300)}\n`);
+}
 
 describe(`security: issue 13 invariants (${remote ? 'remote' : 'npm start defaults'})`, () => {
   let platform: LocalPlatform | undefined;
   let ctx: AttackContext;
 
   beforeAll(async () => {
+    mkdirSync(progressDir, { recursive: true });
+    writeFileSync(progress, '');
     if (remote) {
       ctx = new AttackContext(remoteTargetFromEnv());
     } else {
@@ -47,9 +58,11 @@ describe(`security: issue 13 invariants (${remote ? 'remote' : 'npm start defaul
         try {
           const detail = await a.run(ctx);
           results.push({ name: a.name, invariant: a.invariant, outcome: 'contained', detail, ms: Date.now() - t0 });
+          note(results[results.length - 1] as AttackResult);
         } catch (err) {
           const c = classify(err);
           results.push({ name: a.name, invariant: a.invariant, ...c, ms: Date.now() - t0 });
+          note(results[results.length - 1] as AttackResult);
           throw new Error(`${c.outcome}: ${c.detail}`);
         }
       },

@@ -157,8 +157,9 @@ export const tenancyAttacks: Attack[] = [
       if (basic.status !== 403) bad.push(`${p} tenant basic → ${basic.status}`);
       if (anon.status !== 401) bad.push(`${p} no key → ${anon.status}`);
     }
-    const pause = await ctx.a.request('PUT', '/admin/queues/api/queues/pause', {});
-    if (pause.status !== 403) bad.push(`tenant PUT pause → ${pause.status}`);
+    // a write through the UI's API, aimed at a queue that does not exist (never pause real queues)
+    const pause = await ctx.a.request('PUT', `/admin/queues/api/queues/sec-e2e-${nonce()}/pause`, {});
+    if (pause.status !== 403) bad.push(`tenant PUT …/pause → ${pause.status}`);
     if (bad.length) throw new Breach(bad.join('; '));
     if (!ctx.admin) throw new InvalidProbe('no admin key: cannot prove the admin UI opens for admins');
     const ok = await ctx.admin.request('GET', '/admin/queues/api/queues');
