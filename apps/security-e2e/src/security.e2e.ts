@@ -20,7 +20,10 @@ const progress = join(progressDir, 'progress.log');
 
 /** One line per attack as it ends (Jest shows console output only when the file ends). */
 function note(r: AttackResult): void {
-  appendFileSync(progress, `${new Date().toISOString()} ${r.outcome.padEnd(9)} ${r.name} (${r.ms} ms): ${r.detail.replace(/\s+/g, ' ').slice(0, 300)}\n`);
+  appendFileSync(
+    progress,
+    `${new Date().toISOString()} ${r.outcome.padEnd(9)} ${r.name} (${r.ms} ms): ${r.detail.replace(/\s+/g, ' ').slice(0, 300)}\n`,
+  );
 }
 
 describe(`security: issue 13 invariants (${remote ? 'remote' : 'npm start defaults'})`, () => {
@@ -44,10 +47,18 @@ describe(`security: issue 13 invariants (${remote ? 'remote' : 'npm start defaul
     if (!results.length) return;
     const table = renderTable(results);
     const n = neighbourReport
-      .map((r) => `  ${r.bomb.padEnd(14)} n=${r.n} p50=${r.p50.toFixed(0)}ms p99=${r.p99.toFixed(0)}ms max=${r.max.toFixed(0)}ms errors=${r.errors}`)
+      .map(
+        (r) =>
+          `  ${r.bomb.padEnd(14)} n=${r.n} p50=${r.p50.toFixed(0)}ms p99=${r.p99.toFixed(0)}ms max=${r.max.toFixed(0)}ms errors=${r.errors}`,
+      )
       .join('\n');
-    const file = writeResults(ROOT, results, { mode: remote ? 'remote' : 'local', neighbour: neighbourReport });
-    process.stdout.write(`\n${table}\n\nneighbour print(1) latency during each bomb:\n${n || '  (none measured)'}\n\nresults: ${file}\n`);
+    const file = writeResults(ROOT, results, {
+      mode: remote ? 'remote' : 'local',
+      neighbour: neighbourReport,
+    });
+    process.stdout.write(
+      `\n${table}\n\nneighbour print(1) latency during each bomb:\n${n || '  (none measured)'}\n\nresults: ${file}\n`,
+    );
   }, 180_000);
 
   for (const a of attacks) {
@@ -57,7 +68,13 @@ describe(`security: issue 13 invariants (${remote ? 'remote' : 'npm start defaul
         const t0 = Date.now();
         try {
           const detail = await a.run(ctx);
-          results.push({ name: a.name, invariant: a.invariant, outcome: 'contained', detail, ms: Date.now() - t0 });
+          results.push({
+            name: a.name,
+            invariant: a.invariant,
+            outcome: 'contained',
+            detail,
+            ms: Date.now() - t0,
+          });
           note(results[results.length - 1] as AttackResult);
         } catch (err) {
           const c = classify(err);

@@ -14,7 +14,9 @@ type ErrorBody = { error?: { code?: string; message?: string }; retryAfterSecond
 /** A proper 429: Retry-After (seconds) header and retryAfterSeconds in the body. */
 function check429(what: string, r: ApiResponse<ErrorBody>): string {
   const header = r.headers.get('retry-after');
-  const body = r.body?.retryAfterSeconds ?? (r.body?.error as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+  const body =
+    r.body?.retryAfterSeconds ??
+    (r.body?.error as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
   const bad: string[] = [];
   if (!header || !/^\d+$/.test(header)) bad.push(`Retry-After header ${JSON.stringify(header)}`);
   if (typeof body !== 'number') bad.push('no retryAfterSeconds in the body');
@@ -37,7 +39,9 @@ export const abuseAttacks: Attack[] = [
       const t0 = Date.now();
       for (let sent = 0; sent < RATE_CAP && Date.now() - t0 < 60_000; sent += 20) {
         const rs = await Promise.all(
-          Array.from({ length: 20 }, () => ctx.b.request<ErrorBody>('GET', '/v1/sessions', undefined, { no429Retry: true })),
+          Array.from({ length: 20 }, () =>
+            ctx.b.request<ErrorBody>('GET', '/v1/sessions', undefined, { no429Retry: true }),
+          ),
         );
         const limited = rs.find((r) => r.status === 429);
         ok += rs.filter((r) => r.status === 200).length;
@@ -46,7 +50,8 @@ export const abuseAttacks: Attack[] = [
           const detail = check429('GET /v1/sessions', limited);
           const other = await ctx.a.request('GET', '/v1/sessions', undefined, { no429Retry: true });
           await waitOut(limited);
-          if (other.status === 429) throw new Breach('one tenant exhausting its limit rate-limits another tenant');
+          if (other.status === 429)
+            throw new Breach('one tenant exhausting its limit rate-limits another tenant');
           return `${ok} requests served, then ${detail}; the other tenant unaffected`;
         }
       }
@@ -62,17 +67,25 @@ export const abuseAttacks: Attack[] = [
       const made: Session[] = [];
       try {
         for (let i = 0; i < SESSION_CAP; i++) {
-          const r = await ctx.b.request<Session & ErrorBody>('POST', '/v1/sessions', { template: ctx.target.pythonTemplate }, { no429Retry: true });
+          const r = await ctx.b.request<Session & ErrorBody>(
+            'POST',
+            '/v1/sessions',
+            { template: ctx.target.pythonTemplate },
+            { no429Retry: true },
+          );
           if (r.status === 201) {
             made.push(r.body);
             continue;
           }
           if (r.status === 429) {
-            if (r.body?.error?.code !== 'rate_limited' && !r.headers.get('retry-after')) throw new Breach('429 without Retry-After');
+            if (r.body?.error?.code !== 'rate_limited' && !r.headers.get('retry-after'))
+              throw new Breach('429 without Retry-After');
             if (!made.length) throw new InvalidProbe('control: not a single session was created');
             return `${made.length} sessions, then ${check429('POST /v1/sessions', r)}`;
           }
-          throw new Breach(`no session quota before HTTP ${r.status} (${r.body?.error?.code}) after ${made.length} sessions`);
+          throw new Breach(
+            `no session quota before HTTP ${r.status} (${r.body?.error?.code}) after ${made.length} sessions`,
+          );
         }
         throw new Breach(`no session quota: ${made.length} sessions created`);
       } finally {
@@ -100,7 +113,8 @@ export const abuseAttacks: Attack[] = [
         const rs = await Promise.all(calls);
         const limited = rs.find((r) => r.status === 429);
         const served = rs.filter((r) => r.status === 200).length;
-        if (!limited) throw new Breach(`no in-flight quota: ${served} of ${INFLIGHT_CAP} concurrent executions accepted`);
+        if (!limited)
+          throw new Breach(`no in-flight quota: ${served} of ${INFLIGHT_CAP} concurrent executions accepted`);
         if (!served) throw new InvalidProbe('control: no execution was served');
         return `${served} served, ${rs.filter((r) => r.status === 429).length} refused: ${check429('POST executions', limited)}`;
       } finally {
@@ -111,23 +125,38 @@ export const abuseAttacks: Attack[] = [
   ),
 
   attack(7, 'json-body-over-2mib', async (ctx) => {
-    const ok = await ctx.a.request('POST', '/v1/sessions', { template: ctx.target.pythonTemplate, metadata: { note: 'x'.repeat(1000) } });
+    const ok = await ctx.a.request('POST', '/v1/sessions', {
+      template: ctx.target.pythonTemplate,
+      metadata: { note: 'x'.repeat(1000) },
+    });
     if (ok.status !== 201) throw new InvalidProbe(`control: a small body → ${ok.status}`);
     await ctx.a.deleteSession((ok.body as unknown as Session).id);
-    const big = JSON.stringify({ template: ctx.target.pythonTemplate, metadata: { note: 'x'.repeat(2 * 1024 * 1024 + 1024) } });
+    const big = JSON.stringify({
+      template: ctx.target.pythonTemplate,
+      metadata: { note: 'x'.repeat(2 * 1024 * 1024 + 1024) },
+    });
     const t0 = Date.now();
-    const r = await ctx.a.request<ErrorBody>('POST', '/v1/sessions', undefined, { raw: big, contentType: 'application/json' });
+    const r = await ctx.a.request<ErrorBody>('POST', '/v1/sessions', undefined, {
+      raw: big,
+      contentType: 'application/json',
+    });
     if (r.status === 201) await ctx.a.deleteSession((r.body as unknown as Session).id);
-    if (r.status !== 413) throw new Breach(`a ${(big.length / 2 ** 20).toFixed(1)} MiB JSON body → ${r.status}, expected 413`);
+    if (r.status !== 413)
+      throw new Breach(`a ${(big.length / 2 ** 20).toFixed(1)} MiB JSON body → ${r.status}, expected 413`);
     const five = 'x'.repeat(5 * 1024 * 1024);
-    const r5 = await ctx.a.request<ErrorBody>('POST', '/v1/pools', undefined, { raw: `{"name":"${five}"}`, contentType: 'application/json' });
+    const r5 = await ctx.a.request<ErrorBody>('POST', '/v1/pools', undefined, {
+      raw: `{"name":"${five}"}`,
+      contentType: 'application/json',
+    });
     if (r5.status !== 413) throw new Breach(`a 5 MiB JSON body to /v1/pools → ${r5.status}, expected 413`);
     return `2 MiB + 1 KiB → 413 ${r.body?.error?.code} in ${Date.now() - t0} ms; 5 MiB → 413`;
   }),
 
   attack(7, 'code-over-1mib', async (ctx) => {
     const s = await ctx.attacker();
-    const r = await ctx.a.request<ErrorBody>('POST', `/v1/sessions/${s.id}/executions`, { code: `# ${'x'.repeat(1024 * 1024 + 10)}` });
+    const r = await ctx.a.request<ErrorBody>('POST', `/v1/sessions/${s.id}/executions`, {
+      code: `# ${'x'.repeat(1024 * 1024 + 10)}`,
+    });
     if (r.status !== 413) throw new Breach(`1 MiB of code → ${r.status}, expected 413`);
     return `413 ${r.body?.error?.code}`;
   }),
@@ -136,19 +165,35 @@ export const abuseAttacks: Attack[] = [
     const s = await ctx.session();
     const key = `sec-e2e-${nonce()}`;
     const code = `import uuid\nwith open("runs.txt", "a") as f:\n    f.write("run\\n")\nprint(uuid.uuid4())`;
-    const first = await ctx.a.request<{ id: string; stdout: string }>('POST', `/v1/sessions/${s.id}/executions`, { code }, { headers: { 'idempotency-key': key } });
+    const first = await ctx.a.request<{ id: string; stdout: string }>(
+      'POST',
+      `/v1/sessions/${s.id}/executions`,
+      { code },
+      { headers: { 'idempotency-key': key } },
+    );
     if (first.status !== 200) throw new InvalidProbe(`control: the first POST → ${first.status}`);
-    const again = await ctx.a.request<{ id: string; stdout: string }>('POST', `/v1/sessions/${s.id}/executions`, { code }, { headers: { 'idempotency-key': key } });
+    const again = await ctx.a.request<{ id: string; stdout: string }>(
+      'POST',
+      `/v1/sessions/${s.id}/executions`,
+      { code },
+      { headers: { 'idempotency-key': key } },
+    );
     const key2 = `sec-e2e-${nonce()}`;
     const concurrent = await Promise.all(
       [0, 1, 2].map(() =>
-        ctx.a.request<{ id: string; stdout: string }>('POST', `/v1/sessions/${s.id}/executions`, { code }, { headers: { 'idempotency-key': key2 } }),
+        ctx.a.request<{ id: string; stdout: string }>(
+          'POST',
+          `/v1/sessions/${s.id}/executions`,
+          { code },
+          { headers: { 'idempotency-key': key2 } },
+        ),
       ),
     );
     const runs = await ctx.a.request('GET', `/v1/sessions/${s.id}/files/runs.txt`);
     const count = runs.raw.toString().split('\n').filter(Boolean).length;
     const bad: string[] = [];
-    if (again.status !== 200 || again.body.stdout !== first.body.stdout) bad.push(`the retry answered differently (${again.status})`);
+    if (again.status !== 200 || again.body.stdout !== first.body.stdout)
+      bad.push(`the retry answered differently (${again.status})`);
     const stdouts = new Set(concurrent.filter((r) => r.status === 200).map((r) => r.body.stdout));
     if (stdouts.size > 1) bad.push('concurrent retries got different answers');
     if (count !== 2) bad.push(`the code ran ${count} times for 2 idempotency keys (5 POSTs)`);
@@ -160,7 +205,14 @@ export const abuseAttacks: Attack[] = [
     const key = `sec-e2e-${nonce()}`;
     const rs = [];
     for (let i = 0; i < 2; i++)
-      rs.push(await ctx.a.request<Session>('POST', '/v1/sessions', { template: ctx.target.pythonTemplate }, { headers: { 'idempotency-key': key } }));
+      rs.push(
+        await ctx.a.request<Session>(
+          'POST',
+          '/v1/sessions',
+          { template: ctx.target.pythonTemplate },
+          { headers: { 'idempotency-key': key } },
+        ),
+      );
     const ids = [...new Set(rs.filter((r) => r.status === 201 || r.status === 200).map((r) => r.body.id))];
     for (const id of ids) await ctx.a.deleteSession(id);
     if (!ids.length) throw new InvalidProbe('control: no session created');

@@ -16,7 +16,9 @@ export function hostRead(path: string): string {
     if (!text.length) throw new Error('empty');
     return text;
   } catch (err) {
-    throw new InvalidProbe(`positive control failed: the test cannot read ${path} (${(err as Error).message})`);
+    throw new InvalidProbe(
+      `positive control failed: the test cannot read ${path} (${(err as Error).message})`,
+    );
   }
 }
 
@@ -52,7 +54,14 @@ async function readsBlocked(
 async function victim(
   ctx: AttackContext,
   where: (s: Session) => Promise<Session>,
-): Promise<{ attacker: Session; victim: Session; name: string; secret: string; cwd: string; hostPath?: string }> {
+): Promise<{
+  attacker: Session;
+  victim: Session;
+  name: string;
+  secret: string;
+  cwd: string;
+  hostPath?: string;
+}> {
   const attacker = await ctx.attacker();
   const v = await where(attacker);
   const n = nonce();
@@ -115,10 +124,7 @@ export function findHostFile(ctx: AttackContext, name: string): string | undefin
 }
 
 /** The attacker looks for the victim's file everywhere it can think of. */
-async function hunt(
-  ctx: AttackContext,
-  v: Awaited<ReturnType<typeof victim>>,
-): Promise<string> {
+async function hunt(ctx: AttackContext, v: Awaited<ReturnType<typeof victim>>): Promise<string> {
   const { R } = await ctx.py<{ found: Array<{ path: string; r: Attempt }>; tried: number }>(
     v.attacker,
     `name, secret = P["name"], P["secret"]
@@ -152,8 +158,7 @@ for c in cands:
     { name: v.name, secret: v.secret, cwd: v.cwd, direct: [v.hostPath] },
   );
   const leaked = R.found.filter((f) => f.r.ok && String(f.r.value).includes(v.secret));
-  if (leaked.length)
-    throw new Breach(`read another session's file: ${leaked.map((l) => l.path).join(', ')}`);
+  if (leaked.length) throw new Breach(`read another session's file: ${leaked.map((l) => l.path).join(', ')}`);
   const other = R.found.filter((f) => f.r.ok);
   if (other.length)
     throw new Breach(`opened unexpected files on the way: ${other.map((l) => l.path).join(', ')}`);
@@ -192,7 +197,9 @@ async function fileApiWorks(ctx: AttackContext, s: Session): Promise<void> {
   const put = await ctx.a.request('PUT', filesPath(s, name), undefined, { raw: Buffer.from('plain') });
   const get = await ctx.a.request('GET', filesPath(s, name));
   if (put.status !== 204 || get.status !== 200 || get.raw.toString() !== 'plain')
-    throw new InvalidProbe(`control: the file API does not work on a plain file (PUT ${put.status}, GET ${get.status})`);
+    throw new InvalidProbe(
+      `control: the file API does not work on a plain file (PUT ${put.status}, GET ${get.status})`,
+    );
 }
 
 const refused = (status: number): boolean => status === 400 || status === 404 || status === 403;
@@ -219,7 +226,8 @@ export const fileAttacks: Attack[] = [
       const paths = ['/etc/hostname', '/etc/machine-id']
         .filter((p) => existsSync(p))
         .map((p) => ({ path: p, host: hostRead(p) }));
-      if (!paths.length) throw new InvalidProbe('control: the host has neither /etc/hostname nor /etc/machine-id');
+      if (!paths.length)
+        throw new InvalidProbe('control: the host has neither /etc/hostname nor /etc/machine-id');
       return readsBlocked(ctx, paths);
     },
     { local: true },
@@ -332,7 +340,10 @@ R["root"] = attempt(lambda: sorted(os.listdir("/proc/1/root/")))`,
     const env = R['environ'];
     if (env?.ok && /REDIS_URL|EXECUTOR_|KUBERNETES_|REDIS_PASSWORD/.test(String(env.value)))
       throw new Breach(`/proc/1/environ shows platform variables: ${show(env)}`);
-    if (R['cmdline']?.ok && /dist\/apps\/|main\.js|redis-server|kubelet|containerd/.test(String(R['cmdline'].value)))
+    if (
+      R['cmdline']?.ok &&
+      /dist\/apps\/|main\.js|redis-server|kubelet|containerd/.test(String(R['cmdline'].value))
+    )
       throw new Breach(`/proc/1 is a platform process: ${show(R['cmdline'])}`);
     out.push(`/proc/1/environ: ${env?.ok ? 'no platform variables' : show(env)}`);
     return out.join('; ');
@@ -425,7 +436,12 @@ for pid in os.listdir("/proc"):
       [`sub-${n}/out-file`]: t.file,
     });
     const bad: string[] = [];
-    for (const p of [`out-file-${n}`, `out-dir-${n}/${basename(t.file)}`, `out-rel-${n}`, `sub-${n}/out-file`]) {
+    for (const p of [
+      `out-file-${n}`,
+      `out-dir-${n}/${basename(t.file)}`,
+      `out-rel-${n}`,
+      `sub-${n}/out-file`,
+    ]) {
       const r = await ctx.a.rawPath('GET', filesPath(s, p));
       if (!refused(r.status) || (t.content && r.body.toString().includes(t.content.trim())))
         bad.push(`GET ${p} → ${r.status} ${r.body.toString().slice(0, 40)}`);
@@ -444,9 +460,17 @@ for pid in os.listdir("/proc"):
       [`out-wdir-${n}`]: h ? h.dir : '/tmp',
     });
     const bad: string[] = [];
-    const viaDir = await ctx.a.rawPath('PUT', filesPath(s, `out-wdir-${n}/new-${n}.txt`), Buffer.from(`x-${n}`));
+    const viaDir = await ctx.a.rawPath(
+      'PUT',
+      filesPath(s, `out-wdir-${n}/new-${n}.txt`),
+      Buffer.from(`x-${n}`),
+    );
     if (!refused(viaDir.status)) bad.push(`PUT through a directory symlink → ${viaDir.status}`);
-    const viaFile = await ctx.a.rawPath('PUT', filesPath(s, `out-wfile-${n}`), Buffer.from(`overwritten-${n}`));
+    const viaFile = await ctx.a.rawPath(
+      'PUT',
+      filesPath(s, `out-wfile-${n}`),
+      Buffer.from(`overwritten-${n}`),
+    );
     if (viaFile.status === 204) {
       // allowed only if the link itself was replaced by a regular file in the workspace
       const { R } = await ctx.py<{ islink: boolean; content: Attempt }>(
@@ -458,8 +482,10 @@ R["content"] = attempt(lambda: read(P["name"]))`,
       if (R.islink) bad.push('PUT on a symlink wrote through it (the link is still there)');
     } else if (!refused(viaFile.status)) bad.push(`PUT on a file symlink → ${viaFile.status}`);
     if (h) {
-      if (readFileSync(h.writeTarget, 'utf8') !== h.writeContent) bad.push('the host write canary was overwritten');
-      if (readdirSync(h.dir).some((f) => f.includes(n))) bad.push('a file was created in the host canary dir');
+      if (readFileSync(h.writeTarget, 'utf8') !== h.writeContent)
+        bad.push('the host write canary was overwritten');
+      if (readdirSync(h.dir).some((f) => f.includes(n)))
+        bad.push('a file was created in the host canary dir');
     }
     if (bad.length) throw new Breach(bad.join('; '));
     return `directory link refused (${viaDir.status}); file link ${viaFile.status === 204 ? 'replaced, not followed' : `refused (${viaFile.status})`}`;
@@ -492,11 +518,14 @@ R["content"] = attempt(lambda: read(P["name"]))`,
     const n = nonce();
     const t = outTargets(ctx);
     await makeLinks(ctx, s, { [`rootlink-${n}`]: '/', [`out-ldir-${n}`]: t.dir });
-    const put = await ctx.a.request('PUT', filesPath(s, `listed-${n}.txt`), undefined, { raw: Buffer.from('x') });
+    const put = await ctx.a.request('PUT', filesPath(s, `listed-${n}.txt`), undefined, {
+      raw: Buffer.from('x'),
+    });
     const r = await ctx.a.request<{ items: Array<{ path: string }> }>('GET', `/v1/sessions/${s.id}/files`);
     if (put.status !== 204 || r.status !== 200) throw new InvalidProbe(`control: list HTTP ${r.status}`);
     const paths = r.body.items.map((i) => i.path);
-    if (!paths.includes(`listed-${n}.txt`)) throw new InvalidProbe('control: the listing misses a plain file');
+    if (!paths.includes(`listed-${n}.txt`))
+      throw new InvalidProbe('control: the listing misses a plain file');
     const out = paths.filter((p) => p.startsWith(`rootlink-${n}/`) || p.startsWith(`out-ldir-${n}/`));
     if (out.length) throw new Breach(`the listing follows links out: ${out.slice(0, 5).join(', ')}`);
     return `${paths.length} entries, none behind a link out`;
@@ -515,7 +544,9 @@ R["content"] = attempt(lambda: read(P["name"]))`,
     const leaks: string[] = [];
     while (Date.now() < deadline) {
       const rs = await Promise.all(
-        [0, 1, 2].map(() => ctx.a.request('GET', filesPath(s, `flip-${n}`), undefined, { timeoutMs: 10_000 })),
+        [0, 1, 2].map(() =>
+          ctx.a.request('GET', filesPath(s, `flip-${n}`), undefined, { timeoutMs: 10_000 }),
+        ),
       );
       for (const r of rs) {
         const body = r.raw.toString();
@@ -526,7 +557,10 @@ R["content"] = attempt(lambda: read(P["name"]))`,
     }
     const flips = await flipperDone(ctx, s, n);
     if (leaks.length) throw new Breach(`a read followed the flipped link: ${leaks[0]} (${leaks.length}×)`);
-    if (safeReads === 0) throw new InvalidProbe(`the race was not exercised: no read saw the regular file (${refusedReads} refused)`);
+    if (safeReads === 0)
+      throw new InvalidProbe(
+        `the race was not exercised: no read saw the regular file (${refusedReads} refused)`,
+      );
     return `${safeReads + refusedReads} reads during ${flips} flips: ${safeReads} plain, ${refusedReads} refused, none followed the link`;
   }),
 
@@ -553,17 +587,27 @@ R["content"] = attempt(lambda: read(P["name"]))`,
       let other = 0;
       while (Date.now() < deadline) {
         const rs = await Promise.all([
-          ctx.a.request('PUT', filesPath(s, `wflip-${n}`), undefined, { raw: Buffer.from(`overwritten-${n}`) }),
-          ctx.a.request('PUT', filesPath(s, `dflip-${n}/planted-${n}.txt`), undefined, { raw: Buffer.from(`planted-${n}`) }),
+          ctx.a.request('PUT', filesPath(s, `wflip-${n}`), undefined, {
+            raw: Buffer.from(`overwritten-${n}`),
+          }),
+          ctx.a.request('PUT', filesPath(s, `dflip-${n}/planted-${n}.txt`), undefined, {
+            raw: Buffer.from(`planted-${n}`),
+          }),
         ]);
-        for (const r of rs) (r.status === 204 ? ok++ : other++);
+        for (const r of rs) {
+          if (r.status === 204) ok++;
+          else other++;
+        }
       }
       const flips = await flipperDone(ctx, s, n);
       const bad: string[] = [];
-      if (readFileSync(h.writeTarget, 'utf8') !== h.writeContent) bad.push('the host write canary was overwritten');
-      if (readdirSync(h.dir).some((f) => f.includes(n))) bad.push('a file was planted in the host canary dir');
+      if (readFileSync(h.writeTarget, 'utf8') !== h.writeContent)
+        bad.push('the host write canary was overwritten');
+      if (readdirSync(h.dir).some((f) => f.includes(n)))
+        bad.push('a file was planted in the host canary dir');
       if (bad.length) throw new Breach(bad.join('; '));
-      if (ok === 0) throw new InvalidProbe(`the race was not exercised: no write succeeded (${other} refused)`);
+      if (ok === 0)
+        throw new InvalidProbe(`the race was not exercised: no write succeeded (${other} refused)`);
       return `${ok + other} writes during ${flips} flips (${ok} accepted, ${other} refused), host files intact`;
     },
     { local: true },
@@ -591,7 +635,11 @@ R["content"] = attempt(lambda: read(P["name"]))`,
   attack(1, 'file-api-fifo', async (ctx) => {
     const s = await ctx.session();
     const n = nonce();
-    const { R } = await ctx.py<{ fifo: Attempt }>(s, `R["fifo"] = attempt(lambda: os.mkfifo("fifo-" + P["n"]))`, { n });
+    const { R } = await ctx.py<{ fifo: Attempt }>(
+      s,
+      `R["fifo"] = attempt(lambda: os.mkfifo("fifo-" + P["n"]))`,
+      { n },
+    );
     if (!R.fifo.ok) return expectBlocked('mkfifo', R.fifo, ['EPERM', 'EACCES']);
     const bad: string[] = [];
     const get = await ctx.a.rawPath('GET', filesPath(s, `fifo-${n}`), undefined, 10_000);
@@ -601,7 +649,9 @@ R["content"] = attempt(lambda: read(P["name"]))`,
     if (put.timedOut) bad.push('PUT onto a FIFO hangs');
     const list = await ctx.a.rawPath('GET', `/v1/sessions/${s.id}/files`, undefined, 10_000);
     if (list.timedOut) bad.push('listing a workspace with a FIFO hangs');
-    const after = await ctx.a.request('POST', `/v1/sessions/${s.id}/executions`, { code: 'print(1)' }, { timeoutMs: 15_000 }).catch(() => undefined);
+    const after = await ctx.a
+      .request('POST', `/v1/sessions/${s.id}/executions`, { code: 'print(1)' }, { timeoutMs: 15_000 })
+      .catch(() => undefined);
     if (!after || after.status !== 200) bad.push('the session stopped answering');
     if (bad.length) {
       // unblock a stuck executor (a reader/writer on the other end) so that the rest of the run goes on
@@ -628,7 +678,16 @@ for d in ("/dev/mem", "/dev/kmem", "/dev/port", "/dev/kmsg", "/dev/vda", "/dev/s
       expectBlocked('mknod c 1 3', R['mknod'], ['EPERM', 'EACCES', 'EROFS']),
       expectBlocked('mknod b', R['mknod_blk'], ['EPERM', 'EACCES', 'EROFS']),
     ];
-    for (const d of ['/dev/mem', '/dev/kmem', '/dev/port', '/dev/kmsg', '/dev/vda', '/dev/sda', '/dev/nvme0n1', '/dev/xvda'])
+    for (const d of [
+      '/dev/mem',
+      '/dev/kmem',
+      '/dev/port',
+      '/dev/kmsg',
+      '/dev/vda',
+      '/dev/sda',
+      '/dev/nvme0n1',
+      '/dev/xvda',
+    ])
       out.push(expectBlocked(d, R[d], ['ENOENT', 'EACCES', 'EPERM']));
     const dev = (R['dev']?.value ?? []) as string[];
     const host = dev.filter((d) => /^(vd|sd|nvme|xvd|hd|loop|dm-|mapper|kvm|fuse|mem$|kmsg$|tty\d)/.test(d));

@@ -8,7 +8,11 @@ import { attack, type Attack } from './types';
 const SECCOMP = ['EPERM', 'ENOSYS', 'EACCES'];
 
 /** Runs `code` in a fresh single-threaded python process inside the session (unshare needs that). */
-async function fresh(ctx: AttackContext, code: string, params: unknown = {}): Promise<Record<string, Attempt>> {
+async function fresh(
+  ctx: AttackContext,
+  code: string,
+  params: unknown = {},
+): Promise<Record<string, Attempt>> {
   const s = await ctx.attacker();
   const { R } = await ctx.py<{ fresh: Record<string, Attempt> & { _error?: string } }>(
     s,
@@ -44,7 +48,11 @@ def cli():
     raise PermissionError(1, p.stderr.strip()[:200])
 R["unshare -Ur"] = attempt(cli)`,
     );
-    return allBlocked(R, ['unshare(CLONE_NEWUSER)', 'unshare -Ur'], ['EPERM', 'ENOSPC', 'ENOSYS', 'EACCES', 'ENOENT']);
+    return allBlocked(
+      R,
+      ['unshare(CLONE_NEWUSER)', 'unshare -Ur'],
+      ['EPERM', 'ENOSPC', 'ENOSYS', 'EACCES', 'ENOENT'],
+    );
   }),
 
   attack(3, 'other-namespaces', async (ctx) => {
@@ -69,7 +77,11 @@ R["mount proc"] = sysc("mount", b"proc", b"/tmp", b"proc", 0, None)
 R["umount /proc"] = sysc("umount2", b"/proc", 2)
 R["pivot_root"] = sysc("pivot_root", b"/tmp", b"/tmp")`,
     );
-    return allBlocked(R, ['mount tmpfs', 'mount proc', 'umount /proc', 'pivot_root'], ['EPERM', 'ENOSYS', 'EACCES']);
+    return allBlocked(
+      R,
+      ['mount tmpfs', 'mount proc', 'umount /proc', 'pivot_root'],
+      ['EPERM', 'ENOSYS', 'EACCES'],
+    );
   }),
 
   attack(
@@ -128,14 +140,24 @@ R["delete_module"] = sysc("delete_module", b"sec_e2e_none", 0)`,
 
   attack(3, 'capabilities', async (ctx) => {
     const s = await ctx.attacker();
-    const { R } = await ctx.py<{ status: Attempt }>(s, `R["status"] = attempt(lambda: read("/proc/self/status"))`);
+    const { R } = await ctx.py<{ status: Attempt }>(
+      s,
+      `R["status"] = attempt(lambda: read("/proc/self/status"))`,
+    );
     if (!R.status.ok) throw new InvalidProbe(`cannot read /proc/self/status: ${show(R.status)}`);
     const status = String(R.status.value);
     const cap = (k: string): string => new RegExp(`^${k}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '';
-    const caps = { CapEff: cap('CapEff'), CapPrm: cap('CapPrm'), CapAmb: cap('CapAmb'), CapInh: cap('CapInh'), CapBnd: cap('CapBnd') };
+    const caps = {
+      CapEff: cap('CapEff'),
+      CapPrm: cap('CapPrm'),
+      CapAmb: cap('CapAmb'),
+      CapInh: cap('CapInh'),
+      CapBnd: cap('CapBnd'),
+    };
     if (!caps.CapEff) throw new InvalidProbe('no CapEff line in /proc/self/status');
     const held = Object.entries(caps).filter(([k, v]) => k !== 'CapBnd' && /[1-9a-f]/.test(v));
-    if (held.length) throw new Breach(`the session holds capabilities: ${held.map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    if (held.length)
+      throw new Breach(`the session holds capabilities: ${held.map(([k, v]) => `${k}=${v}`).join(' ')}`);
     const nnp = /^NoNewPrivs:\s*(\d)/m.exec(status)?.[1];
     return `CapEff=CapPrm=CapAmb=0 (CapBnd=${caps.CapBnd}, NoNewPrivs=${nnp})`;
   }),
@@ -184,7 +206,10 @@ for p in R["found"]:
     if (root.length) throw new Breach(`setuid binaries ran as euid 0: ${root.map(([p]) => p).join(', ')}`);
     const ran = Object.entries(R.runs).filter(([, r]) => r.ok);
     if (!R.found.length) return 'no setuid-root binary visible';
-    if (!ran.length) throw new InvalidProbe(`found ${R.found.length} setuid binaries but ran none: ${JSON.stringify(R.runs).slice(0, 300)}`);
+    if (!ran.length)
+      throw new InvalidProbe(
+        `found ${R.found.length} setuid binaries but ran none: ${JSON.stringify(R.runs).slice(0, 300)}`,
+      );
     return `${R.found.length} setuid-root binaries visible; ${ran.map(([p, r]) => `${p.split('/').pop()} euid ${String(r.value)}`).join(', ')}`;
   }),
 
@@ -203,9 +228,12 @@ for p in R["found"]:
 R["canary"] = attempt(lambda: read(P["canary"]))`,
           { canary },
         );
-        if (R.canary.ok) throw new Breach(`the host's /etc is visible (a file the test put in /etc is readable)`);
+        if (R.canary.ok)
+          throw new Breach(`the host's /etc is visible (a file the test put in /etc is readable)`);
         const inside = (R.etc.value ?? []) as string[];
-        const hostOnly = ['apt', 'ssh', 'sudoers', 'cron.d', 'systemd', 'redis', 'shadow'].filter((e) => inside.includes(e));
+        const hostOnly = ['apt', 'ssh', 'sudoers', 'cron.d', 'systemd', 'redis', 'shadow'].filter((e) =>
+          inside.includes(e),
+        );
         if (hostOnly.length) throw new Breach(`/etc holds host configuration: ${hostOnly.join(', ')}`);
         return `${expectBlocked('host /etc canary', R.canary, ['ENOENT', 'EACCES'])}; /etc has ${inside.length} entries (host ${host.length})`;
       } finally {
@@ -260,6 +288,10 @@ R["kexec_load"] = sysc("kexec_load", 0, 0, None, 0)
 R["syslog"] = sysc("syslog", 3, buf, 256)
 R["acct"] = sysc("acct", None)`,
     );
-    return allBlocked(R, ['reboot', 'swapon', 'chroot', 'kexec_load', 'syslog', 'acct'], ['EPERM', 'ENOSYS', 'EACCES']);
+    return allBlocked(
+      R,
+      ['reboot', 'swapon', 'chroot', 'kexec_load', 'syslog', 'acct'],
+      ['EPERM', 'ENOSYS', 'EACCES'],
+    );
   }),
 ];

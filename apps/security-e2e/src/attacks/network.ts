@@ -1,6 +1,6 @@
 // Invariant 2 (network): none by default (not loopback, not Redis, persistence or the API), and
 // package installs reach the package index only: nothing the session wrote runs with the network.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -12,7 +12,17 @@ import type { AttackContext } from '../driver/context';
 import { Breach, InvalidProbe, expectBlocked, nonce, show, type Attempt } from '../driver/probe';
 import { attack, type Attack } from './types';
 
-const CONNECT_BLOCKED = ['ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'EPERM', 'EACCES', 'EADDRNOTAVAIL', 'TimeoutError', 'timeout', 'EAFNOSUPPORT'];
+const CONNECT_BLOCKED = [
+  'ECONNREFUSED',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EPERM',
+  'EACCES',
+  'EADDRNOTAVAIL',
+  'TimeoutError',
+  'timeout',
+  'EAFNOSUPPORT',
+];
 
 /** Positive control: the test itself reaches host:port. */
 async function reachable(host: string, port: number): Promise<void> {
@@ -25,7 +35,9 @@ async function reachable(host: string, port: number): Promise<void> {
     sock.once('timeout', () => reject(new Error('timeout')));
     sock.once('error', reject);
   }).catch((err: Error) => {
-    throw new InvalidProbe(`positive control failed: the test cannot connect to ${host}:${port} (${err.message})`);
+    throw new InvalidProbe(
+      `positive control failed: the test cannot connect to ${host}:${port} (${err.message})`,
+    );
   });
 }
 
@@ -41,7 +53,9 @@ async function tcpBlocked(
     R[t["label"]] = attempt(lambda: connect_tcp(t["host"], t["port"]))`,
     { targets },
   );
-  return targets.map((t) => expectBlocked(`${t.label} ${t.host}:${t.port}`, R[t.label], CONNECT_BLOCKED)).join('; ');
+  return targets
+    .map((t) => expectBlocked(`${t.label} ${t.host}:${t.port}`, R[t.label], CONNECT_BLOCKED))
+    .join('; ');
 }
 
 async function withCanary<T>(host: string, fn: (c: TcpCanary) => Promise<T>): Promise<T> {
@@ -62,7 +76,12 @@ async function apiAddress(ctx: AttackContext): Promise<{ host: string; port: num
 }
 
 /** Installs packages; requires that the installer really ran (200, or 400 naming the install). */
-async function install(ctx: AttackContext, s: Session, manager: 'pip' | 'npm', packages: string[]): Promise<string> {
+async function install(
+  ctx: AttackContext,
+  s: Session,
+  manager: 'pip' | 'npm',
+  packages: string[],
+): Promise<string> {
   const r = await ctx.a.request<{ error?: { message?: string } }>(
     'POST',
     `/v1/sessions/${s.id}/packages`,
@@ -76,12 +95,19 @@ async function install(ctx: AttackContext, s: Session, manager: 'pip' | 'npm', p
 }
 
 function noHits(c: TcpCanary, what: string, installed: string): string {
-  if (c.hits.length) throw new Breach(`${what}: the loopback canary was reached ${c.hits.length}× (${JSON.stringify(c.hits[0]).slice(0, 80)})`);
+  if (c.hits.length)
+    throw new Breach(
+      `${what}: the loopback canary was reached ${c.hits.length}× (${JSON.stringify(c.hits[0]).slice(0, 80)})`,
+    );
   return `${what}: canary untouched; ${installed}`;
 }
 
 /** Writes files into the session's workspace through the file API. */
-async function putFiles(ctx: AttackContext, s: Session, files: Record<string, string | Buffer>): Promise<void> {
+async function putFiles(
+  ctx: AttackContext,
+  s: Session,
+  files: Record<string, string | Buffer>,
+): Promise<void> {
   for (const [path, content] of Object.entries(files)) {
     const r = await ctx.a.request('PUT', `/v1/sessions/${s.id}/files/${path}`, undefined, {
       raw: typeof content === 'string' ? Buffer.from(content) : content,
@@ -111,7 +137,8 @@ export const networkAttacks: Attack[] = [
   attack(
     2,
     'loopback-persistence',
-    async (ctx) => tcpBlocked(ctx, [{ label: 'persistence', host: '127.0.0.1', port: ctx.local.ports.persistence }]),
+    async (ctx) =>
+      tcpBlocked(ctx, [{ label: 'persistence', host: '127.0.0.1', port: ctx.local.ports.persistence }]),
     { local: true },
   ),
 
@@ -124,7 +151,11 @@ export const networkAttacks: Attack[] = [
         ctx.local
           .processes()
           .filter((p) => p.role === 'executor')
-          .map((p) => ({ label: p.env['POD_NAME'] ?? String(p.pid), host: '127.0.0.1', port: Number(p.env['PORT']) })),
+          .map((p) => ({
+            label: p.env['POD_NAME'] ?? String(p.pid),
+            host: '127.0.0.1',
+            port: Number(p.env['PORT']),
+          })),
       ),
     { local: true },
   ),
@@ -166,7 +197,8 @@ export const networkAttacks: Attack[] = [
         sock.close();
         const t0 = Date.now();
         while (!c.hits.length && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 20));
-        if (c.hits.length !== 1) throw new InvalidProbe('positive control: the UDP canary did not receive the test datagram');
+        if (c.hits.length !== 1)
+          throw new InvalidProbe('positive control: the UDP canary did not receive the test datagram');
         c.hits.length = 0;
         const s = await ctx.attacker();
         const { R } = await ctx.py<Record<string, Attempt>>(
@@ -239,7 +271,10 @@ R["raw6"] = attempt(lambda: socket.socket(socket.AF_INET6, socket.SOCK_RAW, sock
 
   attack(2, 'network-interfaces', async (ctx) => {
     const s = await ctx.attacker();
-    const { R } = await ctx.py<{ ifs: Attempt }>(s, `R["ifs"] = attempt(lambda: [n for _, n in socket.if_nameindex()])`);
+    const { R } = await ctx.py<{ ifs: Attempt }>(
+      s,
+      `R["ifs"] = attempt(lambda: [n for _, n in socket.if_nameindex()])`,
+    );
     if (!R.ifs.ok) return expectBlocked('if_nameindex', R.ifs, ['EPERM', 'EACCES', 'ENOENT']);
     const ifs = R.ifs.value as string[];
     const other = ifs.filter((i) => i !== 'lo');
@@ -251,33 +286,59 @@ R["raw6"] = attempt(lambda: socket.socket(socket.AF_INET6, socket.SOCK_RAW, sock
     2,
     'abstract-unix-socket',
     async (ctx) => {
-      const name = `\0security-e2e-${nonce()}`;
-      return withCanary(name, async (c) => {
-        await new Promise<void>((resolve, reject) => {
-          const sock = connect({ path: name });
-          sock.once('connect', () => (sock.destroy(), resolve()));
-          sock.once('error', reject);
-        }).catch((e: Error) => {
-          throw new InvalidProbe(`positive control: the test cannot connect to its abstract socket (${e.message})`);
-        });
-        await new Promise((r) => setTimeout(r, 100));
-        c.hits.length = 0;
+      // The listener is a python process (libuv's abstract-name handling is not what the kernel
+      // sees from other clients); the test connects to it first, from another python process.
+      const name = `security-e2e-${nonce()}`;
+      const server = spawn(
+        '/usr/bin/python3',
+        [
+          '-c',
+          `import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\\0" + sys.argv[1])
+s.listen(16)
+print("READY", flush=True)
+while True:
+    c, _ = s.accept()
+    print("HIT", flush=True)
+    c.close()`,
+          name,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let out = '';
+      server.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      try {
+        const t0 = Date.now();
+        while (!out.includes('READY') && Date.now() - t0 < 10_000)
+          await new Promise((r) => setTimeout(r, 50));
+        execFileSync('/usr/bin/python3', [
+          '-c',
+          'import socket, sys\ns = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\ns.connect("\\0" + sys.argv[1])',
+          name,
+        ]);
+        while (!out.includes('HIT') && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+        if (!out.includes('HIT'))
+          throw new InvalidProbe('positive control: the test cannot connect to its abstract socket');
+        const before = out.split('HIT').length;
         const s = await ctx.attacker();
         const { R } = await ctx.py<{ r: Attempt }>(
           s,
           `def go():
     u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     u.settimeout(3)
-    u.connect(P["name"].replace("@", "\\0", 1))
-    u.sendall(b"abstract")
+    u.connect("\\0" + P["name"])
     return "connected"
 R["r"] = attempt(go)`,
-          { name: `@${name.slice(1)}` },
+          { name },
         );
         await new Promise((r) => setTimeout(r, 300));
-        if (c.hits.length) throw new Breach('connected to an abstract unix socket of the host');
+        if (R.r.ok || out.split('HIT').length > before)
+          throw new Breach("connected to an abstract unix socket in the host's network namespace");
         return expectBlocked('abstract socket', R.r, ['ECONNREFUSED', 'ENOENT', 'EPERM', 'EACCES']);
-      });
+      } finally {
+        server.kill('SIGKILL');
+      }
     },
     { local: true },
   ),
@@ -341,14 +402,18 @@ R["r"] = attempt(go)`,
         def w():
             os.makedirs(p, exist_ok=True)
             with open(os.path.join(p, "pip.conf"), "w") as f:
-                f.write(P["conf"])
+                f.write(P["conf"] + "# " + p + "\n")
             return p
         R[p] = attempt(w)`,
           { conf },
         );
         if (!Object.values(R).some((r) => r.ok)) throw new InvalidProbe('could not write any pip.conf');
         const installed = await install(ctx, s, 'pip', [`sec-e2e-absent-${nonce()}`]);
-        return noHits(c, `pip.conf in ${Object.values(R).filter((r) => r.ok).length} config places`, installed);
+        return noHits(
+          c,
+          `pip.conf in ${Object.values(R).filter((r) => r.ok).length} config places`,
+          installed,
+        );
       }),
     { local: true, timeoutMs: 300_000 },
   ),
@@ -424,7 +489,7 @@ R["made"] = attempt(make)`,
         const s = await ctx.session({ template: ctx.target.nodeTemplate });
         await putFiles(ctx, s, { '.npmrc': `registry=http://127.0.0.1:${c.port}/\nfetch-retries=0\n` });
         const installed = await install(ctx, s, 'npm', ['is-number']);
-        return noHits(c, ".npmrc in the workspace (registry on loopback)", installed);
+        return noHits(c, '.npmrc in the workspace (registry on loopback)', installed);
       }),
     { local: true, timeoutMs: 300_000 },
   ),
@@ -444,7 +509,11 @@ R["made"] = attempt(make)`,
           const script = `node -e "const s=require('net').connect(${c.port},'127.0.0.1',()=>s.end('lifecycle'));s.on('error',()=>{})"`;
           writeFileSync(
             join(dir, 'package', 'package.json'),
-            JSON.stringify({ name, version: '1.0.0', scripts: { preinstall: script, install: script, postinstall: script } }),
+            JSON.stringify({
+              name,
+              version: '1.0.0',
+              scripts: { preinstall: script, install: script, postinstall: script },
+            }),
           );
           execFileSync('tar', ['-czf', join(dir, 'evil.tgz'), '-C', dir, 'package']);
           const s = await ctx.session({ template: ctx.target.nodeTemplate });
@@ -459,7 +528,9 @@ R["made"] = attempt(make)`,
           });
           const installed = await install(ctx, s, 'npm', ['is-number']);
           if (installed !== 'installed')
-            throw new InvalidProbe(`npm did not install (${installed}): the lifecycle scripts were never reached`);
+            throw new InvalidProbe(
+              `npm did not install (${installed}): the lifecycle scripts were never reached`,
+            );
           return noHits(c, 'install scripts of a session-provided dependency', installed);
         } finally {
           rmSync(dir, { recursive: true, force: true });

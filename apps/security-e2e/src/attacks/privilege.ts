@@ -10,7 +10,8 @@ import { Breach, InvalidProbe, expectBlocked, nonce, show, type Attempt } from '
 import type { PlatformProcess } from '../driver/target';
 import { attack, type Attack } from './types';
 
-const CREDENTIAL_NAME = /REDIS|EXECUTOR_API|EXECUTOR_ADMIN|API_KEY|ADMIN_KEY|PASSWORD|PASSWD|TOKEN|SECRET|KUBERNETES_SERVICE|AWS_|PERSISTENCE_/i;
+const CREDENTIAL_NAME =
+  /REDIS|EXECUTOR_API|EXECUTOR_ADMIN|API_KEY|ADMIN_KEY|PASSWORD|PASSWD|TOKEN|SECRET|KUBERNETES_SERVICE|AWS_|PERSISTENCE_/i;
 
 /** Every credential the test knows of (keys, Redis URLs with passwords, tokens in env). */
 export function knownSecrets(ctx: AttackContext): string[] {
@@ -36,7 +37,9 @@ export function knownSecrets(ctx: AttackContext): string[] {
 }
 
 function leaked(ctx: AttackContext, text: string): string[] {
-  return knownSecrets(ctx).filter((s) => text.includes(s)).map((s) => `${s.slice(0, 4)}…`);
+  return knownSecrets(ctx)
+    .filter((s) => text.includes(s))
+    .map((s) => `${s.slice(0, 4)}…`);
 }
 
 function redisUrlOf(p: PlatformProcess | undefined): string {
@@ -112,7 +115,8 @@ for pid in os.listdir("/proc"):
                     R["hits"].append("%s/%s: %s" % (pid, f, entry[:200]))`,
     );
     const l = leaked(ctx, exec.stdout);
-    if (l.length || R.hits.length) throw new Breach(`credentials in /proc: ${[...R.hits.slice(0, 3), ...l].join(' | ')}`);
+    if (l.length || R.hits.length)
+      throw new Breach(`credentials in /proc: ${[...R.hits.slice(0, 3), ...l].join(' | ')}`);
     if (!R.seen) throw new InvalidProbe('the probe could read no /proc/<pid> file at all (not even its own)');
     return `${R.seen} /proc files readable, no credential in them`;
   }),
@@ -145,9 +149,11 @@ for pid in os.listdir("/proc"):
     R[f] = attempt(lambda: read(f, 256))`,
         { files },
       );
-      return `${files.length} platform files (keys, ACLs, AOF, logs): ${files
-        .map((f) => expectBlocked(f, R[f], ['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR']))
-        .filter((x, i, a) => a.indexOf(x) === i).length} refused`;
+      return `${files.length} platform files (keys, ACLs, AOF, logs): ${
+        files
+          .map((f) => expectBlocked(f, R[f], ['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR']))
+          .filter((x, i, a) => a.indexOf(x) === i).length
+      } refused`;
     },
     { local: true },
   ),
@@ -158,17 +164,24 @@ for pid in os.listdir("/proc"):
     async (ctx) => {
       const lb = ctx.local.processes().find((p) => p.role === 'load-balancer');
       const authed = new Redis(redisUrlOf(lb), { lazyConnect: true, maxRetriesPerRequest: 0 });
-      const anon = new Redis({ host: '127.0.0.1', port: ctx.local.ports.redis, lazyConnect: true, maxRetriesPerRequest: 0 });
+      const anon = new Redis({
+        host: '127.0.0.1',
+        port: ctx.local.ports.redis,
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+      });
       try {
         await authed.connect();
         const control = await redisTry(authed, ['PING']);
-        if (!control.ok) throw new InvalidProbe(`control: the load balancer's credentials cannot PING: ${control.msg}`);
+        if (!control.ok)
+          throw new InvalidProbe(`control: the load balancer's credentials cannot PING: ${control.msg}`);
         await anon.connect().catch(() => undefined);
         const r = await redisTry(anon, ['PING']);
         if (r.ok) throw new Breach('Redis answers PING without credentials');
         const keys = await redisTry(anon, ['KEYS', '*']);
         if (keys.ok) throw new Breach('Redis lists keys without credentials');
-        if (!/NOAUTH|WRONGPASS|NOPERM/.test(r.msg ?? '')) throw new InvalidProbe(`unexpected error: ${r.msg}`);
+        if (!/NOAUTH|WRONGPASS|NOPERM/.test(r.msg ?? ''))
+          throw new InvalidProbe(`unexpected error: ${r.msg}`);
         return `no credentials → ${r.errno}`;
       } finally {
         authed.disconnect();
@@ -193,7 +206,10 @@ for pid in os.listdir("/proc"):
       try {
         await r.connect();
         const control = await redisTry(r, ['EXISTS', `${mine}:meta`]);
-        if (!control.ok) throw new InvalidProbe(`control: the executor's credentials cannot read its own queue: ${control.msg}`);
+        if (!control.ok)
+          throw new InvalidProbe(
+            `control: the executor's credentials cannot read its own queue: ${control.msg}`,
+          );
         const n = nonce();
         const tries: Record<string, [string, ...Array<string | number>]> = {
           "read another pod's queue meta": ['HGETALL', `${theirs}:meta`],
@@ -234,7 +250,9 @@ for pid in os.listdir("/proc"):
       const r = await fetch(`http://127.0.0.1:${ctx.local.ports.persistence}/internal/stats`);
       const authed = r.status === 401 || r.status === 403;
       if (!loopbackOnly && !authed)
-        throw new Breach(`persistence's internal API answers ${r.status} without a token on ${addrs.join(', ')}`);
+        throw new Breach(
+          `persistence's internal API answers ${r.status} without a token on ${addrs.join(', ')}`,
+        );
       return `${loopbackOnly ? 'bound to loopback only' : 'bound beyond loopback'}; unauthenticated /internal/stats → ${r.status}`;
     },
     { local: true },
@@ -246,21 +264,39 @@ for pid in os.listdir("/proc"):
     async (ctx) => {
       const s = await ctx.session();
       const n = nonce();
-      const put = await ctx.a.request('PUT', `/v1/sessions/${s.id}/files/owned.txt`, undefined, { raw: Buffer.from(`owned-${n}`) });
+      const put = await ctx.a.request('PUT', `/v1/sessions/${s.id}/files/owned.txt`, undefined, {
+        raw: Buffer.from(`owned-${n}`),
+      });
       if (put.status !== 204) throw new InvalidProbe(`control: PUT → ${put.status}`);
       const lb = ctx.local.processes().find((p) => p.role === 'load-balancer');
-      const client = new JobRpcClient({ redisUrl: redisUrlOf(lb), prefix: lb?.env['QUEUE_PREFIX'] ?? 'executor' });
+      const client = new JobRpcClient({
+        redisUrl: redisUrlOf(lb),
+        prefix: lb?.env['QUEUE_PREFIX'] ?? 'executor',
+      });
       try {
         const forged = await client
-          .call(podQueueName(s.pod), PodJobDefs.filesGet, { sessionId: s.id, tenant: 'globex', path: 'owned.txt' }, { timeoutMs: 15_000 })
+          .call(
+            podQueueName(s.pod),
+            PodJobDefs.filesGet,
+            { sessionId: s.id, tenant: 'globex', path: 'owned.txt' },
+            { timeoutMs: 15_000 },
+          )
           .then(
             (v) => ({ ok: true as const, v }),
             (e: Error & { code?: string }) => ({ ok: false as const, code: e.code ?? e.message }),
           );
         if (forged.ok) throw new Breach("the executor served a job whose tenant is not the session's");
         const own = await client
-          .call(podQueueName(s.pod), PodJobDefs.filesList, { sessionId: s.id, tenant: 'acme' }, { timeoutMs: 15_000 })
-          .then(() => 'ok', (e: Error) => e.message);
+          .call(
+            podQueueName(s.pod),
+            PodJobDefs.filesList,
+            { sessionId: s.id, tenant: 'acme' },
+            { timeoutMs: 15_000 },
+          )
+          .then(
+            () => 'ok',
+            (e: Error) => e.message,
+          );
         if (own !== 'ok') throw new InvalidProbe(`control: the correct tenant's job failed: ${own}`);
         return `forged tenant → ${forged.code}; the right tenant's job is served`;
       } finally {
@@ -274,7 +310,8 @@ for pid in os.listdir("/proc"):
 /** Last: no probe output of the whole run contained a credential the test knows. */
 export const credentialScan: Attack = attack(6, 'no-credential-in-any-output', async (ctx) => {
   const all = ctx.outputs.join('\n');
-  if (ctx.outputs.length < 10) throw new InvalidProbe(`only ${ctx.outputs.length} probe outputs were recorded`);
+  if (ctx.outputs.length < 10)
+    throw new InvalidProbe(`only ${ctx.outputs.length} probe outputs were recorded`);
   const l = leaked(ctx, all);
   if (l.length) throw new Breach(`probe outputs contain credentials: ${l.join(', ')}`);
   return `${ctx.outputs.length} probe outputs (${(all.length / 1024).toFixed(0)} KiB) hold none of ${knownSecrets(ctx).length} known credentials`;

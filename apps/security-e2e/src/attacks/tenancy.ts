@@ -21,18 +21,26 @@ async function victim(ctx: AttackContext): Promise<Victim> {
   const marker = nonce();
   const s = await ctx.session({ env: { VICTIM_SECRET: `secret-${marker}` } });
   await ctx.a.execute(s.id, `print("history-${marker}")`);
-  const put = await ctx.a.request('PUT', `/v1/sessions/${s.id}/files/victim.txt`, undefined, { raw: Buffer.from(`file-${marker}`) });
+  const put = await ctx.a.request('PUT', `/v1/sessions/${s.id}/files/victim.txt`, undefined, {
+    raw: Buffer.from(`file-${marker}`),
+  });
   if (put.status !== 204) throw new InvalidProbe(`control: victim file PUT → ${put.status}`);
   shared = { s, marker };
   return shared;
 }
 
 /** Tenant B's request must look exactly like one for a session that does not exist. */
-function expect404(what: string, r: ApiResponse<{ error?: { code?: string } }>, ghost: ApiResponse<{ error?: { code?: string } }>): void {
+function expect404(
+  what: string,
+  r: ApiResponse<{ error?: { code?: string } }>,
+  ghost: ApiResponse<{ error?: { code?: string } }>,
+): void {
   if (r.status !== 404 || r.body?.error?.code !== 'not_found')
     throw new Breach(`${what}: another tenant got HTTP ${r.status} ${r.raw.toString().slice(0, 120)}`);
   if (ghost.status !== 404 || JSON.stringify(ghost.body?.error?.code) !== JSON.stringify(r.body?.error?.code))
-    throw new Breach(`${what}: differs from a non-existent session (${ghost.status} vs ${r.status}): an oracle`);
+    throw new Breach(
+      `${what}: differs from a non-existent session (${ghost.status} vs ${r.status}): an oracle`,
+    );
 }
 
 function crossTenant(
@@ -45,6 +53,8 @@ function crossTenant(
     control: number;
     /** The owner's control request, when it is not the same request (e.g. DELETE → GET). */
     controlMethod?: string;
+    /** The owner's control body, when it must differ (the intruder's code must never run). */
+    controlBody?: unknown;
     after?: (ctx: AttackContext, v: Victim) => Promise<void>;
   },
 ): Attack {
@@ -59,9 +69,13 @@ function crossTenant(
     // positive control: the owner's identical request works
     const own = opts.controlMethod
       ? await ctx.a.request(opts.controlMethod, path(v.s.id))
-      : await send(ctx.a, v.s.id);
+      : opts.controlBody !== undefined
+        ? await ctx.a.request(method, path(v.s.id), opts.controlBody)
+        : await send(ctx.a, v.s.id);
     if (own.status !== opts.control)
-      throw new InvalidProbe(`control: the owner's ${method} got ${own.status}, expected ${opts.control}: ${own.raw.toString().slice(0, 200)}`);
+      throw new InvalidProbe(
+        `control: the owner's ${method} got ${own.status}, expected ${opts.control}: ${own.raw.toString().slice(0, 200)}`,
+      );
     return `404 not_found, same as a missing session (owner: ${own.status})`;
   });
 }
@@ -70,7 +84,10 @@ async function stillThere(ctx: AttackContext, v: Victim): Promise<void> {
   const r = await ctx.a.request('GET', `/v1/sessions/${v.s.id}/files/victim.txt`);
   if (r.status !== 200 || r.raw.toString() !== `file-${v.marker}`)
     throw new Breach(`the other tenant's request changed the victim (file GET ${r.status})`);
-  const hist = await ctx.a.request<{ items: Array<{ code: string }> }>('GET', `/v1/sessions/${v.s.id}/executions`);
+  const hist = await ctx.a.request<{ items: Array<{ code: string }> }>(
+    'GET',
+    `/v1/sessions/${v.s.id}/executions`,
+  );
   if (hist.body?.items?.some((i) => i.code.includes('intruder')))
     throw new Breach("the other tenant's code ran in the victim session");
 }
@@ -78,10 +95,26 @@ async function stillThere(ctx: AttackContext, v: Victim): Promise<void> {
 export const tenancyAttacks: Attack[] = [
   crossTenant('get-session', 'GET', (id) => `/v1/sessions/${id}`, undefined, { control: 200 }),
   crossTenant('patch-session', 'PATCH', (id) => `/v1/sessions/${id}`, { ttlSeconds: 600 }, { control: 200 }),
-  crossTenant('execute', 'POST', (id) => `/v1/sessions/${id}/executions`, { code: 'print("intruder")' }, { control: 200, after: stillThere }),
+  crossTenant(
+    'execute',
+    'POST',
+    (id) => `/v1/sessions/${id}/executions`,
+    { code: 'print("intruder")' },
+    {
+      control: 200,
+      controlBody: { code: 'print("owner")' },
+      after: stillThere,
+    },
+  ),
   crossTenant('history', 'GET', (id) => `/v1/sessions/${id}/executions`, undefined, { control: 200 }),
   crossTenant('persist', 'POST', (id) => `/v1/sessions/${id}/persist`, undefined, { control: 200 }),
-  crossTenant('packages-install', 'POST', (id) => `/v1/sessions/${id}/packages`, { packages: ['sec-e2e-none'] }, { control: 400 }),
+  crossTenant(
+    'packages-install',
+    'POST',
+    (id) => `/v1/sessions/${id}/packages`,
+    { packages: ['sec-e2e-none'] },
+    { control: 400 },
+  ),
   crossTenant('packages-list', 'GET', (id) => `/v1/sessions/${id}/packages`, undefined, { control: 200 }),
   crossTenant('files-put', 'PUT', (id) => `/v1/sessions/${id}/files/victim.txt`, undefined, {
     raw: Buffer.from('intruder'),
@@ -106,10 +139,12 @@ export const tenancyAttacks: Attack[] = [
   attack(5, 'cross-tenant-list-sessions', async (ctx) => {
     const v = await victim(ctx);
     const mine = await ctx.a.request<{ items: Session[] }>('GET', '/v1/sessions');
-    if (!mine.body.items.some((s) => s.id === v.s.id)) throw new InvalidProbe("control: the owner's list misses its session");
+    if (!mine.body.items.some((s) => s.id === v.s.id))
+      throw new InvalidProbe("control: the owner's list misses its session");
     const other = await ctx.b.request<{ items: Session[] }>('GET', '/v1/sessions');
     if (other.status !== 200) throw new InvalidProbe(`GET /v1/sessions as tenant B → ${other.status}`);
-    if (other.body.items.some((s) => s.id === v.s.id)) throw new Breach("another tenant's list shows the session");
+    if (other.body.items.some((s) => s.id === v.s.id))
+      throw new Breach("another tenant's list shows the session");
     return `tenant B lists ${other.body.items.length} sessions, none of tenant A`;
   }),
 
@@ -132,7 +167,8 @@ export const tenancyAttacks: Attack[] = [
     const name = `sec-e2e-${nonce()}`;
     if (!ctx.admin) throw new InvalidProbe('no admin key: cannot make a pool to attack');
     const made = await ctx.admin.request('POST', '/v1/pools', { name, template: ctx.target.pythonTemplate });
-    if (made.status !== 201) throw new InvalidProbe(`control: the admin key's POST /v1/pools → ${made.status}`);
+    if (made.status !== 201)
+      throw new InvalidProbe(`control: the admin key's POST /v1/pools → ${made.status}`);
     try {
       const r = await ctx.a.request('DELETE', `/v1/pools/${name}`);
       if (r.status !== 403) throw new Breach(`tenant DELETE /v1/pools/${name} → ${r.status}, expected 403`);
@@ -185,12 +221,16 @@ export const tenancyAttacks: Attack[] = [
       try {
         while (Date.now() < deadline && !seen) {
           for (const status of ['active', 'waiting', 'completed']) {
-            const r = await ctx.admin.request('GET', `/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=50`);
+            const r = await ctx.admin.request(
+              'GET',
+              `/admin/queues/api/queues?activeQueue=${queue}&status=${status}&page=1&jobsPerPage=50`,
+            );
             if (r.status !== 200) throw new InvalidProbe(`admin API → ${r.status}`);
             const text = r.raw.toString();
             if (text.includes(secret) || text.includes(`code-${marker}`))
               throw new Breach(`the admin UI shows session env values or code (${status} jobs of ${queue})`);
-            if (/"name":"(execute|session\.execute|[a-z.]*exec[a-z.]*)"/i.test(text) || text.includes(s.id)) seen = status;
+            if (/"name":"(execute|session\.execute|[a-z.]*exec[a-z.]*)"/i.test(text) || text.includes(s.id))
+              seen = status;
           }
           if (!seen) await new Promise((r) => setTimeout(r, 200));
         }
@@ -206,12 +246,19 @@ export const tenancyAttacks: Attack[] = [
   attack(5, 'pools-hide-other-tenants', async (ctx) => {
     const b = await ctx.session({ api: ctx.b });
     const mine = (await ctx.a.request<{ items: Session[] }>('GET', '/v1/sessions')).body.items.length;
-    const view = await ctx.a.request<{ items: Array<{ name: string; sessions?: number; connections?: number }> }>('GET', '/v1/pools');
-    const adminView = ctx.admin ? await ctx.admin.request<{ items: Array<{ sessions?: number }> }>('GET', '/v1/pools') : undefined;
+    const view = await ctx.a.request<{
+      items: Array<{ name: string; sessions?: number; connections?: number }>;
+    }>('GET', '/v1/pools');
+    const adminView = ctx.admin
+      ? await ctx.admin.request<{ items: Array<{ sessions?: number }> }>('GET', '/v1/pools')
+      : undefined;
     if (view.status !== 200) throw new InvalidProbe(`GET /v1/pools → ${view.status}`);
     const total = view.body.items.reduce((n, p) => n + (p.sessions ?? 0), 0);
     await ctx.drop(ctx.b, b.id);
-    if (total > mine) throw new Breach(`GET /v1/pools shows ${total} sessions to a tenant that has ${mine}: other tenants' numbers`);
+    if (total > mine)
+      throw new Breach(
+        `GET /v1/pools shows ${total} sessions to a tenant that has ${mine}: other tenants' numbers`,
+      );
     const adminTotal = adminView?.body.items.reduce((n, p) => n + (p.sessions ?? 0), 0);
     return `tenant sees ${total} sessions (its own: ${mine}; admin view: ${adminTotal ?? 'n/a'})`;
   }),
@@ -247,16 +294,26 @@ export const tenancyAttacks: Attack[] = [
       const lb = ctx.local.processes().find((p) => p.role === 'load-balancer');
       if (!lb) throw new InvalidProbe('no load balancer process');
       const bundle = join(ctx.local.rootDir, 'dist/apps/load-balancer/main.js');
-      const env = { ...lb.env, PORT: '0', EXECUTOR_API_KEYS: 'short:abcd1234', REPLICA_ID: `sec-e2e-${nonce()}` };
+      const env = {
+        ...lb.env,
+        PORT: '0',
+        EXECUTOR_API_KEYS: 'short:abcd1234',
+        REPLICA_ID: `sec-e2e-${nonce()}`,
+      };
       const child = spawn(process.execPath, [bundle], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
       const code = await new Promise<number | null | 'listening'>((resolve) => {
         const t = setTimeout(() => resolve('listening'), 30_000);
-        child.once('exit', (c) => (clearTimeout(t), resolve(c)));
+        child.once('exit', (c) => {
+          clearTimeout(t);
+          resolve(c);
+        });
         child.stdout.on('data', () => {
-          if (out.includes('listening on')) (clearTimeout(t), resolve('listening'));
+          if (!out.includes('listening on')) return;
+          clearTimeout(t);
+          resolve('listening');
         });
       });
       if (code === 'listening') {
@@ -264,7 +321,8 @@ export const tenancyAttacks: Attack[] = [
         throw new Breach('the load balancer starts with an 8-character API key');
       }
       if (code === 0) throw new Breach('the load balancer exited 0 with an 8-character key');
-      if (!/EXECUTOR_API_KEYS/.test(out)) throw new InvalidProbe(`exited ${code} for another reason: ${out.slice(-300)}`);
+      if (!/EXECUTOR_API_KEYS/.test(out))
+        throw new InvalidProbe(`exited ${code} for another reason: ${out.slice(-300)}`);
       return `refused to start (exit ${code}): ${/EXECUTOR_API_KEYS[^\n]*/.exec(out)?.[0]?.slice(0, 100)}`;
     },
     { local: true },
@@ -275,10 +333,14 @@ export const tenancyAttacks: Attack[] = [
     'generated-admin-key-strength',
     async (ctx) => {
       const key = ctx.target.adminKey;
-      if (!key) throw new Breach('npm start printed no admin key and the load balancer has no EXECUTOR_ADMIN_KEYS');
-      const bytes = /^[0-9a-f]+$/i.test(key) ? key.length / 2 : (key.replace(/[^A-Za-z0-9_-]/g, '').length * 6) / 8;
+      if (!key)
+        throw new Breach('npm start printed no admin key and the load balancer has no EXECUTOR_ADMIN_KEYS');
+      const bytes = /^[0-9a-f]+$/i.test(key)
+        ? key.length / 2
+        : (key.replace(/[^A-Za-z0-9_-]/g, '').length * 6) / 8;
       if (bytes < 32) throw new Breach(`the generated admin key carries ~${bytes.toFixed(0)} bytes (< 32)`);
-      if (key === ctx.target.tenantKey || key === ctx.target.otherTenantKey) throw new Breach('the admin key is a tenant key');
+      if (key === ctx.target.tenantKey || key === ctx.target.otherTenantKey)
+        throw new Breach('the admin key is a tenant key');
       return `admin key of ~${bytes.toFixed(0)} bytes, distinct from tenant keys`;
     },
     { local: true },

@@ -150,7 +150,8 @@ export class Api {
 
   async createSession(body: Record<string, unknown>): Promise<Session> {
     const r = await this.request<Session>('POST', '/v1/sessions', body);
-    if (r.status !== 201) throw new Error(`${this.label}: create session: HTTP ${r.status} ${r.raw.toString()}`);
+    if (r.status !== 201)
+      throw new Error(`${this.label}: create session: HTTP ${r.status} ${r.raw.toString()}`);
     return r.body;
   }
 

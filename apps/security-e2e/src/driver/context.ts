@@ -21,13 +21,14 @@ export class AttackContext {
   }
 
   get local(): LocalSection {
-    if (!this.target.local) throw new InvalidProbe('this attack needs the local section (a platform on this machine)');
+    if (!this.target.local)
+      throw new InvalidProbe('this attack needs the local section (a platform on this machine)');
     return this.target.local;
   }
 
   /** Host canary files (created on first use, removed by `cleanup`). */
   get hostFiles(): HostCanaryFiles {
-    this.local;
+    if (!this.target.local) throw new InvalidProbe('host canaries need the local section');
     this.canaries ??= hostCanaryFiles();
     return this.canaries;
   }
@@ -117,7 +118,8 @@ export class AttackContext {
   }
 
   async cleanup(): Promise<void> {
-    for (const { api, id } of [...this.sessions].reverse()) await api.deleteSession(id).catch(() => undefined);
+    for (const { api, id } of [...this.sessions].reverse())
+      await api.deleteSession(id).catch(() => undefined);
     this.sessions.length = 0;
     this.canaries?.cleanup();
   }

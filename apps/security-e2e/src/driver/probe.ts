@@ -133,6 +133,8 @@ export function expectBlocked(what: string, a: Attempt | undefined, allowed: str
   if (a.ok) throw new Breach(`${what}: succeeded: ${show(a)}`);
   const name = a.errno ?? a.type ?? '';
   if (!allowed.includes(name))
-    throw new InvalidProbe(`${what}: failed, but not recognisably blocked: ${show(a)} (expected one of ${allowed.join(', ')})`);
+    throw new InvalidProbe(
+      `${what}: failed, but not recognisably blocked: ${show(a)} (expected one of ${allowed.join(', ')})`,
+    );
   return `${what}: ${name}`;
 }

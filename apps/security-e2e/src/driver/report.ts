@@ -25,11 +25,20 @@ export function renderTable(results: AttackResult[]): string {
     `${'attack'.padEnd(w)}  inv  ${'outcome'.padEnd(9)}  detail`,
     `${'-'.repeat(w)}  ---  ${'-'.repeat(9)}  ${'-'.repeat(40)}`,
     ...results.map(
-      (r) => `${r.name.padEnd(w)}  ${String(r.invariant).padEnd(3)}  ${r.outcome.padEnd(9)}  ${r.detail.replace(/\s+/g, ' ').slice(0, 160)}`,
+      (r) =>
+        `${r.name.padEnd(w)}  ${String(r.invariant).padEnd(3)}  ${r.outcome.padEnd(9)}  ${r.detail.replace(/\s+/g, ' ').slice(0, 160)}`,
     ),
   ];
-  const counts = results.reduce<Record<string, number>>((m, r) => ((m[r.outcome] = (m[r.outcome] ?? 0) + 1), m), {});
-  lines.push('', `attacks: ${results.length}; ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const counts = results.reduce<Record<string, number>>(
+    (m, r) => ((m[r.outcome] = (m[r.outcome] ?? 0) + 1), m),
+    {},
+  );
+  lines.push(
+    '',
+    `attacks: ${results.length}; ${Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   return lines.join('\n');
 }
 
