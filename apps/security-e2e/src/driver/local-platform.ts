@@ -115,6 +115,12 @@ export async function startLocalPlatform(): Promise<LocalPlatform> {
     EXECUTOR_API_KEYS: `acme:${tenantKey},globex:${otherTenantKey}`,
     SWC_NODE_PROJECT: join(ROOT, 'tsconfig.base.json'),
   });
+  // Preview only (never set by `npm test`): `SECURITY_E2E_NPM_START_ENV="SANDBOX=bwrap"` passes
+  // npm start options, to see how the attacks fare before a default changes.
+  for (const kv of (process.env['SECURITY_E2E_NPM_START_ENV'] ?? '').split(/\s+/).filter(Boolean)) {
+    const i = kv.indexOf('=');
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
   const child: ChildProcess = spawn(
     process.execPath,
     ['-r', '@swc-node/register', join(ROOT, 'tools/local/platform.ts')],
