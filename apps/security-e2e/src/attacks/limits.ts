@@ -209,8 +209,8 @@ except OSError:
     pass
 chunks, cap = [], int(sys.argv[1])
 while len(chunks) * (64 << 20) < cap:
-    chunks.append(b"\\x01" * (64 << 20))
-    sys.stdout.write("%d\\n" % (len(chunks) * 64)); sys.stdout.flush()
+    chunks.append(b"\\\\x01" * (64 << 20))
+    sys.stdout.write("%d\\\\n" % (len(chunks) * 64)); sys.stdout.flush()
 print("CAP-REACHED")
 '''
 # again and again for at least P["seconds"] (the neighbour is measured meanwhile)

@@ -402,7 +402,7 @@ R["r"] = attempt(go)`,
         def w():
             os.makedirs(p, exist_ok=True)
             with open(os.path.join(p, "pip.conf"), "w") as f:
-                f.write(P["conf"] + "# " + p + "\n")
+                f.write(P["conf"] + "# " + p + "\\n")
             return p
         R[p] = attempt(w)`,
           { conf },

@@ -118,7 +118,8 @@ export const tenancyAttacks: Attack[] = [
   crossTenant('packages-list', 'GET', (id) => `/v1/sessions/${id}/packages`, undefined, { control: 200 }),
   crossTenant('files-put', 'PUT', (id) => `/v1/sessions/${id}/files/victim.txt`, undefined, {
     raw: Buffer.from('intruder'),
-    control: 204,
+    control: 200,
+    controlMethod: 'GET',
     after: stillThere,
   }),
   crossTenant('files-get', 'GET', (id) => `/v1/sessions/${id}/files/victim.txt`, undefined, { control: 200 }),

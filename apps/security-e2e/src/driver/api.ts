@@ -114,6 +114,7 @@ export class Api {
     path: string,
     body?: Buffer,
     timeoutMs = 30_000,
+    contentType = 'application/octet-stream',
   ): Promise<{ status: number; body: Buffer; timedOut: boolean }> {
     const url = new URL(this.baseUrl);
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -126,7 +127,7 @@ export class Api {
           path,
           headers: {
             authorization: `Bearer ${this.apiKey}`,
-            ...(body ? { 'content-type': 'application/octet-stream', 'content-length': body.length } : {}),
+            ...(body ? { 'content-type': contentType, 'content-length': body.length } : {}),
           },
           timeout: timeoutMs,
         },
