@@ -8,6 +8,13 @@ import { Breach, InvalidProbe, expectBlocked, nonce, show, type Attempt } from '
 import { attack, type Attack } from './types';
 
 const NO_ACCESS = ['ENOENT', 'EACCES', 'EPERM', 'ENOTDIR', 'ESRCH', 'ELOOP'];
+/** Variables of the platform's own processes (never of a session's). */
+const PLATFORM_ENV =
+  /REDIS_URL|REDIS_PASSWORD|EXECUTOR_API_KEYS|EXECUTOR_ADMIN_KEYS|KUBERNETES_SERVICE|INTERNAL_API_TOKEN|POD_NAME=|WORKSPACE_ROOT=/;
+/** Command lines of platform or host processes. */
+const PLATFORM_CMD = /dist\/apps\/|main\.js|redis-server|jest|platform\.ts|kubelet|containerd|sshd|systemd/;
+/** The sandbox's own init (bubblewrap): its argv names host paths, but it is the session's. */
+const SANDBOX_INIT = /^(\/usr\/bin\/)?bwrap\s/;
 
 /** The test's own view of a host file: the positive control of an attack on it. */
 export function hostRead(path: string): string {
@@ -338,12 +345,10 @@ R["root"] = attempt(lambda: sorted(os.listdir("/proc/1/root/")))`,
       out.push(`/proc/1/cmdline: ${R['cmdline']?.ok ? "the sandbox's own init" : show(R['cmdline'])}`);
     }
     const env = R['environ'];
-    if (env?.ok && /REDIS_URL|EXECUTOR_|KUBERNETES_|REDIS_PASSWORD/.test(String(env.value)))
+    if (env?.ok && PLATFORM_ENV.test(String(env.value)))
       throw new Breach(`/proc/1/environ shows platform variables: ${show(env)}`);
-    if (
-      R['cmdline']?.ok &&
-      /dist\/apps\/|main\.js|redis-server|kubelet|containerd/.test(String(R['cmdline'].value))
-    )
+    const cmd1 = String(R['cmdline']?.value ?? '');
+    if (R['cmdline']?.ok && !SANDBOX_INIT.test(cmd1) && PLATFORM_CMD.test(cmd1))
       throw new Breach(`/proc/1 is a platform process: ${show(R['cmdline'])}`);
     out.push(`/proc/1/environ: ${env?.ok ? 'no platform variables' : show(env)}`);
     return out.join('; ');
@@ -359,9 +364,7 @@ for pid in os.listdir("/proc"):
         r = attempt(lambda: read("/proc/%s/cmdline" % pid).replace("\\0", " "))
         R["procs"].append({"pid": int(pid), "cmd": r["value"] if r["ok"] else "?" + str(r.get("errno"))})`,
     );
-    const foreign = R.procs.filter((p) =>
-      /dist\/apps\/|main\.js|redis-server|jest|platform\.ts|kubelet|containerd|sshd|systemd/.test(p.cmd),
-    );
+    const foreign = R.procs.filter((p) => !SANDBOX_INIT.test(p.cmd) && PLATFORM_CMD.test(p.cmd));
     if (ctx.target.local) {
       const host = new Set(ctx.local.processes().map((p) => p.pid));
       foreign.push(...R.procs.filter((p) => host.has(p.pid) && !foreign.includes(p)));
