@@ -14,7 +14,7 @@ const PLATFORM_ENV =
 /** Command lines of platform or host processes. */
 const PLATFORM_CMD = /dist\/apps\/|main\.js|redis-server|jest|platform\.ts|kubelet|containerd|sshd|systemd/;
 /** The sandbox's own init (bubblewrap): its argv names host paths, but it is the session's. */
-const SANDBOX_INIT = /^(\/usr\/bin\/)?bwrap\s/;
+const SANDBOX_INIT = /^(\/usr\/bin\/)?bwrap[\s\0]/;
 
 /** The test's own view of a host file: the positive control of an attack on it. */
 export function hostRead(path: string): string {
