@@ -305,8 +305,8 @@ export const tenancyAttacks: Attack[] = [
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const code = await new Promise<number | null | 'listening'>((resolve) => {
-        const t = setTimeout(() => resolve('listening'), 30_000);
+      const code = await new Promise<number | null | 'listening' | 'timeout'>((resolve) => {
+        const t = setTimeout(() => resolve('timeout'), 120_000);
         child.once('exit', (c) => {
           clearTimeout(t);
           resolve(c);
@@ -317,6 +317,10 @@ export const tenancyAttacks: Attack[] = [
           resolve('listening');
         });
       });
+      if (code === 'timeout') {
+        child.kill('SIGKILL');
+        throw new InvalidProbe(`the load balancer neither exited nor listened in 120 s: ${out.slice(-300)}`);
+      }
       if (code === 'listening') {
         child.kill('SIGKILL');
         throw new Breach('the load balancer starts with an 8-character API key');

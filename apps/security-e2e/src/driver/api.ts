@@ -144,8 +144,19 @@ export class Api {
         req.destroy();
         resolve({ status: 0, body: Buffer.alloc(0), timedOut: true });
       });
-      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
-      req.end(body);
+      let answered = false;
+      req.on('response', () => (answered = true));
+      // a server may answer (413) and close before the upload ends: that answer is what counts
+      req.on('error', (err) => (answered || req.destroyed ? undefined : reject(err)));
+      if (!body || body.length < 1 << 20) {
+        req.end(body);
+        return;
+      }
+      // large bodies: headers first, and a moment for an early answer before the bytes follow
+      req.flushHeaders();
+      setTimeout(() => {
+        if (!answered && !req.destroyed) req.end(body);
+      }, 1000);
     });
   }
 
