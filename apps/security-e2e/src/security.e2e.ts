@@ -9,6 +9,7 @@ import { neighbourReport } from './attacks/limits';
 import { INVARIANTS } from './attacks/types';
 import { AttackContext } from './driver/context';
 import { startLocalPlatform, ROOT, type LocalPlatform } from './driver/local-platform';
+import { Breach } from './driver/probe';
 import { classify, renderTable, writeResults, type AttackResult } from './driver/report';
 import { remoteTargetFromEnv } from './driver/target';
 
@@ -68,6 +69,9 @@ describe(`security: issue 13 invariants (${remote ? 'remote' : 'npm start defaul
         const t0 = Date.now();
         try {
           const detail = await a.run(ctx);
+          const changed = ctx.restoreCanaries();
+          if (changed.length)
+            throw new Breach(`host canaries changed during the attack: ${changed.join(', ')}`);
           results.push({
             name: a.name,
             invariant: a.invariant,
@@ -77,6 +81,7 @@ describe(`security: issue 13 invariants (${remote ? 'remote' : 'npm start defaul
           });
           note(results[results.length - 1] as AttackResult);
         } catch (err) {
+          ctx.restoreCanaries();
           const c = classify(err);
           results.push({ name: a.name, invariant: a.invariant, ...c, ms: Date.now() - t0 });
           note(results[results.length - 1] as AttackResult);

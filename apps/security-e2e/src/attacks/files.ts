@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { AttackContext } from '../driver/context';
-import type { Session } from '../driver/api';
+import type { Api, Session } from '../driver/api';
 import { Breach, InvalidProbe, expectBlocked, nonce, show, type Attempt } from '../driver/probe';
 import { attack, type Attack } from './types';
 
@@ -714,12 +714,13 @@ for d in ("/dev/mem", "/dev/kmem", "/dev/port", "/dev/kmsg", "/dev/vda", "/dev/s
 ];
 
 /** Starts a background process in `s` that flips each name between a plain entry and a link out. */
-async function startFlipper(
+export async function startFlipper(
   ctx: AttackContext,
   s: Session,
   n: string,
   flips: Array<{ name: string; target: string; safe: string; dir?: boolean }>,
   seconds: number,
+  api: Api = ctx.a,
 ): Promise<void> {
   const script = String.raw`
 import os, sys, json, time, shutil
@@ -761,12 +762,19 @@ with open("/tmp/flipper-" + P["n"] + ".py", "w") as f:
 R["started"] = attempt(lambda: subprocess.Popen([sys.executable, "/tmp/flipper-" + P["n"] + ".py", json.dumps(P["spec"])],
     start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open("/tmp/flipper-" + P["n"] + ".err", "w")).pid)`,
     { n, script, spec: { n, seconds, flips } },
+    {},
+    api,
   );
   if (!R.started.ok) throw new InvalidProbe(`could not start the flipper: ${show(R.started)}`);
 }
 
 /** Waits for the flipper to finish; returns how many flips it made (proves it ran). */
-async function flipperDone(ctx: AttackContext, s: Session, n: string): Promise<number> {
+export async function flipperDone(
+  ctx: AttackContext,
+  s: Session,
+  n: string,
+  api: Api = ctx.a,
+): Promise<number> {
   const { R } = await ctx.py<{ done: Attempt; err: Attempt }>(
     s,
     `deadline = time.time() + 15
@@ -775,6 +783,8 @@ while not os.path.exists("flipper-" + P["n"] + ".done") and time.time() < deadli
 R["done"] = attempt(lambda: int(read("flipper-" + P["n"] + ".done")))
 R["err"] = attempt(lambda: read("/tmp/flipper-" + P["n"] + ".err"))`,
     { n },
+    {},
+    api,
   );
   if (!R.done.ok) throw new InvalidProbe(`the flipper did not finish: ${show(R.done)} ${show(R.err)}`);
   const flips = Number(R.done.value);

@@ -51,8 +51,9 @@ export class Api {
   ) {}
 
   /**
-   * One request. A 429 is waited out (Retry-After, at most 60 s in total) unless `no429Retry`:
-   * the platform's default rate limits apply to this suite too, and a well-behaved client waits.
+   * One request. A 429 (and a 503 carrying retryAfterSeconds) is waited out (Retry-After, at most
+   * 60 s in total) unless `no429Retry`: the platform's default limits apply to this suite too, and
+   * a well-behaved client waits.
    */
   async request<T = Record<string, unknown>>(
     method: string,
@@ -60,11 +61,17 @@ export class Api {
     body?: unknown,
     opts: RequestOptions = {},
   ): Promise<ApiResponse<T>> {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 90_000;
     for (;;) {
       const r = await this.once<T>(method, path, body, opts);
-      if (r.status !== 429 || opts.no429Retry || Date.now() > deadline) return r;
-      const after = Number(r.headers.get('retry-after') ?? '1');
+      // 503 with retryAfterSeconds (an open circuit, a pod coming back) is waited out like a 429
+      const retry503 =
+        r.status === 503 &&
+        typeof (r.body as { retryAfterSeconds?: unknown })?.retryAfterSeconds === 'number';
+      if ((r.status !== 429 && !retry503) || opts.no429Retry || Date.now() > deadline) return r;
+      const after = Number(
+        r.headers.get('retry-after') ?? (r.body as { retryAfterSeconds?: number }).retryAfterSeconds ?? '1',
+      );
       await sleep(Math.min(Math.max(Number.isFinite(after) ? after : 1, 0.2), 30) * 1000);
     }
   }

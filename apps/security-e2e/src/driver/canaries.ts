@@ -2,7 +2,15 @@
 // it, so that an attack fails on the canary's side too, not only on what the session reports.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -77,6 +85,8 @@ export interface HostCanaryFiles {
   writeContent: string;
   /** A file that deletes through the file API must never remove. */
   deleteTarget: string;
+  /** Puts every canary back as it was; returns what had changed (empty when nothing). */
+  restore(): string[];
   cleanup(): void;
 }
 
@@ -100,6 +110,27 @@ export function hostCanaryFiles(): HostCanaryFiles {
     writeTarget,
     writeContent,
     deleteTarget,
+    restore: () => {
+      const changed: string[] = [];
+      if (!existsSync(file) || readFileSync(file, 'utf8') !== content) {
+        changed.push(file);
+        writeFileSync(file, content, { mode: 0o644 });
+      }
+      if (!existsSync(writeTarget) || readFileSync(writeTarget, 'utf8') !== writeContent) {
+        changed.push(writeTarget);
+        writeFileSync(writeTarget, writeContent, { mode: 0o644 });
+      }
+      if (!existsSync(deleteTarget)) {
+        changed.push(deleteTarget);
+        writeFileSync(deleteTarget, 'delete me not\n', { mode: 0o644 });
+      }
+      for (const f of readdirSync(dir))
+        if (![file, writeTarget, deleteTarget].includes(join(dir, f))) {
+          changed.push(join(dir, f));
+          rmSync(join(dir, f), { recursive: true, force: true });
+        }
+      return changed;
+    },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

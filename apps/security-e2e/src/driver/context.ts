@@ -117,6 +117,11 @@ export class AttackContext {
     this.outputs.push(`${exec.stdout ?? ''}\n${exec.stderr ?? ''}`);
   }
 
+  /** Puts host canaries back after an attack; returns what had changed. */
+  restoreCanaries(): string[] {
+    return this.canaries?.restore() ?? [];
+  }
+
   async cleanup(): Promise<void> {
     for (const { api, id } of [...this.sessions].reverse())
       await api.deleteSession(id).catch(() => undefined);
