@@ -1,7 +1,8 @@
 // Starts the platform exactly as `npm start` does by default: the same entry
 // (tools/local/platform.ts through @swc-node/register, as tools/local/start.mjs runs it) with its
 // default SANDBOX, pools, auth and Redis settings. Only DATA_DIR (a temp dir), the ports (free
-// ones) and EXECUTOR_API_KEYS (two tenants, so that tenancy can be attacked) are set.
+// ones), EXECUTOR_API_KEYS (two tenants, so that tenancy can be attacked) and SKIP_INSTALL/
+// SKIP_BUILD (CI installed the system packages; the target's build dependency built the bundles) are set.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
