@@ -3,6 +3,7 @@
 // runs once.
 import type { ApiResponse, Session } from '../driver/api';
 import { Breach, InvalidProbe, nonce } from '../driver/probe';
+import { flipperDone, startFlipper } from './files';
 import { attack, type Attack } from './types';
 
 const RATE_CAP = Number(process.env['SECURITY_E2E_RATE_CAP'] ?? 3000);
@@ -31,6 +32,69 @@ async function waitOut(r: ApiResponse<unknown>): Promise<void> {
 }
 
 export const abuseAttacks: Attack[] = [
+  attack(
+    7,
+    'tenant-cannot-open-the-circuit',
+    async (ctx) => {
+      // Tenant B makes its own file operations fail in every way it can (racing links, FIFOs);
+      // the pool's circuit breaker must not open for everybody because of it.
+      const s = await ctx.session({ api: ctx.b });
+      const n = nonce();
+      const { R } = await ctx.py<{ fifo: boolean }>(
+        s,
+        `R["fifo"] = attempt(lambda: os.mkfifo("fifo-" + P["n"]))["ok"]`,
+        { n },
+        {},
+        ctx.b,
+      );
+      await startFlipper(
+        ctx,
+        s,
+        n,
+        [
+          { name: `f-${n}`, target: '/tmp', safe: 'x' },
+          { name: `d-${n}`, target: '/tmp', safe: '', dir: true },
+        ],
+        8,
+        ctx.b,
+      );
+      let failures = 0;
+      const deadline = Date.now() + 6000;
+      while (Date.now() < deadline) {
+        const rs = await Promise.all([
+          ctx.b.rawPath('PUT', `/v1/sessions/${s.id}/files/f-${n}`, Buffer.from('x'), 8000),
+          ctx.b.rawPath('PUT', `/v1/sessions/${s.id}/files/d-${n}/x`, Buffer.from('x'), 8000),
+          ctx.b.rawPath('GET', `/v1/sessions/${s.id}/files/d-${n}/x`, undefined, 8000),
+          ...(R.fifo ? [ctx.b.rawPath('GET', `/v1/sessions/${s.id}/files/fifo-${n}`, undefined, 3000)] : []),
+        ]);
+        failures += rs.filter((r) => r.timedOut || r.status >= 500).length;
+      }
+      await flipperDone(ctx, s, n, ctx.b).catch(() => undefined);
+      const pools = await ctx.a.request<{ items: Array<{ template: string; circuit: string }> }>(
+        'GET',
+        '/v1/pools',
+        undefined,
+        { no429Retry: true },
+      );
+      const open = (pools.body?.items ?? []).filter(
+        (p) => p.template === s.template && p.circuit !== 'closed',
+      );
+      const other = await ctx.a.request<Session>(
+        'POST',
+        '/v1/sessions',
+        { template: s.template },
+        { no429Retry: true },
+      );
+      if (other.status === 201) await ctx.a.deleteSession(other.body.id);
+      if (open.length || other.status !== 201)
+        throw new Breach(
+          `one tenant's failing file operations (${failures} 5xx/timeouts) left the ${s.template} circuit ${open.map((p) => p.circuit).join('/') || 'closed'}; the other tenant's POST /v1/sessions → ${other.status}`,
+        );
+      return `${failures} 5xx/timeouts for tenant B; circuit closed, tenant A still gets sessions`;
+    },
+    { timeoutMs: 150_000 },
+  ),
+
   attack(
     7,
     'rate-limit',
