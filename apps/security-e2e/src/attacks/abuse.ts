@@ -9,6 +9,7 @@ import { attack, type Attack } from './types';
 const RATE_CAP = Number(process.env['SECURITY_E2E_RATE_CAP'] ?? 3000);
 const SESSION_CAP = Number(process.env['SECURITY_E2E_SESSION_CAP'] ?? 60);
 const INFLIGHT_CAP = Number(process.env['SECURITY_E2E_INFLIGHT_CAP'] ?? 64);
+const INFLIGHT_SESSIONS = Number(process.env['SECURITY_E2E_INFLIGHT_SESSIONS'] ?? 20);
 
 type ErrorBody = { error?: { code?: string; message?: string }; retryAfterSeconds?: number };
 
@@ -173,7 +174,20 @@ export const abuseAttacks: Attack[] = [
     async (ctx) => {
       const sessions: Session[] = [];
       try {
-        for (let i = 0; i < 4; i++) sessions.push(await ctx.session({ api: ctx.b }));
+        // enough sessions that running executions (one per session at a time) exceed any sane
+        // per-tenant quota too, not only queued ones; bounded by what the pools hold
+        for (let i = 0; i < INFLIGHT_SESSIONS; i++) {
+          const r = await ctx.b.request<Session>(
+            'POST',
+            '/v1/sessions',
+            { template: ctx.target.pythonTemplate },
+            { no429Retry: true },
+          );
+          if (r.status !== 201) break;
+          sessions.push(r.body);
+        }
+        if (sessions.length < 2)
+          throw new InvalidProbe(`control: only ${sessions.length} sessions could be opened`);
         const calls = Array.from({ length: INFLIGHT_CAP }, (_, i) =>
           ctx.b.request<ErrorBody>(
             'POST',
@@ -186,11 +200,13 @@ export const abuseAttacks: Attack[] = [
         const limited = rs.find((r) => r.status === 429);
         const served = rs.filter((r) => r.status === 200).length;
         if (!limited)
-          throw new Breach(`no in-flight quota: ${served} of ${INFLIGHT_CAP} concurrent executions accepted`);
+          throw new Breach(
+            `no in-flight quota: ${served} of ${INFLIGHT_CAP} concurrent executions over ${sessions.length} sessions accepted`,
+          );
         if (!served) throw new InvalidProbe('control: no execution was served');
         return `${served} served, ${rs.filter((r) => r.status === 429).length} refused: ${check429('POST executions', limited)}`;
       } finally {
-        for (const s of sessions) await ctx.drop(ctx.b, s.id);
+        for (const s of sessions) await ctx.b.deleteSession(s.id).catch(() => undefined);
       }
     },
     { timeoutMs: 600_000 },
