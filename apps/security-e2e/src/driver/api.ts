@@ -179,7 +179,14 @@ export class Api {
   }
 
   async execute(id: string, code: string, extra: Record<string, unknown> = {}): Promise<Execution> {
-    const r = await this.request<Execution>('POST', `/v1/sessions/${id}/executions`, { code, ...extra });
+    // the client waits longer than the execution's own timeout (plus the platform's grace)
+    const timeoutMs = (typeof extra['timeoutMs'] === 'number' ? extra['timeoutMs'] : 30_000) + 90_000;
+    const r = await this.request<Execution>(
+      'POST',
+      `/v1/sessions/${id}/executions`,
+      { code, ...extra },
+      { timeoutMs },
+    );
     if (r.status !== 200) throw new Error(`${this.label}: execute: HTTP ${r.status} ${r.raw.toString()}`);
     return r.body;
   }
