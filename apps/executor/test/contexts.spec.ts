@@ -81,6 +81,9 @@ describe('contexts: several independent kernels in one session (code-interpreter
       results: [{ isMain: true, 'text/plain': '42' }],
     });
     expect((await exec(pod, id, 'n', { language: 'javascript' })).results?.[0]?.['text/plain']).toBe('41');
+    // top-level await: the last expression is still the result
+    const awaited = await exec(pod, id, 'const v = await Promise.resolve(20); v * 2', { language: 'js' });
+    expect(awaited.results).toEqual([{ isMain: true, 'text/plain': '40' }]);
     const jsErr = await exec(pod, id, 'throw new RangeError("out")', { language: 'javascript' });
     expect(jsErr.error).toMatchObject({ name: 'RangeError', value: 'out' });
     expect(jsErr.error?.traceback).toMatch(/RangeError: out/);

@@ -50,11 +50,11 @@ export async function execStream(
   const channel = streamChannel(pod.h.prefix, `x-${randomUUID()}`);
   const events: Array<Received<ExecutionEvent>> = [];
   const off = await pod.h.client.subscribe(channel, (e) =>
-    events.push({ event: e as ExecutionEvent, at: Date.now() }),
+    events.push({ event: e as ExecutionEvent, at: preciseNow() }),
   );
   try {
     const result = await exec(pod, sessionId, code, { ...opts, stream: channel });
-    return { events, result, repliedAt: Date.now() };
+    return { events, result, repliedAt: preciseNow() };
   } finally {
     await off();
   }
@@ -129,7 +129,7 @@ export async function startProcess(
     ).toString();
   const off = await pod.h.client.subscribe(procChannel(pod.h.prefix, sessionId, procId), (raw) => {
     const event = raw as ProcessEvent;
-    events.push({ event, at: Date.now() });
+    events.push({ event, at: preciseNow() });
     if (event.t === 'end') {
       const { t: _t, ...end } = event;
       endResolve(end);
@@ -249,4 +249,9 @@ export async function startWatch(
     },
     off,
   };
+}
+
+/** Epoch milliseconds with sub-millisecond resolution (latency measurements against time.time()). */
+export function preciseNow(): number {
+  return performance.timeOrigin + performance.now();
 }

@@ -187,3 +187,35 @@ describe('rich results, structured errors and streaming (code-interpreter-v1, py
     expect((err as JobCallError).code).toBe('invalid_argument');
   });
 });
+
+describe('streaming from a one-shot template (bash: a fresh process per execution)', () => {
+  let h: Harness;
+  let pod: PodDriver;
+
+  beforeAll(async () => {
+    h = await startHarness();
+    pod = await PodDriver.start(h, 'bash');
+  });
+  afterAll(async () => {
+    await pod?.stop();
+    await h?.stop();
+  });
+
+  it('publishes output as the process writes it', async () => {
+    const { id } = await pod.open();
+    const { events, result } = await execStream(pod, id, 'echo a; sleep 0.6; echo b >&2; echo c');
+    expect(result).toMatchObject({
+      exitCode: 0,
+      stdout: 'a\nc\n',
+      stderr: 'b\n',
+      results: [],
+      context: 'default',
+    });
+    const a = events.find(
+      (e) => e.event.t === 'stdout' && (e.event as { text: string }).text.startsWith('a'),
+    );
+    const b = events.find((e) => e.event.t === 'stderr');
+    expect(a && b).toBeTruthy();
+    expect((b as { at: number }).at - (a as { at: number }).at).toBeGreaterThan(500);
+  });
+});

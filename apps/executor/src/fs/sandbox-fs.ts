@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { JobError } from '@executor/queues';
 import {
-  WorkspaceFs,
   WorkspaceFsError,
+  type WorkspaceFs,
   parseClientPath,
   permissionString,
   sandboxPath,
@@ -11,7 +11,7 @@ import {
 } from '@executor/workspace-fs';
 import type { EntryInfo } from '@executor/queues';
 import type { Sandbox, Slot } from '../sandbox/sandbox';
-import { slotOwner, workspaceAliases } from '../files/session-fs';
+import { areaFs } from '../files/session-fs';
 
 /**
  * A session's two writable areas as the E2B-style jobs name them: sandbox paths (`/home/user/...`,
@@ -27,19 +27,8 @@ export class SandboxFs {
     private readonly slot: Slot,
     maxFileBytes: number,
   ) {
-    const owner = slotOwner(slot);
-    this.workspace = new WorkspaceFs({
-      root: slot.work,
-      aliases: workspaceAliases(sandbox, slot),
-      owner,
-      maxFileBytes,
-    });
-    this.tmp = new WorkspaceFs({
-      root: slot.tmp,
-      aliases: [...new Set([sandbox.tmp(slot), slot.tmp])],
-      owner,
-      maxFileBytes,
-    });
+    this.workspace = areaFs(sandbox, slot, 'workspace', maxFileBytes);
+    this.tmp = areaFs(sandbox, slot, 'tmp', maxFileBytes);
   }
 
   /** Parses a sandbox path (the area root allowed); a bad one is `invalid_argument`. */

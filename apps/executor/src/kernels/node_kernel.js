@@ -149,6 +149,27 @@ function transpile(code, name) {
   return hoistTopLevel(r.outputText);
 }
 
+/**
+ * For a cell run inside an async function (top-level await): `return` the value of its last
+ * expression statement, so it is the cell's result as in the REPL. Needs the typescript parser
+ * (present for the typescript kernel and wherever the executor ships it); without it the cell's
+ * value is undefined.
+ */
+function returnLast(js) {
+  let t;
+  try {
+    t = typescript();
+  } catch {
+    return js;
+  }
+  const sf = t.createSourceFile('cell.js', js, t.ScriptTarget.ES2022, true, t.ScriptKind.JS);
+  const last = sf.statements[sf.statements.length - 1];
+  if (!last || !t.isExpressionStatement(last)) return js;
+  const start = last.getStart(sf);
+  const expr = js.slice(start, last.expression.end);
+  return `${js.slice(0, start)}return (${expr});${js.slice(last.end)}`;
+}
+
 function compileScript(js, name) {
   try {
     return new vm.Script(js, { filename: name });
@@ -156,7 +177,7 @@ function compileScript(js, name) {
     if (e instanceof SyntaxError && /\bawait\b/.test(js)) {
       return {
         async: true,
-        script: new vm.Script(`(async () => {\n${js}\n})()`, { filename: name, lineOffset: -1 }),
+        script: new vm.Script(`(async () => {\n${returnLast(js)}\n})()`, { filename: name, lineOffset: -1 }),
       };
     }
     throw e;
