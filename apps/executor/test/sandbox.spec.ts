@@ -2,28 +2,23 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { PodDriver, startHarness, type Harness } from './harness';
 
-/** bwrap must work here (user namespaces or root); otherwise these tests are skipped loudly. */
-function bwrapWorks(): boolean {
-  const r = spawnSync('/usr/bin/bwrap', [
-    '--ro-bind',
-    '/',
-    '/',
-    '--unshare-all',
-    '--die-with-parent',
-    '/bin/true',
-  ]);
-  return r.status === 0;
-}
-
-const BWRAP = bwrapWorks();
-if (!BWRAP) {
-  console.warn(
-    '\n\n*** bwrap does not work on this machine: the sandbox isolation tests are SKIPPED ***\n\n',
+/**
+ * bwrap must work here (root, or unprivileged user namespaces): when it cannot run, this suite
+ * fails with bwrap's own error — it is never skipped.
+ */
+function bwrapProbe(): { ok: boolean; detail: string } {
+  const r = spawnSync(
+    '/usr/bin/bwrap',
+    ['--ro-bind', '/', '/', '--unshare-all', '--die-with-parent', '/bin/true'],
+    { encoding: 'utf8' },
   );
+  return {
+    ok: r.status === 0,
+    detail: r.error ? r.error.message : `exit ${r.status}: ${(r.stderr ?? '').trim()}`,
+  };
 }
-const describeBwrap = BWRAP ? describe : describe.skip;
 
-describeBwrap('SANDBOX=bwrap isolation', () => {
+describe('SANDBOX=bwrap isolation', () => {
   let h: Harness;
   let pod: PodDriver;
   let server: Server;
@@ -32,6 +27,12 @@ describeBwrap('SANDBOX=bwrap isolation', () => {
   const sockets = new Set<Socket>();
 
   beforeAll(async () => {
+    const probe = bwrapProbe();
+    if (!probe.ok) {
+      throw new Error(
+        `bwrap cannot run on this machine (${probe.detail}): install bubblewrap (apps/executor/scripts/install-runtimes.sh) and run as root or with user namespaces enabled`,
+      );
+    }
     process.env['EXECUTOR_FAKE_SECRET'] = SECRET; // the executor (this process) holds a secret
     h = await startHarness();
     pod = await PodDriver.start(h, 'python', {
@@ -144,10 +145,12 @@ describeBwrap('SANDBOX=bwrap isolation', () => {
   });
 });
 
-describeBwrap('SANDBOX=bwrap one-shot templates', () => {
+describe('SANDBOX=bwrap one-shot templates', () => {
   let h: Harness;
   let pod: PodDriver;
   beforeAll(async () => {
+    const probe = bwrapProbe();
+    if (!probe.ok) throw new Error(`bwrap cannot run on this machine (${probe.detail})`);
     h = await startHarness();
     pod = await PodDriver.start(h, 'bash', { SANDBOX: 'bwrap', MAX_PROCESSES: '64' });
   });
