@@ -2,7 +2,17 @@ import { TEMPLATE_NAMES } from '@executor/templates';
 import { PodDriver, startHarness, type Harness } from './harness';
 
 /** Interpreted and quick-to-compile templates (templates-light.spec.ts). */
-export const LIGHT_TEMPLATES = ['python', 'python-data', 'node', 'typescript', 'bash', 'c', 'cpp', 'ruby', 'r'];
+export const LIGHT_TEMPLATES = [
+  'python',
+  'python-data',
+  'node',
+  'typescript',
+  'bash',
+  'c',
+  'cpp',
+  'ruby',
+  'r',
+];
 /** Compile-heavy templates (templates-compiled.spec.ts). */
 export const COMPILED_TEMPLATES = ['rust', 'java', 'go'];
 

@@ -159,6 +159,12 @@ export const ExecutorConfigSchema = Type.Object({
     minimum: 0,
     description: 'Execution records kept per session (oldest dropped).',
   }),
+  SMOKE_TIMEOUT_MS: Type.Integer({
+    default: 60_000,
+    minimum: 1000,
+    description:
+      "Timeout of the template's smoke program, run at boot through the real sandbox before the pod takes sessions (compile included).",
+  }),
   PERSISTENCE_TIMEOUT_MS: Type.Integer({
     default: 30_000,
     minimum: 100,
