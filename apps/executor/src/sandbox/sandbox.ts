@@ -57,6 +57,12 @@ export interface SpawnRequest {
   cwd?: string;
   /** Host directories bound read-only at the same path (bwrap). */
   roBinds?: string[];
+  /**
+   * Host paths bound at another path inside the sandbox (bwrap; with SANDBOX=none the caller uses
+   * `src` directly). Used by the package installer for its private staging directory and the
+   * index proxy's socket, which no other process of the session sees.
+   */
+  binds?: Array<{ src: string; dest: string; writable?: boolean }>;
 }
 
 const ROOT_LINKS = ['bin', 'lib', 'lib32', 'lib64', 'libx32', 'sbin'];
@@ -181,6 +187,7 @@ export class Sandbox {
       slot.work,
       SANDBOX_WORKSPACE,
       ...(req.roBinds ?? []).flatMap((d) => ['--ro-bind', d, d]),
+      ...(req.binds ?? []).flatMap((b) => [b.writable ? '--bind' : '--ro-bind', b.src, b.dest]),
       // the sandbox's own root (a tmpfs holding the mount points) is read-only too
       '--remount-ro',
       '/',
