@@ -26,6 +26,9 @@ export class ReadinessService implements OnApplicationBootstrap {
   private readonly logger = new Logger(ReadinessService.name);
   private state: PodReadiness;
   private readonly listeners: Array<() => void> = [];
+  private settle!: () => void;
+  /** Resolves once the boot checks are done, passed or failed (the worker starts then). */
+  readonly settled = new Promise<void>((resolve) => (this.settle = resolve));
 
   constructor(
     @Inject(EXECUTOR_CONFIG) private readonly cfg: ExecutorConfig,
@@ -64,6 +67,14 @@ export class ReadinessService implements OnApplicationBootstrap {
 
   /** Runs the smoke test before the application counts as started (awaited by app.init / listen). */
   async onApplicationBootstrap(): Promise<void> {
+    try {
+      await this.check();
+    } finally {
+      this.settle();
+    }
+  }
+
+  private async check(): Promise<void> {
     if (!this.state.containment.ok) {
       this.logger.error(`not ready: ${this.state.reason}`);
       return;
