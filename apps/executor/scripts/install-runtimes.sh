@@ -9,7 +9,8 @@
 set -euo pipefail
 
 TEMPLATES=(python python-data node typescript bash c cpp java rust go ruby r)
-SANDBOX_PACKAGES=(bubblewrap util-linux python3-seccomp procps)
+# bubblewrap; prlimit and setpriv (util-linux); mount/umount (per-slot tmpfs); the seccomp policy compiler
+SANDBOX_PACKAGES=(bubblewrap util-linux python3-seccomp mount procps)
 
 # Debian packages per template (libs/templates `debianPackages`; apps/executor/test/install-runtimes.spec.ts
 # fails when the two differ).

@@ -80,10 +80,10 @@ class ExecutorCoreModule {
               const c = readiness.current.containment;
               return {
                 sandbox: {
-                  status: c.ok ? 'up' : 'down',
+                  status: c.ready ? 'up' : 'down',
                   mode: c.mode,
                   ...(c.reason ? { reason: c.reason } : {}),
-                  ...c.details,
+                  warnings: c.warnings,
                 },
               };
             },

