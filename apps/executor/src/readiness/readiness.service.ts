@@ -40,7 +40,7 @@ export class ReadinessService implements OnApplicationBootstrap {
     const containment = sandbox.containment;
     this.state = containment.ready
       ? { ready: false, reason: 'starting: the template smoke test has not finished', containment }
-      : { ready: false, reason: `sandbox: ${containment.reason ?? 'not usable'}`, containment };
+      : { ready: false, reason: `sandbox not ready: ${containment.reason ?? 'unknown reason'}`, containment };
   }
 
   get current(): PodReadiness {
@@ -55,10 +55,7 @@ export class ReadinessService implements OnApplicationBootstrap {
   /** Throws `unavailable` with the reason unless the pod takes sessions. */
   assertReady(): void {
     if (!this.state.ready) {
-      throw new JobError(
-        'unavailable',
-        `pod ${this.cfg.POD_NAME} is not ready: ${this.state.reason ?? 'unknown reason'}`,
-      );
+      throw new JobError('unavailable', `${this.state.reason ?? 'not ready'} (pod ${this.cfg.POD_NAME})`);
     }
   }
 
