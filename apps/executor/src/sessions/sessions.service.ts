@@ -30,6 +30,7 @@ import {
 import { getTemplate, type Template } from '@executor/templates';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from '../config/executor.config';
 import { ExecutionOutcomes, ExecutorMetrics, type ExecutionOutcome } from '../metrics/metrics';
+import { ReadinessService } from '../readiness/readiness.service';
 import { createRuntime, type RuntimeDeps } from '../runner/runtime';
 import { slotOwner, workspaceAliases } from '../files/session-fs';
 import { SandboxService } from '../sandbox/sandbox.service';
@@ -62,6 +63,7 @@ export class SessionsService implements OnModuleDestroy {
     private readonly sandbox: SandboxService,
     private readonly warm: WarmPoolService,
     private readonly metrics: ExecutorMetrics,
+    private readonly readiness: ReadinessService,
   ) {
     this.template = getTemplate(cfg.TEMPLATE);
     this.deps = {
@@ -132,6 +134,7 @@ export class SessionsService implements OnModuleDestroy {
     const inFlight = this.opening.get(p.sessionId);
     if (inFlight) return inFlight;
     if (this.draining) throw new JobError('unavailable', `pod ${this.cfg.POD_NAME} is shutting down`);
+    this.readiness.assertReady();
     if (this.sessions.size + this.opening.size >= this.cfg.MAX_SESSIONS) {
       throw new JobError(
         'unavailable',
