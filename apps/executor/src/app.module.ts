@@ -10,6 +10,7 @@ import { SandboxFsService } from './fs/sandbox-fs.service';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
 import { ExecutorMetrics, defaultMetricsRegistered, metricProviders } from './metrics/metrics';
 import { PackagesService } from './packages/packages.service';
+import { ReadinessService } from './readiness/readiness.service';
 import { SandboxService } from './sandbox/sandbox.service';
 import { SessionsService } from './sessions/sessions.service';
 import { WarmPoolService } from './sessions/warm-pool.service';
@@ -52,8 +53,12 @@ class ExecutorCoreModule {
         },
         {
           provide: READINESS_CHECKS,
-          inject: [PodWorkerService, SessionsService],
-          useFactory: (worker: PodWorkerService, sessions: SessionsService): ReadinessCheck[] => [
+          inject: [PodWorkerService, SessionsService, ReadinessService],
+          useFactory: (
+            worker: PodWorkerService,
+            sessions: SessionsService,
+            readiness: ReadinessService,
+          ): ReadinessCheck[] => [
             async () => ({
               worker: {
                 status: worker.running && sessions.accepting ? 'up' : 'down',
@@ -61,11 +66,34 @@ class ExecutorCoreModule {
                 accepting: sessions.accepting,
               },
             }),
+            async () => {
+              const r = readiness.current;
+              return {
+                template: {
+                  status: r.ready ? 'up' : 'down',
+                  template: cfg.TEMPLATE,
+                  ...(r.reason ? { reason: r.reason } : {}),
+                  ...(r.smoke ? { smokeMs: r.smoke.ms } : {}),
+                },
+              };
+            },
+            async () => {
+              const c = readiness.current.containment;
+              return {
+                sandbox: {
+                  status: c.ready ? 'up' : 'down',
+                  mode: c.mode,
+                  ...(c.reason ? { reason: c.reason } : {}),
+                  warnings: c.warnings,
+                },
+              };
+            },
           ],
         },
         ...metricProviders,
         ExecutorMetrics,
         SandboxService,
+        ReadinessService,
         WarmPoolService,
         SessionsService,
         FilesService,
@@ -86,6 +114,7 @@ class ExecutorCoreModule {
         HeartbeatService,
         PodWorkerService,
         SandboxService,
+        ReadinessService,
       ],
     };
   }

@@ -167,7 +167,15 @@ export const ExecutorConfigSchema = Type.Object({
   }),
   PACKAGES_NETWORK: Type.Boolean({
     default: true,
-    description: 'Package installs may use the network even when the session may not.',
+    description:
+      "Package installs may reach the package index — only its host (PIP_INDEX_URL / NPM_REGISTRY, plus PACKAGES_EXTRA_HOSTS), through the executor's allowlist proxy — even when the session has no network. false: installs have no network at all.",
+  }),
+  PACKAGES_EXTRA_HOSTS: Type.String({
+    default: '',
+    pattern:
+      '^([A-Za-z0-9.-]+|\\[[0-9a-fA-F:.]+\\])?(:[0-9]{1,5})?(,\\s*([A-Za-z0-9.-]+|\\[[0-9a-fA-F:.]+\\])(:[0-9]{1,5})?)*$',
+    description:
+      'More `host[:port]` (443 when absent), comma-separated, that package installs may reach besides the index host (a mirror that serves its files from another host). Empty: none.',
   }),
   PIP_INDEX_URL: Type.String({ default: '', description: 'pip index (empty: pip default, PyPI).' }),
   PIP_FIND_LINKS: Type.String({
@@ -209,6 +217,12 @@ export const ExecutorConfigSchema = Type.Object({
     minimum: 100,
     description:
       'Longest wait for the other side of a byte pipe (fs.read / fs.write streams through Redis): a chunk, or room in the window.',
+  }),
+  SMOKE_TIMEOUT_MS: Type.Integer({
+    default: 60_000,
+    minimum: 1000,
+    description:
+      "Timeout of the template's smoke program, run at boot through the real sandbox before the pod takes sessions (compile included).",
   }),
   PERSISTENCE_TIMEOUT_MS: Type.Integer({
     default: 30_000,

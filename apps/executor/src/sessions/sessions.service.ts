@@ -41,6 +41,7 @@ import { SandboxFs } from '../fs/sandbox-fs';
 import { WatchManager } from '../fs/watches';
 import type { ExecutionSink } from '../kernels/kernel-process';
 import { ProcessManager } from '../processes/process-manager';
+import { ReadinessService } from '../readiness/readiness.service';
 import { createRuntime, templateEnv, type RuntimeDeps } from '../runner/runtime';
 import { slotOwner, workspaceAliases } from '../files/session-fs';
 import { SandboxService } from '../sandbox/sandbox.service';
@@ -73,6 +74,7 @@ export class SessionsService implements OnModuleDestroy {
     private readonly sandbox: SandboxService,
     private readonly warm: WarmPoolService,
     private readonly metrics: ExecutorMetrics,
+    private readonly readiness: ReadinessService,
   ) {
     this.template = getTemplate(cfg.TEMPLATE);
     this.deps = {
@@ -155,6 +157,7 @@ export class SessionsService implements OnModuleDestroy {
     const inFlight = this.opening.get(p.sessionId);
     if (inFlight) return inFlight;
     if (this.draining) throw new JobError('unavailable', `pod ${this.cfg.POD_NAME} is shutting down`);
+    this.readiness.assertReady();
     if (this.sessions.size + this.opening.size >= this.cfg.MAX_SESSIONS) {
       throw new JobError(
         'unavailable',

@@ -21,6 +21,7 @@ import { FilesService } from '../files/files.service';
 import { SandboxFsService } from '../fs/sandbox-fs.service';
 import type { Session } from '../sessions/session';
 import { PackagesService } from '../packages/packages.service';
+import { ReadinessService } from '../readiness/readiness.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { REDIS } from '../tokens';
 
@@ -43,6 +44,7 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly files: FilesService,
     private readonly packages: PackagesService,
     private readonly sandboxFs: SandboxFsService,
+    private readonly readiness: ReadinessService,
   ) {
     this.queueName = podQueueName(cfg.POD_NAME);
   }
@@ -52,6 +54,9 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // Jobs wait in the queue while the boot smoke test runs (the heartbeat says healthy: false, so
+    // no new session is routed here); a pod that failed it still answers them: `unavailable`.
+    await this.readiness.settled;
     const worker = new Worker(this.queueName, (job: Job) => this.process(job), {
       connection: bullConnection(this.cfg.REDIS_URL),
       prefix: this.cfg.QUEUE_PREFIX,
