@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the executor needs on Debian bookworm: its sandbox (bubblewrap, prlimit, the
 # libseccomp Python binding for the seccomp filter) and the runtimes of the given templates
-# (default: all 12). The one script for CI, `npm start` (through tools/ci/install-deps.sh) and
+# (default: all 14). The one script for CI, `npm start` (through tools/ci/install-deps.sh) and
 # executor images. Idempotent and quiet: apt-get installs only what is missing.
 #
 # Usage (as root):  install-runtimes.sh [TEMPLATE...]
 #                   install-runtimes.sh --print [TEMPLATE...]   # list the packages, install nothing
 set -euo pipefail
 
-TEMPLATES=(python python-data node typescript bash c cpp java rust go ruby r)
+TEMPLATES=(python python-data node typescript bash c cpp java rust go ruby r code-interpreter-v1 base)
 # bubblewrap; prlimit and setpriv (util-linux); mount/umount (per-slot tmpfs); the seccomp policy compiler
 SANDBOX_PACKAGES=(bubblewrap util-linux python3-seccomp mount procps)
 
@@ -28,6 +28,9 @@ template_packages() {
     go) echo golang-go ;;
     ruby) echo ruby ;;
     r) echo r-base-core ;;
+    # E2B's defaults: python-data + node/typescript (+ bash) kernels; bash + python
+    code-interpreter-v1) echo python3 python3-pip python3-venv python3-numpy python3-pandas python3-matplotlib nodejs npm bash coreutils ;;
+    base) echo python3 python3-pip python3-venv bash coreutils ;;
     *)
       echo "install-runtimes: unknown template \"$1\" (one of: ${TEMPLATES[*]})" >&2
       return 1
