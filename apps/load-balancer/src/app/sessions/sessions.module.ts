@@ -21,6 +21,13 @@ import { SessionsService } from './sessions.service';
     PodGateway,
     SessionEventsService,
   ],
-  exports: [SessionsService, MigrationService, SessionEventsService],
+  exports: [
+    SessionsService,
+    SessionCaller,
+    MigrationService,
+    SessionEventsService,
+    RouterService,
+    PodGateway,
+  ],
 })
 export class SessionsModule {}
