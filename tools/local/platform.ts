@@ -1,29 +1,18 @@
 // Runs the platform locally (see tools/local/start.mjs). Options, all by env:
 //   PORT            first load-balancer port (default 8080); more replicas take PORT+10, +20…
 //   LB_REPLICAS     load-balancer replicas (default 1)
-//   POOLS           name:template:replicas[:region],… (default python:python:2,python-data:python-data:1,node:node:1)
+//   POOLS           name:template:replicas[:region],… (default: DEFAULT_POOLS_SPEC of libs/launcher —
+//                   python ×2, python-data, node, code-interpreter-v1 and base for E2B's SDKs)
 //   EXECUTOR_API_KEYS  tenant:key,… (default: a key generated once and kept in .data/api-key)
 //   SANDBOX         none | bwrap (default none)
 //   DATA_DIR        default .data
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Platform, type PoolSpec } from '@executor/launcher';
+import { DEFAULT_POOLS_SPEC, Platform, parsePools } from '@executor/launcher';
 
 const root = join(__dirname, '..', '..');
 const dataDir = process.env['DATA_DIR'] ?? join(root, '.data');
-
-function parsePools(spec: string): PoolSpec[] {
-  return spec.split(',').map((entry) => {
-    const [name, template, replicas, region] = entry.split(':');
-    if (!name || !template)
-      throw new Error(`POOLS entry "${entry}" must be name:template[:replicas[:region]]`);
-    const n = Number(replicas ?? 1);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`POOLS entry "${entry}": replicas must be a positive integer`);
-    return { name, template, replicas: n, region: region || undefined };
-  });
-}
 
 function apiKeys(): string {
   if (process.env['EXECUTOR_API_KEYS']) return process.env['EXECUTOR_API_KEYS'];
@@ -37,7 +26,7 @@ function apiKeys(): string {
 async function main(): Promise<void> {
   const port = Number(process.env['PORT'] ?? 8080);
   const replicas = Number(process.env['LB_REPLICAS'] ?? 1);
-  const pools = parsePools(process.env['POOLS'] ?? 'python:python:2,python-data:python-data:1,node:node:1');
+  const pools = parsePools(process.env['POOLS'] ?? DEFAULT_POOLS_SPEC);
   console.log(
     `[start] starting redis, persistence, ${replicas} load balancer(s) and ${pools.reduce((n, p) => n + p.replicas, 0)} executors…`,
   );
@@ -74,6 +63,9 @@ Try it:
       -d '{"template":"python"}' ${url}/v1/sessions | sed -E 's/.*"id":"([^"]+)".*/\\1/')
   curl -s -H "Authorization: Bearer ${platform.apiKey}" -H 'content-type: application/json' \\
       -d '{"code":"print(6*7)"}' ${url}/v1/sessions/$S/executions
+
+E2B's SDKs (docs/e2b.md), unchanged:
+  export E2B_API_URL=${url} E2B_SANDBOX_URL=${url} E2B_API_KEY=${platform.apiKey}
 
 Ctrl-C stops everything (executors snapshot their sessions first).`);
 

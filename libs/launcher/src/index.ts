@@ -1,3 +1,4 @@
 export * from './lib/platform';
 export * from './lib/processes';
 export * from './lib/redis-server';
+export * from './lib/pools';

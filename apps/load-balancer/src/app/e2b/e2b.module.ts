@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { SessionsModule } from '../sessions/sessions.module';
 import { E2bApiKeyGuard } from './control/e2b-auth.guard';
 import { E2bSandboxesController } from './control/sandboxes.controller';
+import { SandboxPlane } from './sandbox/sandbox-plane.service';
+import { SandboxResolver } from './sandbox/sandbox-resolver.service';
 
 /**
  * E2B's protocol over the platform's own session services (docs/e2b.md): the control plane here
@@ -11,6 +13,6 @@ import { E2bSandboxesController } from './control/sandboxes.controller';
 @Module({
   imports: [SessionsModule],
   controllers: [E2bSandboxesController],
-  providers: [E2bApiKeyGuard],
+  providers: [E2bApiKeyGuard, SandboxResolver, SandboxPlane],
 })
 export class E2bModule {}

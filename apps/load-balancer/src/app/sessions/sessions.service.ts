@@ -265,7 +265,7 @@ export class SessionsService {
             s.pool,
             s.pod,
             PodJobDefs.close,
-            { sessionId: s.id, tenant: s.tenant, deleteState: false, reason: 'migrated' },
+            { sessionId: s.id, tenant: s.tenant, deleteState: false, reason: 'paused' },
             { timeoutMs: this.config.POD_CALL_TIMEOUT_MS },
           )
           .catch((err: Error) =>
