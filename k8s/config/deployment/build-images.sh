@@ -9,7 +9,8 @@
 # Images (<REGISTRY>/<name>:<TAG>):
 #   executor-operator, executor-load-balancer, executor-persistence   apps/<app>/Dockerfile
 #   executor-base                       apps/executor/Dockerfile (the executor app + bubblewrap)
-#   executor-<template> (12 templates)  k8s/config/deployment/images/Dockerfile FROM executor-base
+#   executor-<template> (14 templates)  k8s/config/deployment/images/Dockerfile FROM executor-base
+#                                       (the `base` template's image is executor-template-base)
 #
 # Environment:
 #   REGISTRY  registry/namespace of every image       default ghcr.io/executor-platform
@@ -29,7 +30,11 @@ DRY_RUN=${DRY_RUN:-0}
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 APPS=(operator load-balancer persistence)
-TEMPLATES=(python python-data node typescript bash c cpp java rust go ruby r)
+TEMPLATES=(python python-data node typescript bash c cpp java rust go ruby r code-interpreter-v1 base)
+
+image_name() { # <template> → its image name (libs/templates templateImageName)
+  if [ "$1" = base ]; then echo executor-template-base; else echo "executor-$1"; fi
+}
 
 usage() {
   echo "usage: $0 [image...]   images: ${APPS[*]} executor ${TEMPLATES[*]/#/executor-}" >&2
@@ -62,7 +67,7 @@ build_one() {
     executor-*)
       local t=${1#executor-}
       [[ " ${TEMPLATES[*]} " == *" $t "* ]] || usage
-      build "executor-$t" k8s/config/deployment/images/Dockerfile "TEMPLATE=$t" "EXECUTOR_IMAGE=$REGISTRY/executor-base:$TAG"
+      build "$(image_name "$t")" k8s/config/deployment/images/Dockerfile "TEMPLATE=$t" "EXECUTOR_IMAGE=$REGISTRY/executor-base:$TAG"
       ;;
     *) usage ;;
   esac

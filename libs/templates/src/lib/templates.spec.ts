@@ -6,14 +6,17 @@ import {
   DEFAULT_IMAGE_REGISTRY,
   DEFAULT_IMAGE_TAG,
   KERNEL_KINDS,
+  KERNEL_LANGUAGES,
   TEMPLATE_NAMES,
   UnknownTemplateError,
   getTemplate,
   isTemplateName,
+  kernelForLanguage,
   kernelTemplateNames,
   listTemplates,
   resolveRunEnv,
   templateImage,
+  templateImageName,
   type Template,
   type TemplateName,
 } from '../index';
@@ -38,7 +41,7 @@ function quantity(q: string): number {
 }
 
 describe('template catalogue', () => {
-  it('has exactly the 12 built-in templates, unique, in TEMPLATE_NAMES order', () => {
+  it('has exactly the 14 built-in templates, unique, in TEMPLATE_NAMES order', () => {
     expect(TEMPLATE_NAMES).toEqual([
       'python',
       'python-data',
@@ -52,19 +55,59 @@ describe('template catalogue', () => {
       'go',
       'ruby',
       'r',
+      'code-interpreter-v1',
+      'base',
     ]);
     expect(new Set(TEMPLATE_NAMES).size).toBe(TEMPLATE_NAMES.length);
     expect(listTemplates().map((t) => t.name)).toEqual([...TEMPLATE_NAMES]);
-    expect(new Set(listTemplates().map((t) => t.image)).size).toBe(12);
-    expect(new Set(listTemplates().map((t) => t.displayName)).size).toBe(12);
+    expect(new Set(listTemplates().map((t) => t.image)).size).toBe(14);
+    expect(new Set(listTemplates().map((t) => t.displayName)).size).toBe(14);
   });
 
-  it('has stateful kernels for exactly python, python-data, node and typescript', () => {
-    expect(kernelTemplateNames()).toEqual(['python', 'python-data', 'node', 'typescript']);
+  it('has stateful kernels for python, python-data, node, typescript and the two E2B templates', () => {
+    expect(kernelTemplateNames()).toEqual([
+      'python',
+      'python-data',
+      'node',
+      'typescript',
+      'code-interpreter-v1',
+      'base',
+    ]);
+    expect(KERNEL_KINDS).toEqual(['python', 'node', 'typescript', 'bash']);
     for (const t of listTemplates()) {
-      if (t.kernel !== null) expect(KERNEL_KINDS).toContain(t.kernel);
+      if (t.kernel !== null) {
+        expect(KERNEL_KINDS).toContain(t.kernel);
+        expect(t.kernels[0]).toBe(t.kernel);
+      } else expect(t.kernels).toEqual([]);
+      for (const k of t.kernels) expect(KERNEL_KINDS).toContain(k);
     }
     expect(getTemplate('python-data').kernel).toBe('python');
+  });
+
+  it('keeps one kernel for the existing templates; the E2B templates have several', () => {
+    for (const name of ['python', 'python-data', 'node', 'typescript'] as const) {
+      expect(getTemplate(name).kernels).toEqual([getTemplate(name).kernel]);
+    }
+    expect(getTemplate('bash').kernel).toBeNull(); // one-shot, as before
+    expect(getTemplate('code-interpreter-v1').kernels).toEqual(['python', 'node', 'typescript', 'bash']);
+    expect(getTemplate('code-interpreter-v1').preinstalledPackages).toEqual(
+      expect.arrayContaining(['numpy', 'pandas', 'matplotlib', 'typescript']),
+    );
+    expect(getTemplate('base').kernels).toEqual(['bash', 'python']);
+    expect(getTemplate('base').language).toBe('bash');
+  });
+
+  it('maps languages to kernels of a template (aliases included)', () => {
+    const ci = getTemplate('code-interpreter-v1');
+    expect(kernelForLanguage(ci, 'js')).toBe('node');
+    expect(kernelForLanguage(ci, 'JavaScript')).toBe('node');
+    expect(kernelForLanguage(ci, 'ts')).toBe('typescript');
+    expect(kernelForLanguage(ci, 'python3')).toBe('python');
+    expect(kernelForLanguage(ci, 'bash')).toBe('bash');
+    expect(kernelForLanguage(ci, 'r')).toBeUndefined();
+    expect(kernelForLanguage(getTemplate('base'), 'javascript')).toBeUndefined();
+    expect(kernelForLanguage(getTemplate('c'), 'c')).toBeUndefined();
+    expect(KERNEL_LANGUAGES.node).toBe('javascript');
   });
 
   describe.each(TEMPLATE_NAMES.map((n) => [n]))('%s', (name) => {
@@ -73,7 +116,8 @@ describe('template catalogue', () => {
     it('has a consistent identity and image', () => {
       expect(t.name).toBe(name);
       expect(t.displayName.length).toBeGreaterThan(0);
-      expect(t.image).toBe(`${DEFAULT_IMAGE_REGISTRY}/executor-${name}:${DEFAULT_IMAGE_TAG}`);
+      expect(t.image).toBe(`${DEFAULT_IMAGE_REGISTRY}/${templateImageName(name)}:${DEFAULT_IMAGE_TAG}`);
+      expect(templateImageName(name)).toBe(name === 'base' ? 'executor-template-base' : `executor-${name}`);
       expect(t.language).toMatch(/^[a-z]+$/);
       expect(t.fileExtension).toMatch(/^\.[A-Za-z]+$/);
     });
@@ -158,6 +202,13 @@ describe('lookup', () => {
 });
 
 describe('templateImage', () => {
+  it('names the base template image executor-template-base (executor-base is the executor app image)', () => {
+    expect(templateImage('base')).toBe('ghcr.io/executor-platform/executor-template-base:0.1.0');
+    expect(templateImage('code-interpreter-v1', { tag: 'v2' })).toBe(
+      'ghcr.io/executor-platform/executor-code-interpreter-v1:v2',
+    );
+  });
+
   it('builds <registry>/executor-<name>:<tag> with defaults and overrides', () => {
     expect(templateImage('python')).toBe('ghcr.io/executor-platform/executor-python:0.1.0');
     expect(templateImage('python-data', { registry: 'registry.local:5000/exec', tag: 'dev-42' })).toBe(
@@ -208,6 +259,8 @@ describe('run steps on this machine', () => {
     go: 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello from go") }',
     ruby: 'puts "hello from ruby"',
     r: 'cat("hello from r\\n")',
+    'code-interpreter-v1': 'print("hello from", "code-interpreter-v1")',
+    base: 'echo "hello from" base',
   };
   const binDir = path.resolve(__dirname, '../../../../node_modules/.bin');
   const PATH = `${binDir}${path.delimiter}${process.env['PATH'] ?? ''}`;
@@ -222,7 +275,8 @@ describe('run steps on this machine', () => {
     const tools = [t.run.run[0], ...(t.run.compile ? [t.run.compile[0]] : [])].filter(
       (c) => !c.startsWith('./'),
     );
-    return tools.every(has) && (n !== 'python-data' || pythonData());
+    const data = n === 'python-data' || n === 'code-interpreter-v1';
+    return tools.every(has) && (!data || pythonData());
   });
 
   it('finds at least the toolchains every developer machine has (python3, node, bash)', () => {
