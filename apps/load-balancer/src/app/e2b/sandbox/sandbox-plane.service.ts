@@ -87,20 +87,16 @@ export class SandboxPlane {
       const port = m ? Number(m[1]) : 0;
       const id = this.resolver.sandboxId(req.headers);
       if (port !== ENVD_PORT && port !== INTERPRETER_PORT)
-        void reply
-          .status(502)
-          .send({
-            code: 502,
-            message: `The sandbox ${id} is running but port ${port} is not open`,
-            sandboxId: id,
-          });
+        void reply.status(502).send({
+          code: 502,
+          message: `The sandbox ${id} is running but port ${port} is not open`,
+          sandboxId: id,
+        });
       else
-        void reply
-          .status(404)
-          .send({
-            code: 404,
-            message: `${req.method} ${req.url.slice(SANDBOX_ROUTE_PREFIX.length + 6)} not found`,
-          });
+        void reply.status(404).send({
+          code: 404,
+          message: `${req.method} ${req.url.slice(SANDBOX_ROUTE_PREFIX.length + 6)} not found`,
+        });
     });
 
     // ---- envd (49983)
