@@ -82,20 +82,30 @@ export class SandboxPlane {
       if (e.internal) this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
       void reply.status(e.status).send(e.body);
     });
-    f.setNotFoundHandler((req, reply) => {
+    // Like E2B's proxy: a sandbox that is gone answers 502 whatever the path; a closed port 502; else 404.
+    f.setNotFoundHandler(async (req, reply) => {
       const m = /^\/_e2b\/sandbox\/(\d+)\//.exec(req.url);
       const port = m ? Number(m[1]) : 0;
       const id = this.resolver.sandboxId(req.headers);
+      try {
+        await this.resolver.resolve(req.headers, 'none');
+      } catch (err) {
+        const e = sandboxHttpError(err);
+        return reply.status(e.status).send(e.body);
+      }
       if (port !== ENVD_PORT && port !== INTERPRETER_PORT)
-        void reply.status(502).send({
-          code: 502,
-          message: `The sandbox ${id} is running but port ${port} is not open`,
-          sandboxId: id,
-        });
-      else
-        void reply.status(404).send({
+        return reply
+          .status(502)
+          .send({
+            code: 502,
+            message: `The sandbox ${id} is running but port ${port} is not open`,
+            sandboxId: id,
+          });
+      return reply
+        .status(404)
+        .send({
           code: 404,
-          message: `${req.method} ${req.url.slice(SANDBOX_ROUTE_PREFIX.length + 6)} not found`,
+          message: `${req.method} ${req.url.replace(/^\/_e2b\/sandbox\/\d+/, '')} not found`,
         });
     });
 
