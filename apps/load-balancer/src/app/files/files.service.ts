@@ -119,7 +119,12 @@ export class FilesService {
     if (first.done) {
       const jobErr = await failed;
       if (jobErr) throw jobErr;
-      return { empty: true, body: (async function* () {})() };
+      return {
+        empty: true,
+        body: (async function* () {
+          // an empty file: no chunk
+        })(),
+      };
     }
     const firstChunk = first.value;
     const logger = this.logger;
