@@ -94,19 +94,15 @@ export class SandboxPlane {
         return reply.status(e.status).send(e.body);
       }
       if (port !== ENVD_PORT && port !== INTERPRETER_PORT)
-        return reply
-          .status(502)
-          .send({
-            code: 502,
-            message: `The sandbox ${id} is running but port ${port} is not open`,
-            sandboxId: id,
-          });
-      return reply
-        .status(404)
-        .send({
-          code: 404,
-          message: `${req.method} ${req.url.replace(/^\/_e2b\/sandbox\/\d+/, '')} not found`,
+        return reply.status(502).send({
+          code: 502,
+          message: `The sandbox ${id} is running but port ${port} is not open`,
+          sandboxId: id,
         });
+      return reply.status(404).send({
+        code: 404,
+        message: `${req.method} ${req.url.replace(/^\/_e2b\/sandbox\/\d+/, '')} not found`,
+      });
     });
 
     // ---- envd (49983)
