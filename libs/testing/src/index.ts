@@ -1,2 +1,3 @@
 export * from './lib/redis';
 export * from './lib/wheel';
+export * from './lib/workspace-writers';

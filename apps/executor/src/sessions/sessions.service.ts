@@ -24,12 +24,14 @@ import {
   encodeState,
   restoreWorkspace,
   stripContent,
+  type CaptureOptions,
   type SessionState,
 } from '@executor/session-state';
 import { getTemplate, type Template } from '@executor/templates';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from '../config/executor.config';
 import { ExecutionOutcomes, ExecutorMetrics, type ExecutionOutcome } from '../metrics/metrics';
 import { createRuntime, type RuntimeDeps } from '../runner/runtime';
+import { slotOwner, workspaceAliases } from '../files/session-fs';
 import { SandboxService } from '../sandbox/sandbox.service';
 import { PERSISTENCE_RPC, REDIS } from '../tokens';
 import { newMutex, type Session } from './session';
@@ -194,8 +196,8 @@ export class SessionsService implements OnModuleDestroy {
     const state = decodeState(await takeTransfer(this.redis, res.state));
     if (state.sessionId !== s.id)
       throw new JobError('internal', `restored state belongs to ${state.sessionId}, not ${s.id}`);
-    await restoreWorkspace(s.slot.work, state.files, { clean: true });
-    this.sandbox.slots.chownTree(s.slot, s.slot.work);
+    // No-follow writes, everything owned by the session's uid as it is written (libs/workspace-fs).
+    await restoreWorkspace(s.slot.work, state.files, { clean: true, owner: slotOwner(s.slot) });
     s.env = { ...state.env, ...p.env };
     s.metadata = { ...state.metadata, ...p.metadata };
     s.history = state.history;
@@ -318,7 +320,7 @@ export class SessionsService implements OnModuleDestroy {
   ): Promise<{ version: number; bytes: number; at: string } | undefined> {
     const t0 = performance.now();
     const prev = s.lastSnapshot;
-    const diff = await diffWorkspace(prev?.files ?? [], s.slot.work);
+    const diff = await diffWorkspace(prev?.files ?? [], s.slot.work, this.captureOptions(s));
     const filesChanged = diff.changedFiles > 0 || diff.removed.length > 0 || (!prev && diff.files.length > 0);
     if (opts.onlyIfFilesChanged && !filesChanged && !(opts.orStateChanged && s.stateDirty)) return undefined;
     const state: SessionState = {
@@ -350,6 +352,20 @@ export class SessionsService implements OnModuleDestroy {
     s.stateDirty = false;
     this.metrics.snapshotDuration.observe({ trigger }, (performance.now() - t0) / 1000);
     return { version: res.version, bytes: res.bytes, at: res.at };
+  }
+
+  /**
+   * How snapshots read the workspace: never following links (absolute links into the workspace,
+   * as session code or the host names it, are kept relative), files over MAX_FILE_BYTES left out
+   * (session code cannot write them: RLIMIT_FSIZE; a sparse or foreign one must not be read),
+   * and whatever changes under the capture handled as a race, not an error (libs/session-state).
+   */
+  private captureOptions(s: Session): CaptureOptions {
+    return {
+      linkAliases: workspaceAliases(this.sandbox.sandbox, s.slot),
+      maxFileBytes: this.cfg.MAX_FILE_BYTES,
+      onSkip: (path, reason) => this.logger.debug(`snapshot of ${s.id}: "${path}" left out: ${reason}`),
+    };
   }
 
   private async storeSnapshot(
@@ -389,7 +405,11 @@ export class SessionsService implements OnModuleDestroy {
         ['conflict', 'not_found', 'invalid_argument'].includes(err.code)
       ) {
         this.logger.warn(`delta snapshot of ${s.id} refused (${err.message}); sending a full state`);
-        return send({ ...state, files: await captureWorkspace(s.slot.work), baseVersion: null });
+        return send({
+          ...state,
+          files: await captureWorkspace(s.slot.work, this.captureOptions(s)),
+          baseVersion: null,
+        });
       }
       throw err;
     }
