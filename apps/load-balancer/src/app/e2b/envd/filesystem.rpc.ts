@@ -1,7 +1,7 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import type { WatchEvent } from '@executor/queues';
 import { FilesService } from '../../files/files.service';
-import { EventQueue, keepaliveMs } from '../sandbox/event-queue';
+import { EventQueue, keepaliveMs, type OpenStreams } from '../sandbox/event-queue';
 import { sandboxUser } from '../sandbox/sandbox-auth';
 import { SandboxAuthError, toConnectError } from '../sandbox/sandbox-errors';
 import type { SandboxResolver } from '../sandbox/sandbox-resolver.service';
@@ -32,6 +32,7 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
 export function filesystemService(
   resolver: SandboxResolver,
   files: FilesService,
+  streams: OpenStreams,
 ): Partial<ServiceImpl<typeof Filesystem>> {
   return {
     async stat(req, ctx) {
@@ -69,6 +70,7 @@ export function filesystemService(
       );
       const onAbort = (): void => queue.close();
       ctx.signal.addEventListener('abort', onAbort, { once: true });
+      const unregister = streams.add(onAbort);
       try {
         yield { event: { case: 'start', value: {} } };
         for await (const e of queue) {
@@ -90,6 +92,7 @@ export function filesystemService(
         }
       } finally {
         clearInterval(timer);
+        unregister();
         ctx.signal.removeEventListener('abort', onAbort);
         queue.close();
         await watch.stop();

@@ -2,16 +2,11 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@conn
 import type { ProcessEvent as CoreEvent } from '@executor/queues';
 import { ProcessesService, type ProcessHandle, type ProcessSelector } from '../../commands/processes.service';
 import type { LiveSession } from '../../sessions/session-caller.service';
-import { EventQueue, keepaliveMs } from '../sandbox/event-queue';
+import { EventQueue, keepaliveMs, type OpenStreams } from '../sandbox/event-queue';
 import { toConnectError } from '../sandbox/sandbox-errors';
 import type { SandboxResolver } from '../sandbox/sandbox-resolver.service';
 import { rpcSandbox } from './filesystem.rpc';
-import {
-  Process,
-  Signal,
-  type ProcessEvent,
-  type ProcessSelector as PbSelector,
-} from './gen/process/process_pb';
+import { Process, Signal, type ProcessSelector as PbSelector } from './gen/process/process_pb';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ProcessEventSchema } from './gen/process/process_pb';
 
@@ -39,6 +34,7 @@ async function guarded<T>(fn: () => Promise<T>): Promise<T> {
  */
 async function* processStream(
   ctx: HandlerContext,
+  streams: OpenStreams,
   open: (onEvent: (e: CoreEvent) => void) => Promise<ProcessHandle>,
 ): AsyncGenerator<{ event: EventInit }> {
   const queue = new EventQueue<CoreEvent | 'keepalive'>();
@@ -49,6 +45,7 @@ async function* processStream(
   );
   const onAbort = (): void => queue.close();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const unregister = streams.add(onAbort);
   try {
     yield { event: { event: { case: 'start', value: { pid: handle.pid } } } };
     for await (const e of queue) {
@@ -76,8 +73,14 @@ async function* processStream(
         return;
       }
     }
+    if (!ctx.signal.aborted)
+      throw new ConnectError(
+        'the stream closed before the process ended (load balancer shutting down)',
+        Code.Unavailable,
+      );
   } finally {
     clearInterval(timer);
+    unregister();
     ctx.signal.removeEventListener('abort', onAbort);
     queue.close();
     await handle.detach();
@@ -88,6 +91,7 @@ async function* processStream(
 export function processService(
   resolver: SandboxResolver,
   processes: ProcessesService,
+  streams: OpenStreams,
 ): Partial<ServiceImpl<typeof Process>> {
   const sandbox = (ctx: HandlerContext): Promise<LiveSession> => rpcSandbox(resolver, ctx);
   return {
@@ -96,7 +100,7 @@ export function processService(
       if (req.pty) throw new ConnectError('pty: terminals are not supported', Code.Unimplemented);
       if (!req.process?.cmd) throw new ConnectError('process.cmd is required', Code.InvalidArgument);
       const cfg = req.process;
-      yield* processStream(ctx, (onEvent) =>
+      yield* processStream(ctx, streams, (onEvent) =>
         processes.start(
           sb,
           {
@@ -118,7 +122,7 @@ export function processService(
     async *connect(req, ctx) {
       const sb = await sandbox(ctx);
       const sel = selector(req.process);
-      yield* processStream(ctx, (onEvent) => processes.attach(sb, sel, onEvent));
+      yield* processStream(ctx, streams, (onEvent) => processes.attach(sb, sel, onEvent));
     },
     async list(_req, ctx) {
       const sb = await sandbox(ctx);
@@ -154,5 +158,3 @@ export function processService(
     },
   };
 }
-
-export type { ProcessEvent };

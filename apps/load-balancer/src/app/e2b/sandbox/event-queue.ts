@@ -34,3 +34,29 @@ export function keepaliveMs(header: string | null): number {
   const s = Number(header);
   return Number.isFinite(s) && s >= 1 ? Math.min(s, 90) * 1000 : 90_000;
 }
+
+/**
+ * The open server streams of a replica (watches, process streams): closed when the app shuts down,
+ * so a long-lived stream (a watch, a long command) does not hold the HTTP server open.
+ */
+export class OpenStreams {
+  private readonly closers = new Set<() => void>();
+  private closing = false;
+
+  /** Registers a stream; returns its unregister function. Closes it at once during shutdown. */
+  add(close: () => void): () => void {
+    if (this.closing) close();
+    this.closers.add(close);
+    return () => this.closers.delete(close);
+  }
+
+  closeAll(): void {
+    this.closing = true;
+    for (const c of [...this.closers]) c();
+    this.closers.clear();
+  }
+
+  get size(): number {
+    return this.closers.size;
+  }
+}

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
@@ -22,6 +22,7 @@ import {
   removeContext,
   restartContext,
 } from '../interpreter/interpreter.http';
+import { OpenStreams } from './event-queue';
 import { SandboxGoneError, sandboxHttpError } from './sandbox-errors';
 import { SandboxResolver } from './sandbox-resolver.service';
 
@@ -37,8 +38,9 @@ const JSON_BODY = new RegExp(`^${SANDBOX_ROUTE_PREFIX}/${INTERPRETER_PORT}/(exec
  * 404s. It calls the same session services as /v1.
  */
 @Injectable()
-export class SandboxPlane {
+export class SandboxPlane implements BeforeApplicationShutdown {
   private readonly logger = new Logger('E2bSandboxPlane');
+  private readonly streams = new OpenStreams();
 
   constructor(
     private readonly resolver: SandboxResolver,
@@ -48,6 +50,11 @@ export class SandboxPlane {
     private readonly contexts: ContextsService,
     @Inject(LB_CONFIG) private readonly config: LbConfig,
   ) {}
+
+  /** Ends open watch and process streams before the HTTP server closes (their processes keep running). */
+  beforeApplicationShutdown(): void {
+    this.streams.closeAll();
+  }
 
   /** Registers the plugin on the app's fastify instance (before `app.init()`). */
   async attach(app: NestFastifyApplication): Promise<void> {
@@ -125,8 +132,8 @@ export class SandboxPlane {
     );
     const connect = connectNodeAdapter({
       routes: (router) => {
-        router.service(Filesystem, filesystemService(this.resolver, this.files));
-        router.service(Process, processService(this.resolver, this.processes));
+        router.service(Filesystem, filesystemService(this.resolver, this.files, this.streams));
+        router.service(Process, processService(this.resolver, this.processes, this.streams));
       },
       requestPathPrefix: `${SANDBOX_ROUTE_PREFIX}${envd}`,
       jsonOptions: { ignoreUnknownFields: true },
