@@ -16,11 +16,11 @@ async function main(): Promise<void> {
     const area = await sandbox.runCode('round(math.pi * radius ** 2, 3)');
     console.log(`area: ${area.text}`);
 
-    const streamed: string[] = [];
+    let streamed = '';
     await sandbox.runCode("for i in range(3):\n    print(f'tick {i}', flush=True)", {
-      onStdout: (m) => void streamed.push(m.line.trim()),
+      onStdout: (m) => void (streamed += m.line), // called as each chunk is printed
     });
-    console.log(`streamed: ${streamed.join(', ')}`);
+    console.log(`streamed: ${streamed.trim().split('\n').join(', ')}`);
 
     const chart = await sandbox.runCode(
       'import matplotlib.pyplot as plt\nplt.bar(["a", "b"], [3, 5])\nplt.show()',
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
     console.log(`chart: ${png ? `${Buffer.from(png, 'base64').length} bytes of PNG` : 'missing'}`);
 
     await sandbox.files.write('/home/user/notes.txt', 'written through envd\n');
-    const cmd = await sandbox.commands.run('wc -c < /home/user/notes.txt && whoami');
+    const cmd = await sandbox.commands.run('wc -c < notes.txt'); // commands run in /home/user
     console.log(`command: ${cmd.stdout.trim().split('\n').join(' ')} (exit ${cmd.exitCode})`);
 
     const failed = await sandbox.runCode('undefined_name');
