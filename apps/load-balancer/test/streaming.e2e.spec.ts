@@ -16,6 +16,7 @@ function streamed(
   path: string,
   body: unknown,
   headers: Record<string, string>,
+  onLine?: (text: string) => void,
 ): Promise<{ status: number; type: string; lines: Array<{ text: string; at: number }> }> {
   const payload = body === undefined ? '' : JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -41,6 +42,7 @@ function streamed(
           let nl: number;
           while ((nl = buf.indexOf('\n')) >= 0) {
             lines.push({ text: buf.slice(0, nl), at: Date.now() });
+            onLine?.(buf.slice(0, nl));
             buf = buf.slice(nl + 1);
           }
         });
@@ -207,11 +209,17 @@ describe('/v1 streaming, rich results, contexts, commands (real executor)', () =
       .expect(201);
     const list = await api().get(`/v1/sessions/${id}/commands`).set(AUTH_A).expect(200);
     expect(list.body.items.map((p: { pid: number }) => p.pid)).toContain(sl.body.pid);
-    const attached = streamed(lb.url, `/v1/sessions/${id}/commands/${sl.body.pid}/events`, undefined, {
-      authorization: `Bearer ${KEY_A}`,
-    });
+    let onStart!: () => void;
+    const started = new Promise<void>((r) => (onStart = r));
+    const attached = streamed(
+      lb.url,
+      `/v1/sessions/${id}/commands/${sl.body.pid}/events`,
+      undefined,
+      { authorization: `Bearer ${KEY_A}` },
+      (line) => line.includes('"start"') && onStart(),
+    );
     // The re-attached stream starts with the pid; kill the process once it is attached.
-    await new Promise((r) => setTimeout(r, 300));
+    await started;
     await api()
       .post(`/v1/sessions/${id}/commands/${sl.body.pid}/signal`)
       .set(AUTH_A)
