@@ -6,6 +6,7 @@ import { JobRpcClient, createRedis } from '@executor/queues';
 import { PlatformHealthModule, type ReadinessCheck } from '@executor/platform';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from './config/executor.config';
 import { FilesService } from './files/files.service';
+import { SandboxFsService } from './fs/sandbox-fs.service';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
 import { ExecutorMetrics, defaultMetricsRegistered, metricProviders } from './metrics/metrics';
 import { PackagesService } from './packages/packages.service';
@@ -68,6 +69,7 @@ class ExecutorCoreModule {
         WarmPoolService,
         SessionsService,
         FilesService,
+        SandboxFsService,
         PackagesService,
         PodWorkerService,
         HeartbeatService,

@@ -159,6 +159,31 @@ export const ExecutorConfigSchema = Type.Object({
     minimum: 0,
     description: 'Execution records kept per session (oldest dropped).',
   }),
+  MAX_CONTEXTS: Type.Integer({
+    default: 8,
+    minimum: 1,
+    maximum: 64,
+    description:
+      'Contexts (independent kernels: context.create, or a language asked for by an execution) per session, the default one included. Each is a kernel process in the same sandbox and limits.',
+  }),
+  MAX_COMMANDS: Type.Integer({
+    default: 32,
+    minimum: 1,
+    maximum: 1024,
+    description: 'Commands (process.start) running at once per session; more → rate_limited.',
+  }),
+  MAX_WATCHES: Type.Integer({
+    default: 16,
+    minimum: 1,
+    maximum: 1024,
+    description: 'Filesystem watches (fs.watch) per session; more → rate_limited.',
+  }),
+  PIPE_TIMEOUT_MS: Type.Integer({
+    default: 30_000,
+    minimum: 100,
+    description:
+      'Longest wait for the other side of a byte pipe (fs.read / fs.write streams through Redis): a chunk, or room in the window.',
+  }),
   PERSISTENCE_TIMEOUT_MS: Type.Integer({
     default: 30_000,
     minimum: 100,
