@@ -234,4 +234,56 @@ describe('E2B protocol (real app, real Redis, executor process)', () => {
       .send({ code: '1', language: 'python', context_id: 'default' });
     expect(both.status).toBe(400);
   });
+
+  it('streams Connect envelopes as they happen: WatchDir start, keepalives, end-stream trailer', async () => {
+    const s = await create();
+    const body = Buffer.from(JSON.stringify({ path: '/home/user', recursive: false }));
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), body]);
+    frame.writeUInt32BE(body.length, 1);
+    // An error in a stream (a path outside the sandbox) is the end-stream trailer.
+    const bad = Buffer.from(JSON.stringify({ path: '/etc' }));
+    const badFrame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), bad]);
+    badFrame.writeUInt32BE(bad.length, 1);
+    const r2 = await fetch(`${lb.url}/filesystem.Filesystem/WatchDir`, {
+      method: 'POST',
+      headers: { ...sbx(s.sandboxID, 49983, s.envdAccessToken), 'content-type': 'application/connect+json' },
+      body: badFrame,
+    });
+    const raw = Buffer.from(await r2.arrayBuffer());
+    expect(raw[0]).toBe(2);
+    expect(JSON.parse(raw.subarray(5).toString())).toMatchObject({ error: { code: 'invalid_argument' } });
+    const ctrl = new AbortController();
+    const res = await fetch(`${lb.url}/filesystem.Filesystem/WatchDir`, {
+      method: 'POST',
+      headers: {
+        ...sbx(s.sandboxID, 49983, s.envdAccessToken),
+        'content-type': 'application/connect+json',
+        'connect-protocol-version': '1',
+        'keepalive-ping-interval': '1',
+      },
+      body: frame,
+      signal: ctrl.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/connect+json');
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let buf = Buffer.alloc(0);
+    const next = async (): Promise<{ flags: number; msg: Record<string, unknown> }> => {
+      while (buf.length < 5 || buf.length < 5 + buf.readUInt32BE(1)) {
+        const r = await reader.read();
+        if (r.done) throw new Error('stream ended');
+        buf = Buffer.concat([buf, Buffer.from(r.value)]);
+      }
+      const len = buf.readUInt32BE(1);
+      const out = {
+        flags: buf[0] as number,
+        msg: JSON.parse(buf.subarray(5, 5 + len).toString()) as Record<string, unknown>,
+      };
+      buf = buf.subarray(5 + len);
+      return out;
+    };
+    expect(await next()).toEqual({ flags: 0, msg: { start: {} } });
+    expect(await next()).toEqual({ flags: 0, msg: { keepalive: {} } }); // after ~1 s, nothing else happened
+    ctrl.abort();
+  });
 });

@@ -68,9 +68,19 @@ export function filesystemService(
         () => queue.push('keepalive'),
         keepaliveMs(ctx.requestHeader.get('keepalive-ping-interval')),
       );
-      const onAbort = (): void => queue.close();
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-      const unregister = streams.add(onAbort);
+      // Cleanup must not wait for the generator to resume: a client that left may never pull again.
+      let cleaned = false;
+      const cleanup = (): void => {
+        if (cleaned) return;
+        cleaned = true;
+        clearInterval(timer);
+        unregister();
+        ctx.signal.removeEventListener('abort', cleanup);
+        queue.close();
+        void watch.stop();
+      };
+      ctx.signal.addEventListener('abort', cleanup, { once: true });
+      const unregister = streams.add(cleanup);
       try {
         yield { event: { case: 'start', value: {} } };
         for await (const e of queue) {
@@ -91,11 +101,7 @@ export function filesystemService(
           };
         }
       } finally {
-        clearInterval(timer);
-        unregister();
-        ctx.signal.removeEventListener('abort', onAbort);
-        queue.close();
-        await watch.stop();
+        cleanup();
       }
     },
   };

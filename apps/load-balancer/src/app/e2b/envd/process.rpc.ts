@@ -43,9 +43,19 @@ async function* processStream(
     () => queue.push('keepalive'),
     keepaliveMs(ctx.requestHeader.get('keepalive-ping-interval')),
   );
-  const onAbort = (): void => queue.close();
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const unregister = streams.add(onAbort);
+  // Cleanup must not wait for the generator to resume: a client that left may never pull again.
+  let cleaned = false;
+  const cleanup = (): void => {
+    if (cleaned) return;
+    cleaned = true;
+    clearInterval(timer);
+    unregister();
+    ctx.signal.removeEventListener('abort', cleanup);
+    queue.close();
+    void handle.detach();
+  };
+  ctx.signal.addEventListener('abort', cleanup, { once: true });
+  const unregister = streams.add(cleanup);
   try {
     yield { event: { event: { case: 'start', value: { pid: handle.pid } } } };
     for await (const e of queue) {
@@ -79,11 +89,7 @@ async function* processStream(
         Code.Unavailable,
       );
   } finally {
-    clearInterval(timer);
-    unregister();
-    ctx.signal.removeEventListener('abort', onAbort);
-    queue.close();
-    await handle.detach();
+    cleanup();
   }
 }
 
