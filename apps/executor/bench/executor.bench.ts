@@ -2,9 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { PodDriver, startHarness, type Harness } from '../test/harness';
 import { KernelProcess } from '../src/kernels/kernel-process';
-import { Sandbox } from '../src/sandbox/sandbox';
-import { SlotAllocator } from '../src/sandbox/slots';
-import { findKernelsDir } from '../src/sandbox/sandbox.service';
+import { SandboxService } from '../src/sandbox/sandbox.service';
 import { kernelArgv } from '../src/runner/runtime';
 import { readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
@@ -95,19 +93,8 @@ describe('executor benchmark', () => {
   });
 
   it('kernel protocol overhead (no queue): run("pass") in the bwrap-sandboxed kernel vs a bare exec loop', async () => {
-    const sandbox = new Sandbox({
-      mode: pod.cfg.SANDBOX,
-      kernelsDir: findKernelsDir(),
-      maxProcesses: 128,
-      maxFileBytes: 1 << 30,
-      memoryBytes: 1 << 30,
-      distinctUids: false,
-    });
-    const slots = new SlotAllocator({
-      root: `/tmp/executor-bench-${process.pid}`,
-      pidsMax: 128,
-      memoryBytes: 1 << 30,
-    });
+    // The pod's own sandbox (seccomp, /etc view, cgroups, slot storage) and slot allocator.
+    const { sandbox, slots } = pod.app.get(SandboxService);
     const slot = slots.allocate();
     const spec = sandbox.spec(slot, {
       argv: kernelArgv(getTemplate('python'), sandbox, 512),

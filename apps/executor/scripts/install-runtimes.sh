@@ -5,7 +5,8 @@
 set -euo pipefail
 
 PACKAGES=(
-  bubblewrap util-linux          # SANDBOX=bwrap; prlimit
+  bubblewrap util-linux mount    # SANDBOX=bwrap; prlimit, setpriv; mount/umount (per-slot tmpfs)
+  python3-seccomp                # compiles the sandbox's seccomp policy (libseccomp) at executor boot
   python3 python3-pip            # python (+ pip for packages.install)
   python3-numpy python3-pandas python3-matplotlib  # python-data
   gcc g++ libc6-dev              # c, cpp

@@ -350,6 +350,8 @@ export class PodDriver extends PodClient {
     h: Harness,
     cfg: ExecutorConfig,
     readonly app: NestFastifyApplication,
+    /** Stops an executor that is not `app` (e.g. the bundle in a child process). */
+    private readonly stopper?: () => Promise<void>,
   ) {
     super(h, cfg);
   }
@@ -361,7 +363,8 @@ export class PodDriver extends PodClient {
   }
 
   async stop(): Promise<void> {
-    await this.app.close();
+    if (this.stopper) await this.stopper();
+    else await this.app.close();
     rmSync(this.cfg.WORKSPACE_ROOT, { recursive: true, force: true });
   }
 }

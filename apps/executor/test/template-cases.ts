@@ -77,6 +77,18 @@ export const TEMPLATE_CASES: Record<string, TemplateCase> = {
     errorMatch: /bad ruby/,
   },
   r: { hello: 'cat("hello r\\n")', helloOut: 'hello r\n', error: 'stop("bad r")', errorMatch: /bad r/ },
+  'code-interpreter-v1': {
+    hello: 'import numpy as np, matplotlib\nprint("hello ci", int(np.arange(3).sum()))',
+    helloOut: 'hello ci 3\n',
+    error: 'raise ValueError("bad ci")',
+    errorMatch: /ValueError: bad ci/,
+  },
+  base: {
+    hello: 'echo "hello base"',
+    helloOut: 'hello base\n',
+    error: 'echo oops >&2; false',
+    errorMatch: /oops/,
+  },
 };
 
 /**

@@ -1,4 +1,4 @@
-import { WorkspaceFs, type Owner } from '@executor/workspace-fs';
+import { WorkspaceFs, type Owner, type PathArea } from '@executor/workspace-fs';
 import type { Sandbox, Slot } from '../sandbox/sandbox';
 
 /** The session's uid/gid outside the sandbox, when it has its own (root executor). */
@@ -19,6 +19,21 @@ export function workspaceFs(sandbox: Sandbox, slot: Slot, maxFileBytes: number):
   return new WorkspaceFs({
     root: slot.work,
     aliases: workspaceAliases(sandbox, slot),
+    owner: slotOwner(slot),
+    maxFileBytes,
+  });
+}
+
+/**
+ * The WorkspaceFs of one area of the session as a client path names it (`parseClientPath`):
+ * `workspace` (the sandbox's /home/user) or `tmp` (its private /tmp). Both live on the slot's
+ * filesystem, so `rename` between them works.
+ */
+export function areaFs(sandbox: Sandbox, slot: Slot, area: PathArea, maxFileBytes: number): WorkspaceFs {
+  if (area === 'workspace') return workspaceFs(sandbox, slot, maxFileBytes);
+  return new WorkspaceFs({
+    root: slot.tmp,
+    aliases: [...new Set([sandbox.tmp(slot), slot.tmp])],
     owner: slotOwner(slot),
     maxFileBytes,
   });

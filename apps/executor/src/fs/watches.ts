@@ -11,6 +11,11 @@ import type { SandboxFs } from './sandbox-fs';
 
 /** Directories one recursive watch follows at most (each holds a descriptor and an inotify watch). */
 export const MAX_WATCHED_DIRS = 1024;
+/**
+ * inotify says nothing (through fs.watch) when the watched directory itself is removed: its
+ * descriptor's link count is checked this often (and after every batch of events).
+ */
+const ROOT_CHECK_MS = 1000;
 
 export interface WatchManagerOptions {
   fs: SandboxFs;
@@ -49,6 +54,7 @@ class Watch {
   private scheduled = false;
   private processing: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
+  private rootCheck?: NodeJS.Timeout;
   private stopped = false;
 
   constructor(
@@ -64,6 +70,16 @@ class Watch {
   async start(root: DirHandle): Promise<void> {
     await this.add('', root, false);
     this.refresh();
+    this.rootCheck = setInterval(() => void this.checkRoot(), ROOT_CHECK_MS);
+    this.rootCheck.unref();
+  }
+
+  /** Ends the watch when the watched directory is gone (removed, or its last link moved away). */
+  private async checkRoot(): Promise<void> {
+    if (this.stopped) return;
+    const root = this.dirs.get('');
+    const st = root ? await root.handle.stat().catch(() => undefined) : undefined;
+    if (!st || st.nlink === 0) this.end('the watched directory was removed');
   }
 
   refresh(): void {
@@ -77,6 +93,7 @@ class Watch {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.rootCheck) clearInterval(this.rootCheck);
     const all = [...this.dirs.values()];
     this.dirs.clear();
     for (const d of all) d.watcher.close();
@@ -205,10 +222,7 @@ class Watch {
       }
       if (!st && this.dirs.has(path)) this.drop(path);
     }
-    // The watched directory itself is gone (removed or moved out of reach): end the watch.
-    const root = this.dirs.get('');
-    const rootStat = root ? await root.handle.stat().catch(() => undefined) : undefined;
-    if (!rootStat || rootStat.nlink === 0) this.end('the watched directory was removed');
+    await this.checkRoot();
   }
 
   private async entryOf(

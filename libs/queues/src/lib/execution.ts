@@ -22,13 +22,17 @@ export const ResultMime = {
  * cell's last expression (Jupyter `execute_result`), false for `display()` calls and figures
  * (`display_data`). `application/json` holds a JSON value, every other mime type a string.
  */
-export const ResultItem = Type.Object(
-  {
-    isMain: Type.Boolean({ description: 'true: the last expression of the cell; false: display()/figures' }),
-  },
-  { additionalProperties: true },
-);
 export type ResultItem = { isMain: boolean; [mime: string]: unknown };
+export const ResultItem = Type.Unsafe<ResultItem>(
+  Type.Object(
+    {
+      isMain: Type.Boolean({
+        description: 'true: the last expression of the cell; false: display()/figures',
+      }),
+    },
+    { additionalProperties: true },
+  ),
+);
 
 /** A kernel error: exception class name, its message (str(exc) / err.message) and the formatted traceback. */
 export const ExecutionError = Type.Object({

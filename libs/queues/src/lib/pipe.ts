@@ -91,30 +91,30 @@ export async function writePipe(
   let unacked = 0;
   let bytes = 0;
   let chunks = 0;
-  const takeAck = async (block: boolean): Promise<boolean> => {
-    const v = block ? ((await blpop(blocking, ack, timeoutMs))?.[1] ?? null) : await redis.lpopBuffer(ack);
-    if (v === null) {
-      if (block)
-        throw new PipeError('timeout', `pipe ${ref.key}: the reader took no chunk in ${timeoutMs} ms`);
-      return false;
-    }
+  const ack1 = (v: Buffer): void => {
     if (v[0] === 0x78 /* x */) {
       throw new PipeError('cancelled', `pipe ${ref.key}: the reader gave up: ${v.subarray(1).toString()}`);
     }
     unacked--;
-    return true;
   };
   const push = async (frame: Buffer): Promise<void> => {
-    // Take the acks already there without blocking (a reader that gave up is seen early), then wait for room.
-    while (unacked > 0 && (await takeAck(false)));
-    while (unacked >= window) await takeAck(true);
-    await redis
+    while (unacked >= window) {
+      const r = await blpop(blocking, ack, timeoutMs);
+      if (!r) throw new PipeError('timeout', `pipe ${ref.key}: the reader took no chunk in ${timeoutMs} ms`);
+      ack1(r[1]);
+    }
+    // One round trip: take the acks that are there (a reader that gave up is seen early) and push.
+    const res = await redis
       .multi()
+      .lpopBuffer(ack, window + 1)
       .rpush(data, frame)
       .pexpire(data, PIPE_IDLE_TTL_MS)
       .pexpire(ack, PIPE_IDLE_TTL_MS)
       .exec();
     unacked++;
+    const [popErr, popped] = (res?.[0] ?? [null, null]) as [Error | null, Buffer[] | null];
+    if (popErr) throw popErr;
+    for (const v of popped ?? []) ack1(v);
   };
   const pending: Buffer[] = [];
   let pendingBytes = 0;

@@ -88,7 +88,7 @@ export function parseClientPath(raw: unknown, opts: ParseOptions = {}): ClientPa
   const parts: string[] = [];
   for (const seg of rest) {
     if (seg === '' || seg === '.') continue;
-    if (seg === '..') refuse(raw, `"${raw}" has a ".." segment (paths may not leave the workspace)`);
+    if (seg === '..') refuse(raw, `"${raw}" escapes the workspace (a ".." segment)`);
     if (Buffer.byteLength(seg) > MAX_NAME_BYTES)
       refuse(raw, `a component of "${raw}" is longer than 255 bytes`);
     parts.push(seg);

@@ -249,8 +249,7 @@ describe('WorkspaceFs', () => {
       expect(await codeOf(ws.rename('d', 'full'))).toBe('not_empty');
       expect(await codeOf(ws.rename('nope', 'x'))).toBe('not_found');
       expect(await codeOf(ws.rename('', 'x'))).toBe('invalid_operation');
-      const tmpRoot = join(root, '..', `${root.split('/').pop()}-tmp`);
-      mkdirSync(tmpRoot);
+      const tmpRoot = tempDir('wsfs-tmp-'); // same filesystem as root
       const tmp = new WorkspaceFs({ root: tmpRoot });
       await ws.rename('moved/a.txt', 'from-ws.txt', { target: tmp });
       expect(readFileSync(join(tmpRoot, 'from-ws.txt'), 'utf8')).toBe('A');
