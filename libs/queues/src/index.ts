@@ -7,3 +7,4 @@ export * from './lib/transfer';
 export * from './lib/heartbeat';
 export * from './lib/rpc';
 export * from './lib/session-lease';
+export * from './lib/acl';
