@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import type Redis from 'ioredis';
 import {
   JobError,
+  executorTag,
   putTransfer,
   takeTransfer,
   type BlobRef,
@@ -18,10 +19,15 @@ import { resolveWorkspacePath } from './workspace-paths';
 /** File operations on a session's workspace (called under the session's mutex). */
 @Injectable()
 export class FilesService {
+  /** Transfers this pod writes are under its executor tag (its Redis user reaches only those). */
+  private readonly tag: string;
+
   constructor(
     @Inject(EXECUTOR_CONFIG) private readonly cfg: ExecutorConfig,
     @Inject(REDIS) private readonly redis: Redis,
-  ) {}
+  ) {
+    this.tag = executorTag({ pool: cfg.POOL_NAME, pod: cfg.POD_NAME });
+  }
 
   async put(s: Session, path: string, blob: BlobRef): Promise<{ size: number }> {
     const abs = await resolveWorkspacePath(s.slot.work, path);
@@ -54,7 +60,7 @@ export class FilesService {
         `file is ${st.size} bytes; the limit is ${this.cfg.MAX_FILE_BYTES}`,
       );
     const bytes = await readFile(abs);
-    const blob = await putTransfer(this.redis, bytes, { prefix: this.cfg.QUEUE_PREFIX });
+    const blob = await putTransfer(this.redis, bytes, { prefix: this.cfg.QUEUE_PREFIX, scope: this.tag });
     return { blob, size: bytes.length };
   }
 
