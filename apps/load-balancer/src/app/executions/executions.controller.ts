@@ -6,6 +6,7 @@ import { LB_CONFIG, type LbConfig } from '../config/config';
 import { ApiError } from '../http/api-error';
 import { ExecuteBody } from '../http/schemas';
 import { validateBody } from '../http/validate';
+import { QuotaService } from '../limits/quota.service';
 import { SessionCaller } from '../sessions/session-caller.service';
 import { checkSessionId } from '../sessions/sessions.service';
 import { SessionStore, type HistoryEntry } from '../state/session-store';
@@ -29,6 +30,7 @@ export class ExecutionsController {
   constructor(
     private readonly caller: SessionCaller,
     private readonly store: SessionStore,
+    private readonly quota: QuotaService,
     @Inject(LB_CONFIG) private readonly config: LbConfig,
   ) {}
 
@@ -49,6 +51,22 @@ export class ExecutionsController {
     const timeoutMs = body.timeoutMs ?? DEFAULT_EXECUTION_TIMEOUT_MS;
     // randomUUID draws from a cached entropy pool (randomBytes per call costs a syscall).
     const executionId = `exe-${randomUUID()}`;
+    // Executions in flight per tenant (TENANT_MAX_RUNNING_EXECUTIONS), all replicas.
+    const release = await this.quota.acquireExecution(tenant, executionId, timeoutMs);
+    try {
+      return await this.run(tenant, id, body, executionId, timeoutMs);
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+
+  private async run(
+    tenant: string,
+    id: string,
+    body: ExecuteBody,
+    executionId: string,
+    timeoutMs: number,
+  ): Promise<ExecutionView> {
     const { session, result } = await this.caller.call(
       tenant,
       checkSessionId(id),

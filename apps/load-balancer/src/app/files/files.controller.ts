@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Put, Req, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type Redis from 'ioredis';
-import { PodJobDefs, putTransfer, takeTransfer, type FileEntry } from '@executor/queues';
+import { PodJobDefs, executorTag, putTransfer, takeTransfer, type FileEntry } from '@executor/queues';
 import { ApiKeyGuard, Tenant } from '../auth/auth';
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { REDIS } from '../core/tokens';
@@ -56,7 +56,11 @@ export class FilesController {
         loaded,
         PodJobDefs.filesPut,
         async (s) => {
-          const blob = await putTransfer(this.redis, body, { prefix: this.config.QUEUE_PREFIX });
+          // Under the pod's executor tag: its Redis user reaches only its own transfers.
+          const blob = await putTransfer(this.redis, body, {
+            prefix: this.config.QUEUE_PREFIX,
+            scope: executorTag({ pool: s.pool, pod: s.pod }),
+          });
           keys.push(blob.key);
           return { sessionId: s.id, tenant: s.tenant, path, blob };
         },
