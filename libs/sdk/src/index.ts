@@ -19,6 +19,7 @@ export {
   ConflictError,
   PayloadTooLargeError,
   RateLimitedError,
+  PermissionDeniedError,
   UnavailableError,
   TimeoutError,
   InternalError,

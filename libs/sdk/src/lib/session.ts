@@ -155,7 +155,8 @@ export class Session {
 
   /**
    * Runs code in the session and resolves when it finished. A non-zero exit code or a timeout of
-   * the code are results, not errors. Never retried after a network error (it may have run).
+   * the code are results, not errors. Retried after a network error with the same
+   * `Idempotency-Key`: the platform runs it once.
    */
   execute(code: string, options: ExecuteOptions = {}): Promise<Execution> {
     const { timeoutMs, language, env, ...rest } = options;
