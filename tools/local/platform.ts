@@ -3,6 +3,7 @@
 //   LB_REPLICAS     load-balancer replicas (default 1)
 //   POOLS           name:template:replicas[:region],… (default python:python:2,python-data:python-data:1,node:node:1)
 //   EXECUTOR_API_KEYS  tenant:key,… (default: a key generated once and kept in .data/api-key)
+//   EXECUTOR_ADMIN_KEYS name:key,… (default: an admin key generated at each start; platform.adminKey)
 //   SANDBOX         none | bwrap (default none)
 //   DATA_DIR        default .data
 import { randomBytes } from 'node:crypto';
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
     dataDir,
     lbPorts: Array.from({ length: replicas }, (_, i) => port + i * 10),
     apiKeys: apiKeys(),
+    adminKeys: process.env['EXECUTOR_ADMIN_KEYS'],
     pools,
     redisPort: Number(process.env['REDIS_PORT'] ?? 6390),
     sandbox: (process.env['SANDBOX'] as 'none' | 'bwrap' | undefined) ?? 'none',
@@ -65,7 +67,8 @@ async function main(): Promise<void> {
 The platform is running.
   API:       ${platform.urls.join(', ')}
   API key:   ${platform.apiKey}
-  Admin UI:  ${url}/admin/queues  (user: anything, password: the API key)
+  Admin key: ${platform.adminKey}
+  Admin UI:  ${url}/admin/queues  (user: anything, password: the admin key)
   Logs:      ${join(dataDir, 'logs')}
   Pools:     ${pools.map((p) => `${p.name} (${p.template} ×${p.replicas})`).join(', ')}
 

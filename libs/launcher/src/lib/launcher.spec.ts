@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { AclUsers, redisUrlFor, renderAclFile } from '@executor/queues';
 import { Platform } from './platform';
 import { freePort, startProcess, stopProcess, waitHealthy } from './processes';
 import { startRedisServer } from './redis-server';
@@ -27,6 +28,30 @@ describe('launcher', () => {
     again.disconnect();
     await server.stop();
     expect(server.pid).toBeUndefined();
+  });
+
+  it('runs redis with a password and the platform ACL users: no anonymous access, each user its own rules', async () => {
+    const file = join(dir, 'users.acl');
+    const pw = (u: string): string => `pw-${u}-0123456789`;
+    writeFileSync(file, renderAclFile(pw));
+    const server = await startRedisServer({
+      dir,
+      port: await freePort(),
+      appendfsync: 'everysec',
+      acl: { file, user: AclUsers.admin, password: pw(AclUsers.admin) },
+    });
+    const anonymous = new Redis(`redis://127.0.0.1:${server.port}`, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+    anonymous.on('error', () => undefined);
+    await expect(anonymous.get('x')).rejects.toThrow(/NOAUTH|WRONGPASS|NOPERM/);
+    anonymous.disconnect();
+    const admin = new Redis(server.url);
+    await admin.set('executor:state:x', 'stored');
+    const lb = new Redis(redisUrlFor(server.url, AclUsers.loadBalancer, pw(AclUsers.loadBalancer)));
+    await expect(lb.get('executor:state:x')).rejects.toThrow(/NOPERM/);
+    await expect(lb.set('executor:lb:s:1', 'x')).resolves.toBe('OK');
+    lb.disconnect();
+    admin.disconnect();
+    await server.stop();
   });
 
   it('waits for health, and reports a process that dies before it is ready with its output', async () => {
