@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, Worker, type Job } from 'bullmq';
@@ -17,6 +17,7 @@ import {
   type ExecutorScope,
   type StaticAclUser,
 } from './acl';
+import { ACL_MANIFEST_PATH, aclConfigMapYaml } from './acl-manifest';
 import { bullConnection, createRedis } from './connection';
 import { writeHeartbeat } from './heartbeat';
 import { QueueNames, podQueueName } from './names';
@@ -297,5 +298,17 @@ describe('Redis ACL rules per component (real redis-server, real BullMQ)', () =>
         'user default off resetkeys resetchannels -@all',
       );
     });
+  });
+});
+
+describe('what Kubernetes ships is what acl.ts says', () => {
+  const root = join(__dirname, '..', '..', '..', '..');
+  it(`${ACL_MANIFEST_PATH} is generated from the rules (npx nx run queues:generate-acl)`, () => {
+    const shipped = readFileSync(join(root, ACL_MANIFEST_PATH), 'utf8');
+    const prefix = /QUEUE_PREFIX: (\S+)/.exec(
+      readFileSync(join(root, 'k8s/config/deployment/platform-config.yaml'), 'utf8'),
+    )?.[1];
+    expect(prefix).toBe('executor');
+    expect(shipped).toBe(aclConfigMapYaml(prefix));
   });
 });
