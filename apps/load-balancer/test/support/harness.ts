@@ -111,10 +111,16 @@ export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<P
     ...o.env,
   };
   const args = [requireBundle(REAL_EXECUTOR, 'executor')];
+  const spawnedAt = Date.now();
   const p = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  // Boot (warm kernels) of several executors at once on a busy 2-core machine can take a while.
   await waitFor(
-    async () => !!(await podHeartbeat(redis, o.pod, o.acl.prefix)),
-    30_000,
+    // This process's heartbeat (a restarted pod's predecessor may still have one for a few seconds).
+    async () => {
+      const hb = await podHeartbeat(redis, o.pod, o.acl.prefix);
+      return !!hb && Date.parse(hb.startedAt) >= spawnedAt - 1000;
+    },
+    90_000,
     () => `no heartbeat from ${o.pod}: ${p.output().slice(-2000)}`,
   );
   return p;
