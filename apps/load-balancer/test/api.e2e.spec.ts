@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type Redis from 'ioredis';
 import { Queue } from 'bullmq';
-import { AclUsers, QueueNames } from '@executor/queues';
+import { AclUsers, QueueNames, bullConnection } from '@executor/queues';
 import { uniquePrefix, buildWheelDir } from '@executor/testing';
 import { ADMIN_KEY, AUTH_A, AUTH_ADMIN, AUTH_B, KEY_A, startLb, testConfig } from './support/app';
 import { expectApiError } from './support/expect';
@@ -59,7 +59,7 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
       .set(AUTH_ADMIN)
       .send({ name: 'py-eu', template: 'python', region: 'eu' })
       .expect(201);
-    events = new Queue(QueueNames.sessionEvents, { connection: client.duplicate(), prefix });
+    events = new Queue(QueueNames.sessionEvents, { connection: bullConnection(acl.redis.url), prefix });
   }, 90_000);
 
   afterAll(async () => {

@@ -3,6 +3,7 @@ import type Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import {
   AclUsers,
+  bullConnection,
   EventJobDefs,
   PodEventTypes,
   PoolRegistryJobs,
@@ -40,7 +41,7 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
         .expect(201)
     ).body as { id: string; pool: string; pod: string };
   const queue = (name: string): Queue => {
-    const q = new Queue(name, { connection: client.duplicate(), prefix });
+    const q = new Queue(name, { connection: bullConnection(acl.redis.url), prefix });
     queues.push(q);
     return q;
   };

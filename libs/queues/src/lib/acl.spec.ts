@@ -51,6 +51,15 @@ describe('Redis ACL rules per component (real redis-server, real BullMQ)', () =>
     clients.push(c);
     return c;
   };
+  /** A Queue on its own connection as the same user (closed after the suite). */
+  const queueOn = (r: Redis, name: string): Queue => {
+    const d = r.duplicate();
+    d.on('error', () => undefined);
+    clients.push(d);
+    const q = new Queue(name, { connection: d, prefix: PREFIX });
+    closers.push(() => q.close());
+    return q;
+  };
   const addExecutorUser = async (s: ExecutorScope): Promise<void> => {
     await admin.call(
       'ACL',
@@ -222,7 +231,7 @@ describe('Redis ACL rules per component (real redis-server, real BullMQ)', () =>
       [
         'a job in a persistence queue with another tag',
         (r) =>
-          new Queue(QueueNames.restore, { connection: r.duplicate(), prefix: PREFIX }).add(
+          queueOn(r, QueueNames.restore).add(
             'state.restore',
             { sessionId: 'x' },
             { jobId: `${executorTag(POD_B)}1` },
@@ -230,7 +239,7 @@ describe('Redis ACL rules per component (real redis-server, real BullMQ)', () =>
       ],
       [
         'an untagged job in a persistence queue',
-        (r) => new Queue(QueueNames.snapshot, { connection: r.duplicate(), prefix: PREFIX }).add('x', {}),
+        (r) => queueOn(r, QueueNames.snapshot).add('x', {}),
       ],
       ["another executor's transfer", (r) => r.getdel(`${PREFIX}:xfer:${executorTag(POD_B)}x`)],
       ['an untagged transfer', (r) => r.get(`${PREFIX}:xfer:0c6a4f1e-0000`)],
