@@ -27,8 +27,14 @@ describe('queue admin UI (bull-board) at /admin/queues', () => {
     client = acl.admin;
     executor = await startExecutor(client, { acl, pool: 'py', pod: 'py-0' });
     lb = await startLb(testConfig(acl.url(AclUsers.loadBalancer), prefix));
-    shown = await startLb(testConfig(acl.url(AclUsers.loadBalancer), prefix, { ADMIN_UI_SESSION_DATA: 'shown' }));
-    await request(lb.url).post('/v1/pools').set(AUTH_ADMIN).send({ name: 'py', template: 'python' }).expect(201);
+    shown = await startLb(
+      testConfig(acl.url(AclUsers.loadBalancer), prefix, { ADMIN_UI_SESSION_DATA: 'shown' }),
+    );
+    await request(lb.url)
+      .post('/v1/pools')
+      .set(AUTH_ADMIN)
+      .send({ name: 'py', template: 'python' })
+      .expect(201);
   }, 60_000);
 
   afterAll(async () => {
@@ -52,7 +58,12 @@ describe('queue admin UI (bull-board) at /admin/queues', () => {
   });
 
   it('a tenant key gets 403 on every admin UI route (page, API, actions), Bearer or basic auth', async () => {
-    for (const path of ['/admin/queues', '/admin/queues/api/queues', `/admin/queues/api/queues/${podQueueName("py-0")}/workers`, "/admin/queues/api/redis/stats"]) {
+    for (const path of [
+      '/admin/queues',
+      '/admin/queues/api/queues',
+      `/admin/queues/api/queues/${podQueueName('py-0')}/workers`,
+      '/admin/queues/api/redis/stats',
+    ]) {
       const r = await request(lb.url).get(path).set(AUTH_A);
       expect({ path, status: r.status, code: r.body?.error?.code }).toEqual({
         path,
@@ -61,7 +72,10 @@ describe('queue admin UI (bull-board) at /admin/queues', () => {
       });
       await request(lb.url).get(path).auth('x', KEY_A).expect(403);
     }
-    await request(lb.url).put(`/admin/queues/api/queues/${QueueNames.sessionEvents}/pause`).set(AUTH_A).expect(403);
+    await request(lb.url)
+      .put(`/admin/queues/api/queues/${QueueNames.sessionEvents}/pause`)
+      .set(AUTH_A)
+      .expect(403);
     await request(lb.url)
       .put(`/admin/queues/api/queues/${QueueNames.sessionEvents}/obliterate`)
       .auth('x', KEY_A)
@@ -86,10 +100,9 @@ describe('queue admin UI (bull-board) at /admin/queues', () => {
       (
         await request(base)
           .get(`/admin/queues/api/queues?activeQueue=${queue}&status=latest&page=1&jobsPerPage=50`)
-          .auth("ops", ADMIN_KEY)
+          .auth('ops', ADMIN_KEY)
           .expect(200)
-      )
-        .text;
+      ).text;
     const redacted = await jobsOf(lb.url);
     expect(redacted).toContain('session.execute'); // the jobs are listed
     expect(redacted).toContain('API_TOKEN'); // env keys stay visible

@@ -44,9 +44,7 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     const wheels = buildWheelDir('lbtestpkg==1.2.3');
     for (const pod of ['py-eu-0', 'py-eu-1']) {
       const env = { PIP_FIND_LINKS: wheels, PIP_NO_INDEX: 'true' };
-      executors.push(
-        await startExecutor(client, { acl, pool: 'py-eu', pod, region: 'eu', env }),
-      );
+      executors.push(await startExecutor(client, { acl, pool: 'py-eu', pod, region: 'eu', env }));
     }
     lb = await startLb(
       testConfig(acl.url(AclUsers.loadBalancer), prefix, {
@@ -418,7 +416,11 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     let historyBefore: unknown;
     beforeAll(async () => {
       a = (await createSession()).id;
-      await api().put(`/v1/sessions/${a}/files/secret.txt`).set(AUTH_A).send(Buffer.from('A only')).expect(204);
+      await api()
+        .put(`/v1/sessions/${a}/files/secret.txt`)
+        .set(AUTH_A)
+        .send(Buffer.from('A only'))
+        .expect(204);
       await api().post(`/v1/sessions/${a}/executions`).set(AUTH_A).send({ code: 'x = 1' }).expect(200);
       historyBefore = (await api().get(`/v1/sessions/${a}/executions`).set(AUTH_A).expect(200)).body;
     });
@@ -434,18 +436,28 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
         () => api().post(S('/executions')).set(AUTH_B).send({ code: 'open("pwned", "w").write("B")' }),
       ],
       ['GET executions (history)', () => api().get(S('/executions')).set(AUTH_B)],
-      ['POST packages', () => api().post(S('/packages')).set(AUTH_B).send({ packages: ['lbtestpkg'] })],
+      [
+        'POST packages',
+        () =>
+          api()
+            .post(S('/packages'))
+            .set(AUTH_B)
+            .send({ packages: ['lbtestpkg'] }),
+      ],
       ['GET packages', () => api().get(S('/packages')).set(AUTH_B)],
       ['PUT file', () => api().put(S('/files/secret.txt')).set(AUTH_B).send(Buffer.from('B was here'))],
       ['GET file', () => api().get(S('/files/secret.txt')).set(AUTH_B)],
       ['GET files (list)', () => api().get(S('/files')).set(AUTH_B)],
       ['DELETE file', () => api().delete(S('/files/secret.txt')).set(AUTH_B)],
     ];
-    it.each(asB)("tenant B: %s of tenant A's session → 404 not_found (as for a missing one)", async (_n, send) => {
-      const res = await send();
-      expectApiError(res, 404, 'not_found');
-      expect(res.body.error.message).toBe(`session "${a}" not found`);
-    });
+    it.each(asB)(
+      "tenant B: %s of tenant A's session → 404 not_found (as for a missing one)",
+      async (_n, send) => {
+        const res = await send();
+        expectApiError(res, 404, 'not_found');
+        expect(res.body.error.message).toBe(`session "${a}" not found`);
+      },
+    );
 
     it("tenant B's list never shows A's session; A's session is untouched by all of the above", async () => {
       const listB = (await api().get('/v1/sessions').set(AUTH_B).expect(200)).body.items as { id: string }[];
@@ -458,7 +470,10 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     });
 
     it.each<[string, () => request.Test]>([
-      ['POST /v1/pools', () => api().post('/v1/pools').set(AUTH_A).send({ name: 'mine', template: 'python' })],
+      [
+        'POST /v1/pools',
+        () => api().post('/v1/pools').set(AUTH_A).send({ name: 'mine', template: 'python' }),
+      ],
       ['DELETE /v1/pools/{name}', () => api().delete('/v1/pools/py-eu').set(AUTH_A)],
     ])('a tenant key on %s → 403 permission_denied', async (_n, send) => {
       expectApiError(await send(), 403, 'permission_denied', /admin key/);
@@ -478,9 +493,12 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
 
     it("GET /v1/pools shows a tenant its own sessions only, an admin everyone's", async () => {
       const sessionsOf = async (auth: Record<string, string>): Promise<number> =>
-        ((await api().get('/v1/pools').set(auth).expect(200)).body.items as { name: string; sessions: number }[]).find(
-          (p) => p.name === 'py-eu',
-        )?.sessions ?? -1;
+        (
+          (await api().get('/v1/pools').set(auth).expect(200)).body.items as {
+            name: string;
+            sessions: number;
+          }[]
+        ).find((p) => p.name === 'py-eu')?.sessions ?? -1;
       const mineA = (await api().get('/v1/sessions').set(AUTH_A).expect(200)).body.items.length as number;
       const mineB = (await api().get('/v1/sessions').set(AUTH_B).expect(200)).body.items.length as number;
       expect(await sessionsOf(AUTH_A)).toBe(mineA);
@@ -490,9 +508,9 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
       expect(one.sessions).toBe(mineB);
       expect(one.podDetails[0]).not.toHaveProperty('sessions');
       expect(one.podDetails[0]).not.toHaveProperty('running');
-      expect((await api().get('/v1/pools/py-eu').set(AUTH_ADMIN).expect(200)).body.podDetails[0]).toHaveProperty(
-        'sessions',
-      );
+      expect(
+        (await api().get('/v1/pools/py-eu').set(AUTH_ADMIN).expect(200)).body.podDetails[0],
+      ).toHaveProperty('sessions');
     });
 
     it("a session's environment never holds a credential of the platform", async () => {
@@ -788,7 +806,12 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
         'invalid_argument',
         /weight/,
       ],
-      ['deregistering a missing pool', () => api().delete('/v1/pools/missing').set(AUTH_ADMIN), 404, 'not_found'],
+      [
+        'deregistering a missing pool',
+        () => api().delete('/v1/pools/missing').set(AUTH_ADMIN),
+        404,
+        'not_found',
+      ],
       ['missing pool', () => api().get('/v1/pools/missing').set(AUTH_A), 404, 'not_found'],
       [
         'JSON body over MAX_BODY_BYTES',

@@ -49,7 +49,11 @@ describe('limits: rate limits, quotas, idempotency, body size (two replicas, rea
       );
     limited = await tiny('lb-3');
     limited2 = await tiny('lb-4');
-    await request(one.url).post('/v1/pools').set(AUTH_ADMIN).send({ name: 'py', template: 'python' }).expect(201);
+    await request(one.url)
+      .post('/v1/pools')
+      .set(AUTH_ADMIN)
+      .send({ name: 'py', template: 'python' })
+      .expect(201);
   }, 90_000);
 
   afterAll(async () => {
@@ -69,7 +73,13 @@ describe('limits: rate limits, quotas, idempotency, body size (two replicas, rea
     it('counts per key across replicas: another key and health checks are not affected; 429 has Retry-After', async () => {
       const statuses: number[] = [];
       for (let i = 0; i < 7; i++)
-        statuses.push((await request(i % 2 ? limited2.url : limited.url).get('/v1/sessions').set(AUTH_B)).status);
+        statuses.push(
+          (
+            await request(i % 2 ? limited2.url : limited.url)
+              .get('/v1/sessions')
+              .set(AUTH_B)
+          ).status,
+        );
       expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
       const res = await request(limited2.url).get('/v1/pools').set(AUTH_B);
       expectApiError(res, 429, 'rate_limited', /rate limit of 5 requests/);
@@ -88,7 +98,11 @@ describe('limits: rate limits, quotas, idempotency, body size (two replicas, rea
       const statuses: number[] = [];
       for (let i = 0; i < 7; i++)
         statuses.push(
-          (await request(limited.url).get('/v1/sessions').set({ authorization: `Bearer guess-${i}` })).status,
+          (
+            await request(limited.url)
+              .get('/v1/sessions')
+              .set({ authorization: `Bearer guess-${i}` })
+          ).status,
         );
       expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
       expect(statuses.slice(5)).toEqual([429, 429]);
@@ -109,7 +123,9 @@ describe('limits: rate limits, quotas, idempotency, body size (two replicas, rea
       expect(refused.body.error.retryAfterSeconds).toBeLessThanOrEqual(61);
       // Another tenant is not affected; deleting one frees a slot.
       const a = await create(one.url).expect(201);
-      const mine = (await request(two.url).get('/v1/sessions').set(AUTH_B).expect(200)).body.items as { id: string }[];
+      const mine = (await request(two.url).get('/v1/sessions').set(AUTH_B).expect(200)).body.items as {
+        id: string;
+      }[];
       expect(mine).toHaveLength(3);
       await request(two.url).delete(`/v1/sessions/${mine[0]?.id}`).set(AUTH_B).expect(204);
       await create(one.url, AUTH_B).expect(201);
@@ -137,9 +153,18 @@ describe('limits: rate limits, quotas, idempotency, body size (two replicas, rea
       expect(refused.headers['retry-after']).toBe('1');
       // Tenant B runs meanwhile.
       const b = (await create(one.url, AUTH_B)).body.id as string | undefined;
-      if (b) await request(one.url).post(`/v1/sessions/${b}/executions`).set(AUTH_B).send({ code: 'print(2)' }).expect(200);
+      if (b)
+        await request(one.url)
+          .post(`/v1/sessions/${b}/executions`)
+          .set(AUTH_B)
+          .send({ code: 'print(2)' })
+          .expect(200);
       expect((await slow).body.stdout).toBe('slow\n');
-      await request(two.url).post(`/v1/sessions/${s2}/executions`).set(AUTH_A).send({ code: 'print(1)' }).expect(200);
+      await request(two.url)
+        .post(`/v1/sessions/${s2}/executions`)
+        .set(AUTH_A)
+        .send({ code: 'print(1)' })
+        .expect(200);
       expect(await client.zcard(`${prefix}:lb:q:e:tenant-a`)).toBe(0);
       for (const id of [s, s2]) await request(one.url).delete(`/v1/sessions/${id}`).set(AUTH_A).expect(204);
     });
@@ -154,12 +179,15 @@ describe('limits: rate limits, quotas, idempotency, body size (two replicas, rea
       await request(one.url).delete(`/v1/sessions/${sid}`).set(AUTH_A);
     });
     // Each run appends one line to a file in the session: the side effect is counted in the kernel.
-    const countingCode = 'open("runs.txt", "a").write("x\\n")\nprint(len(open("runs.txt").read().splitlines()))';
+    const countingCode =
+      'open("runs.txt", "a").write("x\\n")\nprint(len(open("runs.txt").read().splitlines()))';
     const runs = async (): Promise<number> => {
       const r = await request(one.url)
         .post(`/v1/sessions/${sid}/executions`)
         .set(AUTH_A)
-        .send({ code: 'import os\nprint(len(open("runs.txt").read().splitlines()) if os.path.exists("runs.txt") else 0)' })
+        .send({
+          code: 'import os\nprint(len(open("runs.txt").read().splitlines()) if os.path.exists("runs.txt") else 0)',
+        })
         .expect(200);
       return Number(r.body.stdout);
     };
@@ -168,35 +196,59 @@ describe('limits: rate limits, quotas, idempotency, body size (two replicas, rea
       const key = { 'idempotency-key': 'exec-retry-1' };
       const send = (url: string) =>
         request(url).post(`/v1/sessions/${sid}/executions`).set(AUTH_A).set(key).send({ code: countingCode });
-      const [first, ...dups] = await Promise.all([send(one.url), send(two.url), send(one.url), send(two.url)]);
+      const [first, ...dups] = await Promise.all([
+        send(one.url),
+        send(two.url),
+        send(one.url),
+        send(two.url),
+      ]);
       expect(first?.status).toBe(200);
       for (const d of dups) {
         expect(d.status).toBe(200);
         expect(d.body).toEqual(first?.body);
       }
-      expect(dups.concat(first as request.Response).filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(3);
+      expect(
+        dups.concat(first as request.Response).filter((r) => r.headers['idempotent-replayed'] === 'true'),
+      ).toHaveLength(3);
       // Later retries too (another replica): same answer, nothing runs.
       const later = await send(two.url).expect(200);
       expect(later.body).toEqual(first?.body);
       expect(later.headers['idempotent-replayed']).toBe('true');
       expect(await runs()).toBe(1);
       // Without the key every request runs.
-      await request(one.url).post(`/v1/sessions/${sid}/executions`).set(AUTH_A).send({ code: countingCode }).expect(200);
+      await request(one.url)
+        .post(`/v1/sessions/${sid}/executions`)
+        .set(AUTH_A)
+        .send({ code: countingCode })
+        .expect(200);
       expect(await runs()).toBe(2);
     });
 
     it('the same key with another body → 409; the same key of another tenant is another key', async () => {
       const key = { 'idempotency-key': 'exec-retry-2' };
-      await request(one.url).post(`/v1/sessions/${sid}/executions`).set(AUTH_A).set(key).send({ code: 'print(1)' }).expect(200);
+      await request(one.url)
+        .post(`/v1/sessions/${sid}/executions`)
+        .set(AUTH_A)
+        .set(key)
+        .send({ code: 'print(1)' })
+        .expect(200);
       expectApiError(
-        await request(two.url).post(`/v1/sessions/${sid}/executions`).set(AUTH_A).set(key).send({ code: 'print(2)' }),
+        await request(two.url)
+          .post(`/v1/sessions/${sid}/executions`)
+          .set(AUTH_A)
+          .set(key)
+          .send({ code: 'print(2)' }),
         409,
         'conflict',
         /Idempotency-Key/,
       );
       // Tenant B's request with the same key is its own (404: not its session), not A's replay.
       expectApiError(
-        await request(one.url).post(`/v1/sessions/${sid}/executions`).set(AUTH_B).set(key).send({ code: 'print(1)' }),
+        await request(one.url)
+          .post(`/v1/sessions/${sid}/executions`)
+          .set(AUTH_B)
+          .set(key)
+          .send({ code: 'print(1)' }),
         404,
         'not_found',
       );
@@ -217,12 +269,16 @@ describe('limits: rate limits, quotas, idempotency, body size (two replicas, rea
     it('answers that mean "not processed" (429) are not kept: the retry runs', async () => {
       const key = { 'idempotency-key': 'quota-1' };
       // Fill tenant A's session quota (3) with the session of this block plus two more.
-      const extra = [(await create(one.url).expect(201)).body.id, (await create(one.url).expect(201)).body.id];
+      const extra = [
+        (await create(one.url).expect(201)).body.id,
+        (await create(one.url).expect(201)).body.id,
+      ];
       expectApiError(await create(two.url, AUTH_A, key), 429, 'rate_limited');
       await request(one.url).delete(`/v1/sessions/${extra[0]}`).set(AUTH_A).expect(204);
       const retried = await create(two.url, AUTH_A, key).expect(201);
       expect(retried.headers['idempotent-replayed']).toBeUndefined();
-      for (const id of [extra[1], retried.body.id]) await request(one.url).delete(`/v1/sessions/${id}`).set(AUTH_A);
+      for (const id of [extra[1], retried.body.id])
+        await request(one.url).delete(`/v1/sessions/${id}`).set(AUTH_A);
     });
 
     it('a malformed key is a 400', async () => {
@@ -239,7 +295,11 @@ describe('limits: rate limits, quotas, idempotency, body size (two replicas, rea
     it('refuses a larger body by its Content-Length before reading it, and a chunked one once past the limit', async () => {
       const big = `{"template":"${'p'.repeat(2 * MiB)}"}`;
       expectApiError(
-        await request(one.url).post('/v1/sessions').set(AUTH_A).set('content-type', 'application/json').send(big),
+        await request(one.url)
+          .post('/v1/sessions')
+          .set(AUTH_A)
+          .set('content-type', 'application/json')
+          .send(big),
         413,
         'payload_too_large',
       );

@@ -31,7 +31,11 @@ describe('stateless replicas (two load-balancer processes)', () => {
       LOG_LEVEL: 'warn',
     });
     [a, b] = await Promise.all([spawnLoadBalancer(env('lb-a')), spawnLoadBalancer(env('lb-b'))]);
-    await request(a.url).post('/v1/pools').set(AUTH_ADMIN).send({ name: 'py', template: 'python' }).expect(201);
+    await request(a.url)
+      .post('/v1/pools')
+      .set(AUTH_ADMIN)
+      .send({ name: 'py', template: 'python' })
+      .expect(201);
   }, 120_000);
 
   afterAll(async () => {

@@ -208,10 +208,7 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
       await api().post(`/v1/sessions/${s.id}/persist`).set(AUTH_A).expect(200);
       await pods.get('py-eu-0')?.stop('SIGKILL');
       await startPod({ pool: 'py-eu', pod: 'py-eu-0', region: 'eu' });
-      const r = await api()
-        .post(`/v1/sessions/${s.id}/executions`)
-        .set(AUTH_A)
-        .send({ code: 'print(9)' });
+      const r = await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(9)' });
       expect({ status: r.status, body: r.body }).toMatchObject({ status: 200, body: { stdout: '9\n' } });
       const file = await api().get(`/v1/sessions/${s.id}/files/r.txt`).set(AUTH_A).expect(200);
       expect(Buffer.from(file.body as Buffer).toString()).toBe('restored');

@@ -211,7 +211,8 @@ describe('operator against kube-apiserver v1.20', () => {
     }
     // The pool's own Redis user: a Secret the Deployment's REDIS_URL references, a real ACL user.
     const secret = await eventually(
-      () => admin.get<KubeObject & { data: Record<string, string> }>(`/api/v1/namespaces/${ns}/secrets/py-redis`),
+      () =>
+        admin.get<KubeObject & { data: Record<string, string> }>(`/api/v1/namespaces/${ns}/secrets/py-redis`),
       'pool redis secret',
     );
     expect(secret.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'ExecutorPool', uid })]);
@@ -236,10 +237,14 @@ describe('operator against kube-apiserver v1.20', () => {
     } finally {
       asPool.disconnect();
     }
-    const withEnv = await admin.get<{ spec: { template: { spec: { containers: Array<{ env: Array<{ name: string; valueFrom?: unknown }> }> } } } }>(
-      paths.deployment,
-    );
-    expect(withEnv.spec.template.spec.containers[0]?.env.find((e) => e.name === "REDIS_URL")?.valueFrom).toEqual({
+    const withEnv = await admin.get<{
+      spec: {
+        template: { spec: { containers: Array<{ env: Array<{ name: string; valueFrom?: unknown }> }> } };
+      };
+    }>(paths.deployment);
+    expect(
+      withEnv.spec.template.spec.containers[0]?.env.find((e) => e.name === 'REDIS_URL')?.valueFrom,
+    ).toEqual({
       secretKeyRef: { name: 'py-redis', key: 'url' },
     });
     const hpa = await admin.get<{ spec: Record<string, unknown> }>(paths.hpa);

@@ -38,7 +38,8 @@ function readLimited(
   limit: number,
   done: (err: Error | null, body?: Buffer) => void,
 ): void {
-  const tooLarge = (): ApiError => new ApiError('payload_too_large', `request body larger than ${limit} bytes`);
+  const tooLarge = (): ApiError =>
+    new ApiError('payload_too_large', `request body larger than ${limit} bytes`);
   const announced = Number(req.headers['content-length'] ?? NaN);
   if (announced > limit) {
     payload.resume();
@@ -83,7 +84,8 @@ function registerParsers(fastify: FastifyInstance, config: LbConfig): void {
     readLimited(req, payload, limitOf(req), (err, body) => {
       if (err || !body) return done(err ?? new Error('no body'), undefined);
       if (FILES_ROUTE.test(req.url)) return done(null, body);
-      if (body.length === 0) return done(new ApiError('invalid_argument', 'body: empty JSON body'), undefined);
+      if (body.length === 0)
+        return done(new ApiError('invalid_argument', 'body: empty JSON body'), undefined);
       try {
         done(null, JSON.parse(body.toString('utf8')) as unknown);
       } catch (e) {

@@ -143,7 +143,8 @@ export const OperatorConfigSchema = Type.Object({
   EXECUTOR_REDIS_SECRET_NAME: Type.String({
     default: 'executor-redis',
     minLength: 1,
-    description: "With EXECUTOR_REDIS_USERS=shared: Secret in each pool's namespace holding the executors' REDIS_URL.",
+    description:
+      "With EXECUTOR_REDIS_USERS=shared: Secret in each pool's namespace holding the executors' REDIS_URL.",
   }),
   EXECUTOR_REDIS_SECRET_KEY: Type.String({
     default: 'url',

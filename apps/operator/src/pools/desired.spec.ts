@@ -97,7 +97,9 @@ describe('desiredChildren', () => {
     // The pool's own Redis user (operator-made Secret <pool>-redis); `shared` keeps one Secret.
     expect(env['REDIS_URL']).toEqual({ secretKeyRef: { name: 'py-redis', key: 'url' } });
     const shared = desiredChildren(pool({ region: 'eu-west' }), { ...ctx, redisUsers: 'shared' });
-    const sharedEnv = (shared.deployment['spec'] as Json)['template']['spec']['containers'][0]['env'] as Json[];
+    const sharedEnv = (shared.deployment['spec'] as Json)['template']['spec']['containers'][0][
+      'env'
+    ] as Json[];
     expect(sharedEnv.find((e) => e['name'] === 'REDIS_URL')?.['valueFrom']).toEqual({
       secretKeyRef: { name: 'executor-redis', key: 'url' },
     });

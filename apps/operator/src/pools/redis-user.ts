@@ -62,7 +62,10 @@ export async function ensurePoolRedisUser(scope: LeaderScope, pool: ResolvedPool
     },
     OPERATOR_NAME,
   );
-  await scope.redis.call('ACL', ...aclSetUserArgs(user, password, executorAclRules(scope_, scope.cfg.QUEUE_PREFIX)));
+  await scope.redis.call(
+    'ACL',
+    ...aclSetUserArgs(user, password, executorAclRules(scope_, scope.cfg.QUEUE_PREFIX)),
+  );
 }
 
 /** Removes the pool's Redis user (the Secret goes with the pool, by its ownerReference). */

@@ -40,7 +40,10 @@ describe('launcher', () => {
       appendfsync: 'everysec',
       acl: { file, user: AclUsers.admin, password: pw(AclUsers.admin) },
     });
-    const anonymous = new Redis(`redis://127.0.0.1:${server.port}`, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const anonymous = new Redis(`redis://127.0.0.1:${server.port}`, {
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
     anonymous.on('error', () => undefined);
     await expect(anonymous.get('x')).rejects.toThrow(/NOAUTH|WRONGPASS|NOPERM/);
     anonymous.disconnect();

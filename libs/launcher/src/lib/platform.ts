@@ -285,7 +285,11 @@ export class Platform extends EventEmitter {
       const dir = join(this.opts.dataDir, 'redis');
       mkdirSync(dir, { recursive: true });
       const file = join(dir, 'users.acl');
-      writeFileSync(file, renderAclFile((u) => this.password(u), this.opts.queuePrefix), { mode: 0o600 });
+      writeFileSync(
+        file,
+        renderAclFile((u) => this.password(u), this.opts.queuePrefix),
+        { mode: 0o600 },
+      );
       this.redis = await startRedisServer({
         dir,
         port: this.opts.redisPort ?? (await freePort()),

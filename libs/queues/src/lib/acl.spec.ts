@@ -237,10 +237,7 @@ describe('Redis ACL rules per component (real redis-server, real BullMQ)', () =>
             { jobId: `${executorTag(POD_B)}1` },
           ),
       ],
-      [
-        'an untagged job in a persistence queue',
-        (r) => queueOn(r, QueueNames.snapshot).add('x', {}),
-      ],
+      ['an untagged job in a persistence queue', (r) => queueOn(r, QueueNames.snapshot).add('x', {})],
       ["another executor's transfer", (r) => r.getdel(`${PREFIX}:xfer:${executorTag(POD_B)}x`)],
       ['an untagged transfer', (r) => r.get(`${PREFIX}:xfer:0c6a4f1e-0000`)],
       ['a transfer of another tag', (r) => putTransfer(r, Buffer.from('x'), { prefix: PREFIX })],

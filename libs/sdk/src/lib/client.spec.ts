@@ -354,7 +354,9 @@ describe('ExecutorClient over real HTTP', () => {
       expect(k3).toBe('my-job-42');
       // GET/PUT/DELETE carry none.
       server.requests.length = 0;
-      await client({ retries: 0 }).pools.list().catch(() => undefined);
+      await client({ retries: 0 })
+        .pools.list()
+        .catch(() => undefined);
       expect(server.requests[0]?.headers['idempotency-key']).toBeUndefined();
     });
 

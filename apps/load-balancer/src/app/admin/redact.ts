@@ -33,10 +33,18 @@ export function redactSessionData(value: unknown, depth = 0): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
     if (SECRET_MAPS.has(k) && v && typeof v === 'object' && !Array.isArray(v)) {
-      out[k] = Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([ek, ev]) => [ek, mark(ev)]));
+      out[k] = Object.fromEntries(
+        Object.entries(v as Record<string, unknown>).map(([ek, ev]) => [ek, mark(ev)]),
+      );
     } else if (SECRET_LISTS.has(k) && v !== undefined && v !== null) {
       out[k] = mark(v);
-    } else if (SECRET_FIELDS.has(k) && v !== null && v !== undefined && typeof v !== 'number' && typeof v !== 'boolean') {
+    } else if (
+      SECRET_FIELDS.has(k) &&
+      v !== null &&
+      v !== undefined &&
+      typeof v !== 'number' &&
+      typeof v !== 'boolean'
+    ) {
       out[k] = mark(v);
     } else {
       out[k] = redactSessionData(v, depth + 1);

@@ -11,12 +11,18 @@ describe('auth', () => {
     `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
 
   it('accepts a Bearer key and basic auth with the key as password; knows the role', () => {
-    expect(principalFromAuthorization(`Bearer ${TENANT_KEY}`, ring)).toEqual({ role: 'tenant', name: 'acme' });
+    expect(principalFromAuthorization(`Bearer ${TENANT_KEY}`, ring)).toEqual({
+      role: 'tenant',
+      name: 'acme',
+    });
     expect(principalFromAuthorization(`bearer  ${TENANT_KEY} `, ring)).toEqual({
       role: 'tenant',
       name: 'acme',
     });
-    expect(principalFromAuthorization(basic('anyone', ADMIN_KEY), ring)).toEqual({ role: 'admin', name: 'ops' });
+    expect(principalFromAuthorization(basic('anyone', ADMIN_KEY), ring)).toEqual({
+      role: 'admin',
+      name: 'ops',
+    });
   });
 
   it.each([
@@ -32,9 +38,7 @@ describe('auth', () => {
   ])('rejects %j', (header) => expect(principalFromAuthorization(header, ring)).toBeUndefined());
 
   it('keeps only digests of the keys (no raw key in memory, no Map lookup by key)', () => {
-    const dump = JSON.stringify(ring, (_k, v: unknown) =>
-      Buffer.isBuffer(v) ? v.toString('latin1') : v,
-    );
+    const dump = JSON.stringify(ring, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('latin1') : v));
     expect(dump).not.toContain(TENANT_KEY);
     expect(dump).not.toContain(ADMIN_KEY);
     expect(keyFromAuthorization(`Bearer ${TENANT_KEY}`)).toBe(TENANT_KEY);
@@ -69,8 +73,7 @@ describe('auth', () => {
       return Number(process.hrtime.bigint() - t0);
     };
     time(ADMIN_KEY); // warm up
-    const samples = (key: string): number =>
-      Math.min(...Array.from({ length: 5 }, () => time(key)));
+    const samples = (key: string): number => Math.min(...Array.from({ length: 5 }, () => time(key)));
     const first = samples(`${TENANT_KEY}0`);
     const miss = samples('x'.repeat(40));
     // Same work for the first entry matching and for no entry matching (no early exit).

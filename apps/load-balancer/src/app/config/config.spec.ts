@@ -57,11 +57,15 @@ describe('load-balancer config', () => {
     expect(c.keyring.lookup(k('b'))).toEqual({ role: 'tenant', name: 'b' });
     expect(c.keyring.lookup(k('o'))).toEqual({ role: 'admin', name: 'ops' });
     // Only admin keys is a valid setup (pools managed, no tenants yet).
-    expect(loadLbConfig({ REDIS_URL: base.REDIS_URL, EXECUTOR_ADMIN_KEYS: `ops:${k('o')}` }).keyring.size).toBe(1);
+    expect(
+      loadLbConfig({ REDIS_URL: base.REDIS_URL, EXECUTOR_ADMIN_KEYS: `ops:${k('o')}` }).keyring.size,
+    ).toBe(1);
     expect(() => loadLbConfig({ ...base, EXECUTOR_API_KEYS: 'acme:dev-key' })).toThrow(
       /EXECUTOR_API_KEYS: the key of "acme" has 7 characters; keys need at least 32/,
     );
-    expect(() => loadLbConfig({ ...base, EXECUTOR_ADMIN_KEYS: 'nokey' })).toThrow(/EXECUTOR_ADMIN_KEYS: .*name:key/);
+    expect(() => loadLbConfig({ ...base, EXECUTOR_ADMIN_KEYS: 'nokey' })).toThrow(
+      /EXECUTOR_ADMIN_KEYS: .*name:key/,
+    );
   });
 
   it('parses region distances as JSON or a:b=n pairs, symmetric', () => {

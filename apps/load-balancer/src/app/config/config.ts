@@ -50,7 +50,8 @@ export const LbConfigSchema = Type.Object({
     default: 2 * MiB,
     minimum: 1024,
     maximum: 64 * MiB,
-    description: 'Largest JSON request body (bytes); larger → 413 (refused before it is read past the limit).',
+    description:
+      'Largest JSON request body (bytes); larger → 413 (refused before it is read past the limit).',
   }),
   MAX_FILE_BYTES: Type.Integer({
     default: 100 * MiB,

@@ -15,11 +15,7 @@ const LIMITED = /^\/(v1|admin)\//;
  * auth hook before this runs); callers without a valid key are counted per client IP. Over the
  * limit → 429 `rate_limited` with `Retry-After` and `retryAfterSeconds`.
  */
-export async function registerRateLimit(
-  fastify: unknown,
-  config: LbConfig,
-  redis: Redis,
-): Promise<void> {
+export async function registerRateLimit(fastify: unknown, config: LbConfig, redis: Redis): Promise<void> {
   const f = fastify as FastifyInstance;
   await f.register(rateLimit, {
     global: true,

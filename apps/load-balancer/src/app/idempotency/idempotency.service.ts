@@ -23,8 +23,7 @@ interface Record_ {
 
 /** What `begin` decided for a request. */
 export type Begin =
-  | { kind: 'owner'; key: string; fingerprint: string }
-  | { kind: 'replay'; answer: StoredAnswer };
+  { kind: 'owner'; key: string; fingerprint: string } | { kind: 'replay'; answer: StoredAnswer };
 
 /** Longest accepted Idempotency-Key (characters). */
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 255;

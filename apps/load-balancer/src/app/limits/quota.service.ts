@@ -95,12 +95,22 @@ export class QuotaService {
   }
 
   /** Counts an execution in flight until the returned release is called (or its deadline passes). */
-  async acquireExecution(tenant: string, executionId: string, timeoutMs: number): Promise<() => Promise<void>> {
+  async acquireExecution(
+    tenant: string,
+    executionId: string,
+    timeoutMs: number,
+  ): Promise<() => Promise<void>> {
     const now = Date.now();
     const max = this.config.TENANT_MAX_RUNNING_EXECUTIONS;
     const key = this.keys.runningExecutions(tenant);
     const deadline = now + timeoutMs + this.config.JOB_TIMEOUT_GRACE_MS + 5000;
-    const ok = await this.redis.lbAcquireExecution(key, String(now), String(max), executionId, String(deadline));
+    const ok = await this.redis.lbAcquireExecution(
+      key,
+      String(now),
+      String(max),
+      executionId,
+      String(deadline),
+    );
     if (ok !== 1) {
       throw new ApiError(
         'rate_limited',

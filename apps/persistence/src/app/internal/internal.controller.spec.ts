@@ -62,7 +62,9 @@ describe('internal HTTP API, health and metrics', () => {
     const v6 = await h.app.inject({ method: 'GET', url: '/internal/stats', remoteAddress: 'fd00::1' });
     expect(v6.statusCode).toBe(403);
     // Health and metrics stay reachable for probes and Prometheus.
-    expect((await h.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '10.1.2.3' })).statusCode).toBe(200);
+    expect(
+      (await h.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '10.1.2.3' })).statusCode,
+    ).toBe(200);
   });
 
   it('serves /health/live, /health/ready and /metrics with the persistence metrics', async () => {

@@ -27,7 +27,11 @@ export class InternalApiGuard implements CanActivate {
       const h = req.headers.authorization ?? '';
       const given = h.toLowerCase().startsWith('bearer ') ? h.slice(7).trim() : '';
       if (!given || !timingSafeEqual(digest(given), this.token))
-        throw new ApiError(HttpStatus.UNAUTHORIZED, ApiErrorCodes.unauthenticated, 'missing or wrong internal API token');
+        throw new ApiError(
+          HttpStatus.UNAUTHORIZED,
+          ApiErrorCodes.unauthenticated,
+          'missing or wrong internal API token',
+        );
       return true;
     }
     const peer = req.socket?.remoteAddress ?? '';

@@ -1,5 +1,12 @@
 import { JobRpcClient, PersistenceJobDefs, QueueNames, executorTag } from '@executor/queues';
-import { file, makeState, snapshot, snapshotPayload, startHarness, type Harness } from '../../../test/harness';
+import {
+  file,
+  makeState,
+  snapshot,
+  snapshotPayload,
+  startHarness,
+  type Harness,
+} from '../../../test/harness';
 
 /** Jobs of an executor carry its tag (acl.ts): another pool's session is out of its reach. */
 describe('persistence checks the requesting executor of tagged jobs', () => {
