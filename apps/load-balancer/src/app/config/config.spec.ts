@@ -18,10 +18,10 @@ describe('load-balancer config', () => {
       BREAKER_HALF_OPEN_REQUESTS: 3,
       ADMIN_UI: 'enabled',
       ADMIN_UI_SESSION_DATA: 'redacted',
-      RATE_LIMIT_MAX: 1200,
+      RATE_LIMIT_MAX: 3000,
       RATE_LIMIT_WINDOW_MS: 60_000,
       TENANT_MAX_SESSIONS: 100,
-      TENANT_MAX_RUNNING_EXECUTIONS: 16,
+      TENANT_MAX_RUNNING_EXECUTIONS: 64,
       IDEMPOTENCY_TTL_SECONDS: 86_400,
       authEnabled: true,
     });

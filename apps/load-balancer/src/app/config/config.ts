@@ -119,7 +119,7 @@ export const LbConfigSchema = Type.Object({
       'What the admin UI shows of session data in jobs: `redacted` replaces code, env values, stdin and output with their sizes; `shown` shows them (WARN at boot).',
   }),
   RATE_LIMIT_MAX: Type.Integer({
-    default: 1200,
+    default: 3000,
     minimum: 1,
     description:
       'Requests per RATE_LIMIT_WINDOW_MS per key (tenant or admin; per client IP without a valid key), shared by every replica (Redis); more → 429 with Retry-After.',
@@ -135,7 +135,7 @@ export const LbConfigSchema = Type.Object({
     description: 'Live sessions per tenant (all replicas); one more POST /v1/sessions → 429.',
   }),
   TENANT_MAX_RUNNING_EXECUTIONS: Type.Integer({
-    default: 16,
+    default: 64,
     minimum: 1,
     description: 'Executions in flight per tenant (all replicas); one more → 429 with Retry-After.',
   }),
