@@ -30,8 +30,7 @@ function apiKeys(): string {
   if (process.env['EXECUTOR_API_KEYS']) return process.env['EXECUTOR_API_KEYS'];
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'api-key');
-  if (!existsSync(file))
-    writeFileSync(file, `local:${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  if (!existsSync(file)) writeFileSync(file, `local:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
 }
 
