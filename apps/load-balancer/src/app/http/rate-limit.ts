@@ -6,14 +6,15 @@ import type { LbConfig } from '../config/config';
 import { LbKeys } from '../state/keys';
 import { ApiError } from './api-error';
 
-/** Routes under the rate limit: the API and the admin UI (health, metrics, ping are exempt). */
-const LIMITED = /^\/(v1|admin)\//;
+/** Routes outside the rate limit: probes and scrapes. Everything else (API, E2B, admin UI) counts. */
+const EXEMPT = /^\/(health\/|metrics(\?|$)|ping(\?|$))/;
 
 /**
  * Per-key rate limit (@fastify/rate-limit with its Redis store: every replica counts in the same
  * Redis keys `<prefix>:lb:rl:*`). The key is the caller (tenant or admin key, resolved by the
- * auth hook before this runs); callers without a valid key are counted per client IP. Over the
- * limit → 429 `rate_limited` with `Retry-After` and `retryAfterSeconds`.
+ * auth hook before this runs); callers without a valid key are counted per client IP. Every route
+ * but /health/*, /metrics and /ping counts. Over the limit → 429 `rate_limited` with `Retry-After`
+ * and `retryAfterSeconds`.
  */
 export async function registerRateLimit(fastify: unknown, config: LbConfig, redis: Redis): Promise<void> {
   const f = fastify as FastifyInstance;
@@ -25,7 +26,7 @@ export async function registerRateLimit(fastify: unknown, config: LbConfig, redi
     nameSpace: new LbKeys(config.QUEUE_PREFIX).rateLimit,
     // Redis unreachable: do not add a second failure to the request's own.
     skipOnError: true,
-    allowList: (req: FastifyRequest) => !LIMITED.test(req.url),
+    allowList: (req: FastifyRequest) => EXEMPT.test(req.url),
     keyGenerator: (req: FastifyRequest) => {
       const p = principalOf(req as AuthedRequest, config);
       return p ? `${p.role}:${p.name}` : `ip:${req.ip}`;
