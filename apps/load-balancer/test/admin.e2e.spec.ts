@@ -35,7 +35,7 @@ describe('queue admin UI (bull-board) at /admin/queues', () => {
       .set(AUTH_ADMIN)
       .send({ name: 'py', template: 'python' })
       .expect(201);
-  }, 60_000);
+  }, 240_000);
 
   afterAll(async () => {
     await browser?.close();

@@ -58,7 +58,7 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
       .send({ name: 'py-eu', template: 'python', region: 'eu' })
       .expect(201);
     events = new Queue(QueueNames.sessionEvents, { connection: bullConnection(acl.redis.url), prefix });
-  }, 90_000);
+  }, 240_000);
 
   afterAll(async () => {
     await lb?.app.close();

@@ -54,7 +54,7 @@ describe('limits: rate limits, quotas, idempotency, body size (two replicas, rea
       .set(AUTH_ADMIN)
       .send({ name: 'py', template: 'python' })
       .expect(201);
-  }, 90_000);
+  }, 240_000);
 
   afterAll(async () => {
     await one?.app.close();

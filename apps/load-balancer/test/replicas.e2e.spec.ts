@@ -36,7 +36,7 @@ describe('stateless replicas (two load-balancer processes)', () => {
       .set(AUTH_ADMIN)
       .send({ name: 'py', template: 'python' })
       .expect(201);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop(), ...executors.map((e) => e.stop())]);

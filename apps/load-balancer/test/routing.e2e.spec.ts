@@ -82,7 +82,7 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
     await register('py-bad', 'x', 1000);
     await register('py-good', 'x', 1);
     await register('py-mig', 'm');
-  }, 180_000);
+  }, 240_000);
 
   afterAll(async () => {
     await lb?.app.close();

@@ -49,7 +49,7 @@ function track(child: ChildProcess): Proc {
 }
 
 /** Waits until `text` appears in the process output (or it exits / times out). */
-export function waitForOutput(p: Proc, re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+export function waitForOutput(p: Proc, re: RegExp, timeoutMs = 90_000): Promise<RegExpExecArray> {
   return new Promise((resolvePromise, reject) => {
     const check = (): boolean => {
       const m = re.exec(p.output());
@@ -143,7 +143,7 @@ export async function startPersistence(acl: AclRedis): Promise<Proc> {
   );
   await waitFor(
     async () => (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.status === 200,
-    30_000,
+    90_000,
     () => `persistence to be ready: ${p.output().slice(-2000)}`,
   );
   return p;
