@@ -15,6 +15,18 @@ describe('faults', () => {
     await env?.stop();
   });
 
+  /** Each test starts with both pods up (a killed pod's replacement takes seconds to boot under load). */
+  beforeEach(async () => {
+    await eventually(
+      async () => {
+        const r = await a.request<{ items: Array<{ name: string; pods: number }> }>('GET', '/v1/pools');
+        return r.body.items?.find((p) => p.name === 'python')?.pods === 2 ? true : undefined;
+      },
+      90_000,
+      'both python pods (a replacement included) to heartbeat',
+    );
+  }, 120_000);
+
   async function session(api: Api, id: string): Promise<Session> {
     const r = await api.request<Session>('GET', `/v1/sessions/${id}`);
     expect(r.status).toBe(200);

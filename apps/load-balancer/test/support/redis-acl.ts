@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type Redis from 'ioredis';
 import {
   AclUsers,
+  DEFAULT_USER_ACL_LINE,
   aclSetUserArgs,
   createRedis,
   executorAclRules,
@@ -45,10 +46,7 @@ export async function startAclRedis(prefix: string): Promise<AclRedis> {
   const file = join(dir, 'users.acl');
   writeFileSync(
     file,
-    renderAclFile((u) => pw(u), prefix).replace(
-      'user default off resetkeys resetchannels -@all',
-      'user default on nopass ~* &* +@all',
-    ),
+    renderAclFile((u) => pw(u), prefix).replace(DEFAULT_USER_ACL_LINE, 'user default on nopass ~* &* +@all'),
   );
   const redis = await startRedis({ args: ['--aclfile', file] });
   const admin = createRedis(redis.url);

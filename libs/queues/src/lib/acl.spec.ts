@@ -6,6 +6,7 @@ import Redis from 'ioredis';
 import { startRedis, type TestRedis } from '@executor/testing';
 import {
   AclUsers,
+  DEFAULT_USER_ACL_LINE,
   aclSetUserArgs,
   executorAclRules,
   executorAclUser,
@@ -75,7 +76,7 @@ describe('Redis ACL rules per component (real redis-server, real BullMQ)', () =>
     writeFileSync(
       file,
       renderAclFile((u) => PASSWORD[u], PREFIX).replace(
-        'user default off resetkeys resetchannels -@all',
+        DEFAULT_USER_ACL_LINE,
         'user default on nopass ~* &* +@all',
       ),
     );
@@ -300,9 +301,7 @@ describe('Redis ACL rules per component (real redis-server, real BullMQ)', () =>
     });
 
     it('nobody gets in without a password when default is off (the platform file)', () => {
-      expect(renderAclFile((u) => PASSWORD[u], PREFIX).split('\n')[0]).toBe(
-        'user default off resetkeys resetchannels -@all',
-      );
+      expect(renderAclFile((u) => PASSWORD[u], PREFIX).split('\n')[0]).toBe(DEFAULT_USER_ACL_LINE);
     });
   });
 });

@@ -266,6 +266,14 @@ export const AclPasswordEnv: Record<StaticAclUser, string> = {
 };
 
 /**
+ * The `default` user: `off`, so no client can use it (no anonymous access; AUTH as default
+ * fails). Its permissions stay full on purpose: Redis 7.0 replays the AOF's MULTI/EXEC blocks with
+ * the default user's permissions, so a restricted default user makes a restart drop every
+ * transaction of the AOF (found by the fault suite: the whole platform state gone after a restart).
+ */
+export const DEFAULT_USER_ACL_LINE = 'user default off nopass ~* &* +@all';
+
+/**
  * The ACL file of the static users (`default` off: no anonymous access). `passwordOf` gives each
  * user's password, e.g. `(u) => '${' + AclPasswordEnv[u] + '}'` for the Kubernetes template.
  */
@@ -273,7 +281,7 @@ export function renderAclFile(
   passwordOf: (user: StaticAclUser) => string,
   prefix = DEFAULT_QUEUE_PREFIX,
 ): string {
-  const lines = ['user default off resetkeys resetchannels -@all'];
+  const lines = [DEFAULT_USER_ACL_LINE];
   for (const user of Object.values(AclUsers)) {
     lines.push(aclFileLine(user, passwordOf(user), staticAclRules(user, prefix)));
   }
