@@ -9,6 +9,7 @@ import { FilesService } from './files/files.service';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
 import { ExecutorMetrics, defaultMetricsRegistered, metricProviders } from './metrics/metrics';
 import { PackagesService } from './packages/packages.service';
+import { ReadinessService } from './readiness/readiness.service';
 import { SandboxService } from './sandbox/sandbox.service';
 import { SessionsService } from './sessions/sessions.service';
 import { WarmPoolService } from './sessions/warm-pool.service';
@@ -54,8 +55,12 @@ class ExecutorCoreModule {
         },
         {
           provide: READINESS_CHECKS,
-          inject: [PodWorkerService, SessionsService],
-          useFactory: (worker: PodWorkerService, sessions: SessionsService): ReadinessCheck[] => [
+          inject: [PodWorkerService, SessionsService, ReadinessService],
+          useFactory: (
+            worker: PodWorkerService,
+            sessions: SessionsService,
+            readiness: ReadinessService,
+          ): ReadinessCheck[] => [
             async () => ({
               worker: {
                 status: worker.running && sessions.accepting ? 'up' : 'down',
@@ -63,11 +68,34 @@ class ExecutorCoreModule {
                 accepting: sessions.accepting,
               },
             }),
+            async () => {
+              const r = readiness.current;
+              return {
+                template: {
+                  status: r.ready ? 'up' : 'down',
+                  template: cfg.TEMPLATE,
+                  ...(r.reason ? { reason: r.reason } : {}),
+                  ...(r.smoke ? { smokeMs: r.smoke.ms } : {}),
+                },
+              };
+            },
+            async () => {
+              const c = readiness.current.containment;
+              return {
+                sandbox: {
+                  status: c.ready ? 'up' : 'down',
+                  mode: c.mode,
+                  ...(c.reason ? { reason: c.reason } : {}),
+                  warnings: c.warnings,
+                },
+              };
+            },
           ],
         },
         ...metricProviders,
         ExecutorMetrics,
         SandboxService,
+        ReadinessService,
         WarmPoolService,
         SessionsService,
         FilesService,
@@ -87,6 +115,7 @@ class ExecutorCoreModule {
         HeartbeatService,
         PodWorkerService,
         SandboxService,
+        ReadinessService,
       ],
     };
   }

@@ -1,4 +1,28 @@
+import { TEMPLATE_NAMES } from '@executor/templates';
 import { PodDriver, startHarness, type Harness } from './harness';
+
+/** Interpreted and quick-to-compile templates (templates-light.spec.ts). */
+export const LIGHT_TEMPLATES = [
+  'python',
+  'python-data',
+  'node',
+  'typescript',
+  'bash',
+  'c',
+  'cpp',
+  'ruby',
+  'r',
+];
+/** Compile-heavy templates (templates-compiled.spec.ts). */
+export const COMPILED_TEMPLATES = ['rust', 'java', 'go'];
+
+/** The two suites together run every template: a template added to the catalogue cannot be left out. */
+export function describeCoverage(): void {
+  it('the template suites cover every template of the catalogue', () => {
+    expect([...LIGHT_TEMPLATES, ...COMPILED_TEMPLATES].sort()).toEqual([...TEMPLATE_NAMES].sort());
+    for (const t of TEMPLATE_NAMES) expect(TEMPLATE_CASES[t]).toBeDefined();
+  });
+}
 /** A hello-world and an error case per template (the error must give a non-zero exit and a message). */
 export interface TemplateCase {
   hello: string;

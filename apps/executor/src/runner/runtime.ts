@@ -6,7 +6,7 @@ import { resolveRunEnv, type Template } from '@executor/templates';
 import { KernelProcess, type RunOutcome } from '../kernels/kernel-process';
 import { OutputCollector } from '../kernels/output-collector';
 import { closed, exitCodeOf, killTree, spawnTree } from '../kernels/process-tree';
-import type { Sandbox, Slot, SpawnSpec } from '../sandbox/sandbox';
+import type { Sandbox, Slot, SpawnRequest, SpawnSpec } from '../sandbox/sandbox';
 
 /** Exit code reported for an execution that hit its timeout. */
 export const TIMEOUT_EXIT_CODE = 124;
@@ -35,8 +35,15 @@ export interface ExecuteOptions {
 export interface CommandOptions {
   timeoutMs: number;
   env?: Record<string, string>;
+  /** Use `env` alone: none of the session's base or template environment (package installers). */
+  cleanEnv?: boolean;
   network: boolean;
   roBinds?: string[];
+  binds?: SpawnRequest['binds'];
+  /** Working directory inside the sandbox (default: the workspace). */
+  cwd?: string;
+  /** RLIMIT_AS as for the template's snippets (default true; false for node-based helpers). */
+  addressSpaceLimit?: boolean;
 }
 
 /** Executes snippets for one session. */
@@ -161,23 +168,26 @@ abstract class BaseRuntime implements Runtime {
   protected spec(
     argv: string[],
     env: Record<string, string>,
-    opts: { network?: boolean; cwd?: string; roBinds?: string[] } = {},
+    opts: Partial<Omit<CommandOptions, 'timeoutMs' | 'env'>> = {},
   ): SpawnSpec {
     const { sandbox, template } = this.deps;
     return sandbox.spec(this.slot, {
       argv,
-      env: { ...sandbox.baseEnv(this.slot), ...templateEnv(template, sandbox, this.slot), ...env },
+      env: opts.cleanEnv
+        ? env
+        : { ...sandbox.baseEnv(this.slot), ...templateEnv(template, sandbox, this.slot), ...env },
       network: opts.network ?? this.network,
-      addressSpaceLimit: AS_LIMIT_OK.has(template.name),
+      addressSpaceLimit: (opts.addressSpaceLimit ?? true) && AS_LIMIT_OK.has(template.name),
       cwd: opts.cwd,
       roBinds: opts.roBinds,
+      binds: opts.binds,
     });
   }
 
   command(argv: string[], opts: CommandOptions): Promise<RunOutcome> {
-    const spec = this.spec(argv, opts.env ?? {}, { network: opts.network, roBinds: opts.roBinds });
-    // Package managers are node/python programs: no RLIMIT_AS for node (V8 reserves large ranges).
-    return runProcess(spec, this.slot, opts.timeoutMs, this.deps.maxOutputBytes);
+    const { timeoutMs, env, ...rest } = opts;
+    const spec = this.spec(argv, env ?? {}, rest);
+    return runProcess(spec, this.slot, timeoutMs, this.deps.maxOutputBytes);
   }
 }
 

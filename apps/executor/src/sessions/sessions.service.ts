@@ -25,12 +25,15 @@ import {
   encodeState,
   restoreWorkspace,
   stripContent,
+  type CaptureOptions,
   type SessionState,
 } from '@executor/session-state';
 import { getTemplate, type Template } from '@executor/templates';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from '../config/executor.config';
 import { ExecutionOutcomes, ExecutorMetrics, type ExecutionOutcome } from '../metrics/metrics';
+import { ReadinessService } from '../readiness/readiness.service';
 import { createRuntime, type RuntimeDeps } from '../runner/runtime';
+import { slotOwner, workspaceAliases } from '../files/session-fs';
 import { SandboxService } from '../sandbox/sandbox.service';
 import { PERSISTENCE_RPC, REDIS } from '../tokens';
 import { newMutex, type Session } from './session';
@@ -61,6 +64,7 @@ export class SessionsService implements OnModuleDestroy {
     private readonly sandbox: SandboxService,
     private readonly warm: WarmPoolService,
     private readonly metrics: ExecutorMetrics,
+    private readonly readiness: ReadinessService,
   ) {
     this.template = getTemplate(cfg.TEMPLATE);
     this.deps = {
@@ -136,6 +140,7 @@ export class SessionsService implements OnModuleDestroy {
     const inFlight = this.opening.get(p.sessionId);
     if (inFlight) return inFlight;
     if (this.draining) throw new JobError('unavailable', `pod ${this.cfg.POD_NAME} is shutting down`);
+    this.readiness.assertReady();
     if (this.sessions.size + this.opening.size >= this.cfg.MAX_SESSIONS) {
       throw new JobError(
         'unavailable',
@@ -200,8 +205,8 @@ export class SessionsService implements OnModuleDestroy {
     const state = decodeState(await takeTransfer(this.redis, res.state));
     if (state.sessionId !== s.id)
       throw new JobError('internal', `restored state belongs to ${state.sessionId}, not ${s.id}`);
-    await restoreWorkspace(s.slot.work, state.files, { clean: true });
-    this.sandbox.slots.chownTree(s.slot, s.slot.work);
+    // No-follow writes, everything owned by the session's uid as it is written (libs/workspace-fs).
+    await restoreWorkspace(s.slot.work, state.files, { clean: true, owner: slotOwner(s.slot) });
     s.env = { ...state.env, ...p.env };
     s.metadata = { ...state.metadata, ...p.metadata };
     s.history = state.history;
@@ -324,7 +329,7 @@ export class SessionsService implements OnModuleDestroy {
   ): Promise<{ version: number; bytes: number; at: string } | undefined> {
     const t0 = performance.now();
     const prev = s.lastSnapshot;
-    const diff = await diffWorkspace(prev?.files ?? [], s.slot.work);
+    const diff = await diffWorkspace(prev?.files ?? [], s.slot.work, this.captureOptions(s));
     const filesChanged = diff.changedFiles > 0 || diff.removed.length > 0 || (!prev && diff.files.length > 0);
     if (opts.onlyIfFilesChanged && !filesChanged && !(opts.orStateChanged && s.stateDirty)) return undefined;
     const state: SessionState = {
@@ -356,6 +361,20 @@ export class SessionsService implements OnModuleDestroy {
     s.stateDirty = false;
     this.metrics.snapshotDuration.observe({ trigger }, (performance.now() - t0) / 1000);
     return { version: res.version, bytes: res.bytes, at: res.at };
+  }
+
+  /**
+   * How snapshots read the workspace: never following links (absolute links into the workspace,
+   * as session code or the host names it, are kept relative), files over MAX_FILE_BYTES left out
+   * (session code cannot write them: RLIMIT_FSIZE; a sparse or foreign one must not be read),
+   * and whatever changes under the capture handled as a race, not an error (libs/session-state).
+   */
+  private captureOptions(s: Session): CaptureOptions {
+    return {
+      linkAliases: workspaceAliases(this.sandbox.sandbox, s.slot),
+      maxFileBytes: this.cfg.MAX_FILE_BYTES,
+      onSkip: (path, reason) => this.logger.debug(`snapshot of ${s.id}: "${path}" left out: ${reason}`),
+    };
   }
 
   private async storeSnapshot(
@@ -398,7 +417,11 @@ export class SessionsService implements OnModuleDestroy {
         ['conflict', 'not_found', 'invalid_argument'].includes(err.code)
       ) {
         this.logger.warn(`delta snapshot of ${s.id} refused (${err.message}); sending a full state`);
-        return send({ ...state, files: await captureWorkspace(s.slot.work), baseVersion: null });
+        return send({
+          ...state,
+          files: await captureWorkspace(s.slot.work, this.captureOptions(s)),
+          baseVersion: null,
+        });
       }
       throw err;
     }

@@ -19,6 +19,7 @@ import {
 import { EXECUTOR_CONFIG, workerConcurrency, type ExecutorConfig } from '../config/executor.config';
 import { FilesService } from '../files/files.service';
 import { PackagesService } from '../packages/packages.service';
+import { ReadinessService } from '../readiness/readiness.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { REDIS } from '../tokens';
 
@@ -40,6 +41,7 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly sessions: SessionsService,
     private readonly files: FilesService,
     private readonly packages: PackagesService,
+    private readonly readiness: ReadinessService,
   ) {
     this.queueName = podQueueName(cfg.POD_NAME);
   }
@@ -49,6 +51,9 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // Jobs wait in the queue while the boot smoke test runs (the heartbeat says healthy: false, so
+    // no new session is routed here); a pod that failed it still answers them: `unavailable`.
+    await this.readiness.settled;
     const worker = new Worker(this.queueName, (job: Job) => this.process(job), {
       connection: bullConnection(this.cfg.REDIS_URL),
       prefix: this.cfg.QUEUE_PREFIX,

@@ -90,7 +90,10 @@ export interface ExecutorOptions {
   env?: Record<string, string>;
 }
 
-/** Starts a real executor process (its own Redis user) and waits for its first heartbeat. */
+/**
+ * Starts a real executor process (its own Redis user) and waits for its first healthy heartbeat
+ * (the executor beats `healthy: false` until its boot smoke test passed).
+ */
 export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<Proc> {
   // mkdtemp makes 0700 dirs; session processes run under sandbox uids and must traverse the root.
   const workspaceRoot = mkdtempSync(join(tmpdir(), `ws-${o.pod}-`));
@@ -115,13 +118,13 @@ export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<P
   const p = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   // Boot (warm kernels) of several executors at once on a busy 2-core machine can take a while.
   await waitFor(
-    // This process's heartbeat (a restarted pod's predecessor may still have one for a few seconds).
+    // This process's healthy heartbeat (a restarted pod's predecessor may still have one for a few seconds).
     async () => {
       const hb = await podHeartbeat(redis, o.pod, o.acl.prefix);
-      return !!hb && Date.parse(hb.startedAt) >= spawnedAt - 1000;
+      return !!hb && hb.healthy !== false && Date.parse(hb.startedAt) >= spawnedAt - 1000;
     },
     90_000,
-    () => `no heartbeat from ${o.pod}: ${p.output().slice(-2000)}`,
+    () => `no healthy heartbeat from ${o.pod}: ${p.output().slice(-2000)}`,
   );
   return p;
 }

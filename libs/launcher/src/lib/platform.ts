@@ -39,6 +39,8 @@ export interface PoolSpec {
   replicas: number;
   region?: string;
   weight?: number;
+  /** Extra env of this pool's executors (over `env.executor`). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface PlatformOptions {
@@ -65,7 +67,7 @@ export interface PlatformOptions {
   /** AOF fsync policy of the Redis child (default everysec). */
   appendfsync?: 'always' | 'everysec';
   queuePrefix?: string;
-  /** SANDBOX of the executors (default none: processes on this machine). */
+  /** SANDBOX of the executors (default bwrap; `none` only when asked for: plain processes). */
   sandbox?: 'none' | 'bwrap';
   output?: OutputMode;
   /** Replace an executor that dies with a new one under a new pod name (default true). */
@@ -82,9 +84,12 @@ export interface ExecutorInfo {
   template: string;
   port: number;
   pid: number;
+  /** Its sandbox and template work (boot smoke test passed); else `reason`. */
+  healthy: boolean;
+  reason?: string;
 }
 
-interface ExecutorProc extends ExecutorInfo {
+interface ExecutorProc extends Omit<ExecutorInfo, 'healthy' | 'reason'> {
   proc: ManagedProcess;
   stopping: boolean;
 }
@@ -110,6 +115,7 @@ export class Platform extends EventEmitter {
   readonly persistenceToken = randomBytes(32).toString('hex');
   private readonly opts: Required<Omit<PlatformOptions, 'redisUrl' | 'redisPort' | 'env'>> &
     Pick<PlatformOptions, 'redisUrl' | 'redisPort' | 'env'>;
+  private readonly health = new Map<string, { healthy: boolean; reason?: string }>();
 
   private constructor(options: PlatformOptions) {
     super();
@@ -118,7 +124,7 @@ export class Platform extends EventEmitter {
       lbPorts: [8080],
       appendfsync: 'everysec',
       queuePrefix: 'executor',
-      sandbox: 'none',
+      sandbox: 'bwrap',
       output: 'file',
       replaceExecutors: true,
       readyTimeoutMs: 60_000,
@@ -199,10 +205,36 @@ export class Platform extends EventEmitter {
     return this.opts.adminKeys;
   }
 
+  get sandbox(): 'none' | 'bwrap' {
+    return this.opts.sandbox;
+  }
+
   executors(pool?: string): ExecutorInfo[] {
     return [...this.execs.values()]
       .filter((e) => !pool || e.pool === pool)
-      .map(({ pool: p, pod, template, port, pid }) => ({ pool: p, pod, template, port, pid }));
+      .map(({ pool: p, pod, template, port, pid }) => ({
+        pool: p,
+        pod,
+        template,
+        port,
+        pid,
+        ...(this.health.get(pod) ?? { healthy: false, reason: 'starting' }),
+      }));
+  }
+
+  /** GET /v1/pools of the first load balancer: each pool's health as routing sees it. */
+  async pools(): Promise<
+    Array<{ name: string; template: string; pods: number; healthy: boolean; reason?: string }>
+  > {
+    const res = await fetch(`${this.urls[0]}/v1/pools`, {
+      headers: { authorization: `Bearer ${this.apiKey}` },
+    });
+    if (!res.ok) throw new Error(`GET /v1/pools: HTTP ${res.status} ${await res.text()}`);
+    return (
+      (await res.json()) as {
+        items: Array<{ name: string; template: string; pods: number; healthy: boolean; reason?: string }>;
+      }
+    ).items;
   }
 
   /** Every running process of the platform by name (redis excluded when external). */
@@ -308,12 +340,7 @@ export class Platform extends EventEmitter {
   }
 
   private takeLock(): void {
-    if (existsSync(this.lockFile)) {
-      const pid = Number(readFileSync(this.lockFile, 'utf8'));
-      if (pid && pid !== process.pid && isAlive(pid)) {
-        throw new Error(`the platform already runs from ${this.opts.dataDir} (pid ${pid}); stop it first`);
-      }
-    }
+    assertNotRunning(this.opts.dataDir);
     writeFileSync(this.lockFile, String(process.pid));
   }
 
@@ -372,6 +399,7 @@ export class Platform extends EventEmitter {
       WORKSPACE_ROOT: workspaceRoot,
       SANDBOX: this.opts.sandbox,
       ...this.opts.env?.executor,
+      ...pool.env,
     });
     const e: ExecutorProc = {
       pool: pool.name,
@@ -384,8 +412,12 @@ export class Platform extends EventEmitter {
     };
     this.execs.set(pod, e);
     void proc.exited.then((r) => this.onExecutorExit(e, pool, r));
-    await waitHealthy(`http://${this.opts.host}:${port}/health/ready`, proc, this.opts.readyTimeoutMs);
-    const info = { pool: e.pool, pod, template: e.template, port, pid: e.pid };
+    // /health/live answers once the executor listens, which is after its boot smoke test; a pod
+    // whose sandbox or template does not work stays up, not ready, with the reason.
+    await waitHealthy(`http://${this.opts.host}:${port}/health/live`, proc, this.opts.readyTimeoutMs);
+    const health = await executorReadiness(`http://${this.opts.host}:${port}/health/ready`);
+    this.health.set(pod, health);
+    const info: ExecutorInfo = { pool: e.pool, pod, template: e.template, port, pid: e.pid, ...health };
     this.emit('executor-started', info);
     return info;
   }
@@ -397,6 +429,7 @@ export class Platform extends EventEmitter {
     r: { code: number | null; signal: NodeJS.Signals | null },
   ): void {
     this.execs.delete(e.pod);
+    this.health.delete(e.pod);
     rmSync(join(this.opts.dataDir, 'workspaces', e.pod), { recursive: true, force: true });
     void this.dropExecutorUser({ pool: e.pool, pod: e.pod });
     const replaced = !this.stopping && !e.stopping && this.opts.replaceExecutors;
@@ -406,6 +439,7 @@ export class Platform extends EventEmitter {
       template: e.template,
       port: e.port,
       pid: e.pid,
+      healthy: false,
       ...r,
       replaced,
     });
@@ -449,6 +483,10 @@ export class Platform extends EventEmitter {
     }
   }
 
+  /**
+   * Registers the pools, with the admin key (pool management is admin-only). A load balancer that
+   * does not know admin keys yet answers 401/403 to it: then the tenant key is used.
+   */
   private async registerPools(): Promise<void> {
     const base = this.urls[0];
     if (!base) return;
@@ -474,6 +512,33 @@ function firstKey(pairs: string): string {
   const first = pairs.split(',')[0] ?? '';
   const i = first.indexOf(':');
   return i >= 0 ? first.slice(i + 1) : '';
+}
+
+/** Throws when a platform already runs from `dataDir` (its `platform.pid` names a live process). */
+export function assertNotRunning(dataDir: string): void {
+  const lock = join(dataDir, 'platform.pid');
+  if (!existsSync(lock)) return;
+  const pid = Number(readFileSync(lock, 'utf8'));
+  if (pid && pid !== process.pid && isAlive(pid)) {
+    throw new Error(`the platform already runs from ${dataDir} (pid ${pid}); stop it first`);
+  }
+}
+
+/** An executor's /health/ready, as {healthy, reason} (the reason of its template or sandbox check). */
+async function executorReadiness(url: string): Promise<{ healthy: boolean; reason?: string }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    if (res.ok) return { healthy: true };
+    const body = (await res.json().catch(() => ({}))) as {
+      error?: Record<string, { status?: string; reason?: string }>;
+    };
+    const reasons = Object.entries(body.error ?? {}).map(
+      ([check, v]) => v.reason ?? `${check}: ${v.status ?? 'down'}`,
+    );
+    return { healthy: false, reason: reasons.join('; ') || `HTTP ${res.status}` };
+  } catch (err) {
+    return { healthy: false, reason: (err as Error).message };
+  }
 }
 
 function isAlive(pid: number): boolean {

@@ -191,10 +191,12 @@ describe('resolveRunEnv', () => {
 });
 
 /**
- * Runs each template's real steps for the toolchains present on this machine (the rest are exercised
- * in the executor images). Proves the argv arrays are runnable as written.
+ * Runs every template's real steps on this machine: each toolchain must be installed (CI and
+ * `npm start` install them all through apps/executor/scripts/install-runtimes.sh). A missing one
+ * is a failure, never a silently smaller suite. Proves the argv arrays are runnable as written and
+ * that each template's smoke program prints exactly what the executors check at boot.
  */
-describe('run steps on this machine', () => {
+describe('run steps on this machine (every template)', () => {
   const HELLO: Record<TemplateName, string> = {
     python: 'print("hello from", "python")',
     'python-data': 'print("hello from", "python-data")',
@@ -210,47 +212,68 @@ describe('run steps on this machine', () => {
     r: 'cat("hello from r\\n")',
   };
   const binDir = path.resolve(__dirname, '../../../../node_modules/.bin');
-  const PATH = `${binDir}${path.delimiter}${process.env['PATH'] ?? ''}`;
-  const has = (cmd: string): boolean =>
-    spawnSync('sh', ['-c', `command -v "$1"`, 'sh', cmd], { env: { ...process.env, PATH } }).status === 0;
-  // python-data needs the data packages too; checking the interpreter alone is not enough.
-  const pythonData = (): boolean =>
-    spawnSync('python3', ['-c', 'import numpy, pandas, matplotlib']).status === 0;
+  // System directories first: the executors run /usr/bin toolchains, never a user's shims.
+  const PATH = ['/usr/local/bin', '/usr/bin', '/bin', binDir].join(path.delimiter);
+  const INSTALL_HINT = 'install it with: apps/executor/scripts/install-runtimes.sh (as root)';
 
-  const available = TEMPLATE_NAMES.filter((n) => {
-    const t = getTemplate(n);
-    const tools = [t.run.run[0], ...(t.run.compile ? [t.run.compile[0]] : [])].filter(
-      (c) => !c.startsWith('./'),
+  /** The toolchain programs a template needs (its run and compile commands). */
+  const tools = (t: Template): string[] =>
+    [t.run.run[0], ...(t.run.compile ? [t.run.compile[0]] : [])].filter((c) => !c.startsWith('./'));
+  const missingTools = (t: Template): string[] =>
+    tools(t).filter(
+      (cmd) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { env: { PATH } }).status !== 0,
     );
-    return tools.every(has) && (n !== 'python-data' || pythonData());
-  });
 
-  it('finds at least the toolchains every developer machine has (python3, node, bash)', () => {
-    expect(available).toEqual(expect.arrayContaining(['python', 'node', 'bash', 'typescript']));
-  });
-
-  it.each(available.map((n) => [n]))('%s versionCommand exits 0 and prints a version', (name) => {
-    const [cmd, ...args] = getTemplate(name).versionCommand;
-    const result = spawnSync(cmd, args, { env: { ...process.env, PATH }, encoding: 'utf8', timeout: 60_000 });
-    expect(result.status).toBe(0);
-    expect(`${result.stdout}${result.stderr}`).toMatch(/\d+\.\d+/);
-  });
-
-  it.each(available.map((n) => [n]))('%s prints hello', (name) => {
-    const t = getTemplate(name);
-    const dir = mkdtempSync(path.join(tmpdir(), `tpl-${name}-`));
-    const writable = mkdtempSync(path.join(tmpdir(), `tpl-${name}-w-`));
+  /** Runs `code` with the template's one-shot steps; returns stdout. */
+  const runSteps = (t: Template, code: string): string => {
+    const dir = mkdtempSync(path.join(tmpdir(), `tpl-${t.name}-`));
+    const writable = mkdtempSync(path.join(tmpdir(), `tpl-${t.name}-w-`));
     try {
-      const env: NodeJS.ProcessEnv = { ...process.env, PATH, ...resolveRunEnv(t, writable) };
+      const env: NodeJS.ProcessEnv = { PATH, HOME: writable, LANG: 'C.UTF-8', ...resolveRunEnv(t, writable) };
       for (const key of t.run.writableDirEnv ?? []) mkdirSync(env[key] as string, { recursive: true });
-      writeFileSync(path.join(dir, t.run.sourceFile), HELLO[name]);
+      writeFileSync(path.join(dir, t.run.sourceFile), code);
       const opts = { cwd: dir, env, encoding: 'utf8' as const, timeout: 120_000 };
       if (t.run.compile) execFileSync(t.run.compile[0], t.run.compile.slice(1), opts);
-      const out = execFileSync(t.run.run[0], t.run.run.slice(1), opts);
-      expect(out).toContain(`hello from ${name}`);
+      return execFileSync(t.run.run[0], t.run.run.slice(1), opts);
     } finally {
       rmSync(dir, { recursive: true, force: true });
       rmSync(writable, { recursive: true, force: true });
     }
+  };
+
+  it.each(TEMPLATE_NAMES.map((n) => [n]))('%s: its toolchain is installed', (name) => {
+    const t = getTemplate(name);
+    expect({ template: name, missing: missingTools(t), hint: INSTALL_HINT }).toEqual({
+      template: name,
+      missing: [],
+      hint: INSTALL_HINT,
+    });
+    if (name === 'python-data') {
+      const r = spawnSync('/usr/bin/python3', ['-c', 'import numpy, pandas, matplotlib'], {
+        encoding: 'utf8',
+      });
+      expect({ status: r.status, stderr: r.stderr, hint: INSTALL_HINT }).toEqual({
+        status: 0,
+        stderr: '',
+        hint: INSTALL_HINT,
+      });
+    }
   });
+
+  it.each(TEMPLATE_NAMES.map((n) => [n]))('%s versionCommand exits 0 and prints a version', (name) => {
+    const [cmd, ...args] = getTemplate(name).versionCommand;
+    const result = spawnSync(cmd, args, { env: { PATH }, encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(0);
+    expect(`${result.stdout}${result.stderr}`).toMatch(/\d+\.\d+/);
+  });
+
+  it.each(TEMPLATE_NAMES.map((n) => [n]))(
+    '%s prints hello, and its smoke program prints exactly what the executor checks',
+    (name) => {
+      const t = getTemplate(name);
+      expect(runSteps(t, HELLO[name])).toContain(`hello from ${name}`);
+      expect(runSteps(t, t.smoke.code)).toBe(t.smoke.stdout);
+    },
+    120_000,
+  );
 });

@@ -101,6 +101,17 @@ export interface Template {
   readonly debianPackages: readonly string[];
   /** argv that prints the runtime version (to stdout or, for java and old R, stderr). */
   readonly versionCommand: readonly string[];
+  /**
+   * A tiny program every executor of this template runs at boot (through its kernel, in its real
+   * sandbox) before it takes sessions; it must exit 0 and print exactly `smoke.stdout`.
+   */
+  readonly smoke: SmokeTest;
+}
+
+/** A snippet and the exact stdout it must print (see {@link Template.smoke}). */
+export interface SmokeTest {
+  readonly code: string;
+  readonly stdout: string;
 }
 
 export interface TemplateImageOptions {
@@ -165,6 +176,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '256Mi', '1', '512Mi'),
     debianPackages: PYTHON_DEBIAN,
     versionCommand: ['python3', '--version'],
+    smoke: {
+      code: 'import sys\nprint("smoke", sys.version_info[0] * 14)',
+      stdout: 'smoke 42\n',
+    },
   },
   'python-data': {
     displayName: 'Python 3 (data science)',
@@ -187,6 +202,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
       '-c',
       'import sys, numpy, pandas, matplotlib; print(sys.version.split()[0], numpy.__version__, pandas.__version__, matplotlib.__version__)',
     ],
+    smoke: {
+      code: 'import numpy as np, pandas as pd, matplotlib\nimport matplotlib.pyplot as plt\nfig = plt.figure()\nplt.plot(np.arange(3))\nplt.close(fig)\nprint("smoke", int(np.arange(4).sum()), len(pd.DataFrame({"a": [1, 2]})), matplotlib.get_backend().lower())',
+      stdout: 'smoke 6 2 agg\n',
+    },
   },
   node: {
     displayName: 'Node.js',
@@ -199,6 +218,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '256Mi', '1', '512Mi'),
     debianPackages: ['nodejs', 'npm'],
     versionCommand: ['node', '--version'],
+    smoke: {
+      code: 'console.log("smoke", [6, 7].reduce((a, b) => a * b))',
+      stdout: 'smoke 42\n',
+    },
   },
   typescript: {
     displayName: 'TypeScript',
@@ -232,6 +255,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '384Mi', '1', '768Mi'),
     debianPackages: ['nodejs', 'npm'],
     versionCommand: ['tsc', '--version'],
+    smoke: {
+      code: 'const n: number = 6 * 7;\nconsole.log("smoke", n)',
+      stdout: 'smoke 42\n',
+    },
   },
   bash: {
     displayName: 'Bash',
@@ -244,6 +271,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('100m', '128Mi', '500m', '256Mi'),
     debianPackages: ['bash', 'coreutils'],
     versionCommand: ['bash', '--version'],
+    smoke: {
+      code: 'echo smoke $((6 * 7))',
+      stdout: 'smoke 42\n',
+    },
   },
   c: {
     displayName: 'C (gcc)',
@@ -261,6 +292,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '256Mi', '1', '512Mi'),
     debianPackages: ['gcc', 'libc6-dev'],
     versionCommand: ['gcc', '--version'],
+    smoke: {
+      code: '#include <stdio.h>\n#include <math.h>\nint main(void) { printf("smoke %d\\n", (int)sqrt(1764.0)); return 0; }',
+      stdout: 'smoke 42\n',
+    },
   },
   cpp: {
     displayName: 'C++ (g++)',
@@ -278,6 +313,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '384Mi', '1', '1Gi'),
     debianPackages: ['g++', 'libc6-dev'],
     versionCommand: ['g++', '--version'],
+    smoke: {
+      code: '#include <iostream>\n#include <vector>\nint main() { std::vector<int> v{6, 7}; std::cout << "smoke " << v[0] * v[1] << std::endl; }',
+      stdout: 'smoke 42\n',
+    },
   },
   java: {
     displayName: 'Java',
@@ -299,6 +338,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('500m', '768Mi', '2', '1536Mi'),
     debianPackages: ['openjdk-17-jdk-headless'],
     versionCommand: ['java', '-version'],
+    smoke: {
+      code: 'public class Main { public static void main(String[] a) { System.out.println("smoke " + (6 * 7)); } }',
+      stdout: 'smoke 42\n',
+    },
   },
   rust: {
     displayName: 'Rust',
@@ -328,6 +371,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('500m', '768Mi', '2', '1536Mi'),
     debianPackages: ['rustc', 'libc6-dev'],
     versionCommand: ['rustc', '--version'],
+    smoke: {
+      code: 'fn main() { println!("smoke {}", 6 * 7); }',
+      stdout: 'smoke 42\n',
+    },
   },
   go: {
     displayName: 'Go',
@@ -348,6 +395,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('500m', '512Mi', '2', '1Gi'),
     debianPackages: ['golang-go'],
     versionCommand: ['go', 'version'],
+    smoke: {
+      code: 'package main\nimport "fmt"\nfunc main() { fmt.Println("smoke", 6*7) }',
+      stdout: 'smoke 42\n',
+    },
   },
   ruby: {
     displayName: 'Ruby',
@@ -360,6 +411,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '256Mi', '1', '512Mi'),
     debianPackages: ['ruby'],
     versionCommand: ['ruby', '--version'],
+    smoke: {
+      code: 'puts "smoke #{6 * 7}"',
+      stdout: 'smoke 42\n',
+    },
   },
   r: {
     displayName: 'R',
@@ -372,6 +427,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '384Mi', '1', '768Mi'),
     debianPackages: ['r-base-core'],
     versionCommand: ['Rscript', '--version'],
+    smoke: {
+      code: 'cat("smoke ", 6 * 7, "\\n", sep = "")',
+      stdout: 'smoke 42\n',
+    },
   },
 };
 
