@@ -272,7 +272,7 @@ describe.each(Object.entries(builds))('%s overlay', (overlay, objects) => {
     });
   });
 
-  it('runs Redis as a StatefulSet with a PVC, AOF, noeviction and a password from a Secret', () => {
+  it('runs Redis as a StatefulSet with a PVC, AOF, noeviction and ACL users (passwords from a Secret, no anonymous access)', () => {
     const redis = byId('StatefulSet', 'redis');
     const spec = redis['spec'] as {
       volumeClaimTemplates: Array<{
@@ -287,11 +287,33 @@ describe.each(Object.entries(builds))('%s overlay', (overlay, objects) => {
     const conf = (byId('ConfigMap', 'redis-config')['data'] as Record<string, string>)['redis.conf'];
     expect(conf).toMatch(/^appendonly yes$/m);
     expect(conf).toMatch(/^maxmemory-policy noeviction$/m);
+    expect(conf).toMatch(/^aclfile \/run\/redis-acl\/users\.acl$/m);
     const c = podSpec(redis).containers.find((x) => x.name === 'redis') as Container & { args: string[] };
-    expect(c.args).toEqual(expect.arrayContaining(['--requirepass', '$(REDIS_PASSWORD)']));
-    expect(c.env?.find((e) => e.name === 'REDIS_PASSWORD')?.valueFrom).toEqual({
-      secretKeyRef: { name: 'redis-auth', key: 'REDIS_PASSWORD' },
-    });
+    expect(c.args).not.toContain('--requirepass');
+    // The ACL template (generated from libs/queues acl.ts) has every user; default is off.
+    const template = (byId('ConfigMap', 'redis-acl')['data'] as Record<string, string>)['users.acl.template'];
+    expect(template.split('\n')[0]).toMatch(/^user default off /);
+    const render = (podSpec(redis).initContainers ?? []).find((x) => x.name === 'render-acl') as Container & {
+      envFrom: Obj[];
+    };
+    expect(render.envFrom).toEqual([{ secretRef: { name: 'redis-auth' } }]);
+    for (const v of template.match(/\$\{[A-Z_]+\}/g) ?? [])
+      expect(JSON.stringify(render)).toContain(v.slice(2, -1));
+    // Every component connects as its own user, with its own password.
+    for (const [name, user, key] of [
+      ['executor-load-balancer', 'load-balancer', 'REDIS_LB_PASSWORD'],
+      ['executor-persistence', 'persistence', 'REDIS_PERSISTENCE_PASSWORD'],
+      ['executor-operator', 'operator', 'REDIS_OPERATOR_PASSWORD'],
+    ] as const) {
+      const app = podSpec(byId('Deployment', name)).containers[0] as Container;
+      expect(app.env?.find((e) => e.name === 'REDIS_URL')?.value).toBe(
+        `redis://${user}:$(${key})@$(REDIS_ADDRESS)/0`,
+      );
+      expect(app.env?.find((e) => e.name === key)?.valueFrom).toEqual({
+        secretKeyRef: { name: 'redis-auth', key },
+      });
+      expect(template).toContain(`user ${user} on >\${${key}}`);
+    }
     const maxmemory = quantity(
       (c.env?.find((e) => e.name === 'REDIS_MAXMEMORY')?.value ?? '').replace(/mb$/, 'Mi'),
     );
@@ -383,15 +405,22 @@ describe('generated inputs', () => {
 });
 
 describe('dev overlay specifics', () => {
-  it('generates development Secrets, including the executors REDIS_URL consistent with the Redis password', () => {
+  it('generates development Secrets: keys of at least 32 characters, one Redis password per ACL user', () => {
     const secret = (name: string, key: string): string =>
       Buffer.from(
         String((find(builds.dev, 'Secret', name)['data'] as Record<string, string>)[key]),
         'base64',
       ).toString('utf8');
-    const password = secret('redis-auth', 'REDIS_PASSWORD');
-    expect(secret('executor-redis', 'url')).toBe(`redis://:${password}@redis.executor-system.svc:6379/0`);
-    expect(secret('executor-api-keys', 'EXECUTOR_API_KEYS')).toMatch(/^[a-z0-9-]+:[^,]+$/);
+    for (const k of [
+      'REDIS_ADMIN_PASSWORD',
+      'REDIS_LB_PASSWORD',
+      'REDIS_PERSISTENCE_PASSWORD',
+      'REDIS_OPERATOR_PASSWORD',
+      'REDIS_MONITOR_PASSWORD',
+    ])
+      expect(secret('redis-auth', k)).toMatch(/^[0-9A-Za-z]+$/);
+    expect(secret('executor-api-keys', 'EXECUTOR_API_KEYS')).toMatch(/^[a-z0-9-]+:[^,]{32,}$/);
+    expect(secret('executor-api-keys', 'EXECUTOR_ADMIN_KEYS')).toMatch(/^[a-z0-9-]+:[^,]{32,}$/);
     expect(
       (find(builds.dev, 'ConfigMap', 'executor-platform-config')['data'] as Record<string, string>)[
         'LOG_LEVEL'

@@ -33,7 +33,15 @@ async function main(): Promise<void> {
     lbPorts: [0],
     apiKeys: `load:${key}`,
     pools: [{ name: 'python', template: 'python', replicas: executors }],
-    env: { executor: { MAX_SESSIONS: String(Math.max(64, sessions)) } },
+    env: {
+      executor: { MAX_SESSIONS: String(Math.max(64, sessions)) },
+      // One tenant drives the whole load: its abuse limits must not be what is measured.
+      loadBalancer: {
+        RATE_LIMIT_MAX: '1000000000',
+        TENANT_MAX_SESSIONS: String(Math.max(100, sessions * 2)),
+        TENANT_MAX_RUNNING_EXECUTIONS: String(Math.max(64, sessions * 2)),
+      },
+    },
   });
   const url = platform.urls[0] as string;
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };

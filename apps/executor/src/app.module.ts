@@ -2,7 +2,7 @@ import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutd
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { randomBytes } from 'node:crypto';
 import type Redis from 'ioredis';
-import { JobRpcClient, createRedis } from '@executor/queues';
+import { JobRpcClient, createRedis, executorTag } from '@executor/queues';
 import { PlatformHealthModule, type ReadinessCheck } from '@executor/platform';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from './config/executor.config';
 import { FilesService } from './files/files.service';
@@ -48,7 +48,10 @@ class ExecutorCoreModule {
             new JobRpcClient({
               redisUrl: cfg.REDIS_URL,
               prefix: cfg.QUEUE_PREFIX,
-              callerId: `executor-${cfg.POD_NAME}-${randomBytes(4).toString('hex')}`,
+              // The executor's Redis user may only add jobs and subscribe to a reply channel
+              // named by its tag (libs/queues acl.ts); persistence checks the tag's pool.
+              jobIdPrefix: executorTag({ pool: cfg.POOL_NAME, pod: cfg.POD_NAME }),
+              callerId: `${executorTag({ pool: cfg.POOL_NAME, pod: cfg.POD_NAME })}${randomBytes(4).toString('hex')}`,
             }),
         },
         {

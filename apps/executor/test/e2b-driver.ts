@@ -3,6 +3,7 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import {
   PodJobDefs,
   createPipeRef,
+  executorTag,
   procChannel,
   readPipe,
   streamChannel,
@@ -174,7 +175,11 @@ export async function readFile(
   path: string,
   opts: { chunkBytes?: number; onChunk?: (n: number, ref: PipeRef) => Promise<void> } = {},
 ): Promise<{ data: Buffer; size: number }> {
-  const pipe = createPipeRef(pod.h.prefix, opts.chunkBytes);
+  const pipe = createPipeRef(
+    pod.h.prefix,
+    opts.chunkBytes,
+    executorTag({ pool: pod.cfg.POOL_NAME, pod: pod.cfg.POD_NAME }),
+  );
   const reading = (async () => {
     const parts: Buffer[] = [];
     let n = 0;
@@ -200,7 +205,11 @@ export async function writeFile(
   source: AsyncIterable<Buffer>,
   opts: { chunkBytes?: number; windowChunks?: number } = {},
 ): Promise<Static<typeof PodJobDefs.fsWrite.result>> {
-  const pipe = createPipeRef(pod.h.prefix, opts.chunkBytes);
+  const pipe = createPipeRef(
+    pod.h.prefix,
+    opts.chunkBytes,
+    executorTag({ pool: pod.cfg.POOL_NAME, pod: pod.cfg.POD_NAME }),
+  );
   const job = call(pod, PodJobDefs.fsWrite, sessionId, { path, pipe });
   const writing = writePipe(pod.h.commands, pipe, source, {
     windowChunks: opts.windowChunks,

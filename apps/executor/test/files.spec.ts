@@ -43,6 +43,30 @@ describe('files through the pod queue', () => {
       { timeoutMs: 10_000 },
     );
 
+  it('re-checks the tenant of every job: another tenant gets not_found and nothing runs', async () => {
+    await pod.put(id, 'mine.txt', 'acme data');
+    const other = { sessionId: id, tenant: 'globex' };
+    const run = (def: (typeof PodJobDefs)[keyof typeof PodJobDefs], extra: Record<string, unknown>) =>
+      code(h.client.call(pod.queue, def, { ...other, ...extra } as never, { timeoutMs: 10_000 }));
+    expect(
+      await run(PodJobDefs.execute, {
+        executionId: 'e-x',
+        code: 'open("ran.txt", "w").write("ran")',
+        timeoutMs: 5000,
+      }),
+    ).toBe('not_found');
+    expect(await run(PodJobDefs.filesGet, { path: 'mine.txt' })).toBe('not_found');
+    expect(await run(PodJobDefs.filesList, {})).toBe('not_found');
+    expect(await run(PodJobDefs.filesDelete, { path: 'mine.txt' })).toBe('not_found');
+    expect(await run(PodJobDefs.packagesList, {})).toBe('not_found');
+    expect(await run(PodJobDefs.persist, {})).toBe('not_found');
+    expect(await run(PodJobDefs.close, { deleteState: true, reason: 'deleted' })).toBe('not_found');
+    // The session is intact and the code never ran.
+    expect((await pod.get(id, 'mine.txt')).toString()).toBe('acme data');
+    expect(await code(pod.get(id, 'ran.txt'))).toBe('not_found');
+    expect(await del('mine.txt')).toEqual({ deleted: true });
+  });
+
   it('puts (parents created), gets, lists recursively and deletes; the kernel sees the files as its cwd', async () => {
     const bytes = Buffer.from([0, 1, 2, 255, 10]);
     expect(await pod.put(id, 'data/raw/blob.bin', bytes)).toEqual({ size: 5 });

@@ -33,7 +33,8 @@ import { startRedis, uniquePrefix } from '@executor/testing';
 const ROOT = resolve(__dirname, '../../..');
 const LB = join(ROOT, 'dist/apps/load-balancer/main.js');
 const EXECUTOR = join(ROOT, 'dist/apps/executor/main.js');
-const KEY = 'bench-key-000001';
+const KEY = 'bench-key-000001-0123456789abcdef0123';
+const ADMIN_KEY = 'bench-admin-key-0123456789abcdef01234';
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
 const LEVELS = (process.env['BENCH_CONCURRENCY'] ?? '1,4,16').split(',').map(Number);
 const WARMUP_MS = 500;
@@ -46,7 +47,7 @@ interface Res {
   body: string;
 }
 
-function call(method: string, path: string, body?: unknown): Promise<Res> {
+function call(method: string, path: string, body?: unknown, key = KEY): Promise<Res> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolvePromise, reject) => {
     const req = http.request(
@@ -55,7 +56,7 @@ function call(method: string, path: string, body?: unknown): Promise<Res> {
         method,
         agent,
         headers: {
-          authorization: `Bearer ${KEY}`,
+          authorization: `Bearer ${key}`,
           ...(payload
             ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
             : {}),
@@ -332,6 +333,12 @@ async function main(): Promise<void> {
         QUEUE_PREFIX: prefix,
         PORT: '0',
         EXECUTOR_API_KEYS: `bench:${KEY}`,
+        EXECUTOR_ADMIN_KEYS: `bench-admin:${ADMIN_KEY}`,
+        // The bench measures the request path, not the abuse limits (still on the path: one Redis
+        // call for the rate limit, one for the executions-in-flight quota).
+        RATE_LIMIT_MAX: '1000000000',
+        TENANT_MAX_SESSIONS: '100000000',
+        TENANT_MAX_RUNNING_EXECUTIONS: '100000',
         LOG_LEVEL: 'warn',
         REPLICA_ID: 'bench',
       },
@@ -350,7 +357,7 @@ async function main(): Promise<void> {
     );
     if (redisPid) watched.set('redis', redisPid);
     while (!(await podHeartbeat(client, 'py-0', prefix))) await new Promise((r) => setTimeout(r, 100));
-    const reg = await call('POST', '/v1/pools', { name: 'py', template: 'python' });
+    const reg = await call('POST', '/v1/pools', { name: 'py', template: 'python' }, ADMIN_KEY);
     if (reg.status !== 201) throw new Error(`pool registration failed: ${reg.status} ${reg.body}`);
     // A pod whose session.open costs nothing (in-process BullMQ worker): the load balancer's own create capacity.
     const nullPod = new Worker(
@@ -381,7 +388,7 @@ async function main(): Promise<void> {
       writeHeartbeat(client, { ...hb, at: new Date().toISOString() }, { prefix });
     await beat();
     const beater = setInterval(() => void beat(), 1000);
-    if ((await call('POST', '/v1/pools', { name: 'null', template: 'bash' })).status !== 201)
+    if ((await call('POST', '/v1/pools', { name: 'null', template: 'bash' }, ADMIN_KEY)).status !== 201)
       throw new Error('null pool registration failed');
 
     const streamRuns = Number(process.env['BENCH_STREAM_RUNS'] ?? 20);

@@ -2,16 +2,17 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import type Redis from 'ioredis';
 import { Queue } from 'bullmq';
-import { QueueNames, bullConnection, createRedis } from '@executor/queues';
-import { startRedis, uniquePrefix, type TestRedis, buildWheelDir } from '@executor/testing';
-import { AUTH_A, AUTH_B, KEY_A, startLb, testConfig } from './support/app';
+import { AclUsers, QueueNames, bullConnection } from '@executor/queues';
+import { uniquePrefix, buildWheelDir } from '@executor/testing';
+import { ADMIN_KEY, AUTH_A, AUTH_ADMIN, AUTH_B, KEY_A, startLb, testConfig } from './support/app';
 import { expectApiError } from './support/expect';
-import { startExecutor, startPersistence, useRealExecutor, waitFor, type Proc } from './support/harness';
+import { startExecutor, startPersistence, waitFor, type Proc } from './support/harness';
+import { startAclRedis, type AclRedis } from './support/redis-acl';
 
 const MiB = 1024 * 1024;
 
 describe('load-balancer API (real app, real Redis, executor processes)', () => {
-  let redis: TestRedis;
+  let acl: AclRedis;
   let client: Redis;
   let prefix: string;
   let persistence: Proc | undefined;
@@ -35,40 +36,36 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
   const lbKeys = async (): Promise<string[]> => (await client.keys(`${prefix}:lb:*`)).sort();
 
   beforeAll(async () => {
-    redis = await startRedis();
-    client = createRedis(redis.url);
     prefix = uniquePrefix('lb');
-    persistence = await startPersistence(redis.url, prefix);
+    acl = await startAclRedis(prefix);
+    client = acl.admin;
+    persistence = await startPersistence(acl);
     // Offline package installs for the real executor: a local wheel, no index.
     const wheels = buildWheelDir('lbtestpkg==1.2.3');
     for (const pod of ['py-eu-0', 'py-eu-1']) {
       const env = { PIP_FIND_LINKS: wheels, PIP_NO_INDEX: 'true' };
-      executors.push(
-        await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py-eu', pod, region: 'eu', env }),
-      );
+      executors.push(await startExecutor(client, { acl, pool: 'py-eu', pod, region: 'eu', env }));
     }
     lb = await startLb(
-      testConfig(redis.url, prefix, {
+      testConfig(acl.url(AclUsers.loadBalancer), prefix, {
         MAX_FILE_BYTES: String(1 * MiB),
-        MAX_BODY_BYTES: String(4 * MiB),
         SESSION_SWEEP_INTERVAL_MS: '200',
       }),
     );
     await api()
       .post('/v1/pools')
-      .set(AUTH_A)
+      .set(AUTH_ADMIN)
       .send({ name: 'py-eu', template: 'python', region: 'eu' })
       .expect(201);
-    events = new Queue(QueueNames.sessionEvents, { connection: bullConnection(redis.url), prefix });
-  }, 90_000);
+    events = new Queue(QueueNames.sessionEvents, { connection: bullConnection(acl.redis.url), prefix });
+  }, 240_000);
 
   afterAll(async () => {
     await lb?.app.close();
     await events?.close();
     await Promise.all(executors.map((e) => e.stop()));
     await persistence?.stop();
-    client?.disconnect();
-    await redis?.stop();
+    await acl?.stop();
   });
 
   describe('operations', () => {
@@ -118,7 +115,7 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     it('registers and deregisters a pool; a deregistered pool gets no new sessions', async () => {
       const created = await api()
         .post('/v1/pools')
-        .set(AUTH_A)
+        .set(AUTH_ADMIN)
         .send({ name: 'node-x', template: 'node', weight: 3 })
         .expect(201);
       expect(created.body).toMatchObject({
@@ -134,7 +131,7 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
         'unavailable',
         /no healthy pod/,
       );
-      await api().delete('/v1/pools/node-x').set(AUTH_A).expect(204);
+      await api().delete('/v1/pools/node-x').set(AUTH_ADMIN).expect(204);
       await api().get('/v1/pools/node-x').set(AUTH_A).expect(404);
       expectApiError(
         await api().post('/v1/sessions').set(AUTH_A).send({ template: 'node' }),
@@ -146,7 +143,7 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
 
     it('refuses to re-register a name with another template (409)', async () => {
       expectApiError(
-        await api().post('/v1/pools').set(AUTH_A).send({ name: 'py-eu', template: 'ruby' }),
+        await api().post('/v1/pools').set(AUTH_ADMIN).send({ name: 'py-eu', template: 'ruby' }),
         409,
         'conflict',
       );
@@ -237,7 +234,6 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
         10_000,
         () => 'session.deleted event',
       );
-      if (!useRealExecutor()) expect(await client.exists(`${prefix}:fake-snap:${s.id}`)).toBe(0);
     });
 
     it('POST …/persist stores a snapshot and sets lastSnapshotAt', async () => {
@@ -273,7 +269,6 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
       );
       expect((await lbKeys()).filter((k) => k.includes(s.id))).toEqual([]);
       expect(await client.zscore(`${prefix}:lb:expiry`, s.id)).toBeNull();
-      if (!useRealExecutor()) expect(await client.exists(`${prefix}:fake-snap:${s.id}`)).toBe(0);
     });
   });
 
@@ -416,6 +411,123 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     });
   });
 
+  describe('tenancy and roles: every endpoint across tenants', () => {
+    let a: string;
+    let historyBefore: unknown;
+    beforeAll(async () => {
+      a = (await createSession()).id;
+      await api()
+        .put(`/v1/sessions/${a}/files/secret.txt`)
+        .set(AUTH_A)
+        .send(Buffer.from('A only'))
+        .expect(204);
+      await api().post(`/v1/sessions/${a}/executions`).set(AUTH_A).send({ code: 'x = 1' }).expect(200);
+      historyBefore = (await api().get(`/v1/sessions/${a}/executions`).set(AUTH_A).expect(200)).body;
+    });
+
+    const S = (p = '') => `/v1/sessions/${a}${p}`;
+    const asB: Array<[string, () => request.Test]> = [
+      ['GET session', () => api().get(S()).set(AUTH_B)],
+      ['PATCH session', () => api().patch(S()).set(AUTH_B).send({ ttlSeconds: 60 })],
+      ['DELETE session', () => api().delete(S()).set(AUTH_B)],
+      ['POST persist', () => api().post(S('/persist')).set(AUTH_B)],
+      [
+        'POST executions',
+        () => api().post(S('/executions')).set(AUTH_B).send({ code: 'open("pwned", "w").write("B")' }),
+      ],
+      ['GET executions (history)', () => api().get(S('/executions')).set(AUTH_B)],
+      [
+        'POST packages',
+        () =>
+          api()
+            .post(S('/packages'))
+            .set(AUTH_B)
+            .send({ packages: ['lbtestpkg'] }),
+      ],
+      ['GET packages', () => api().get(S('/packages')).set(AUTH_B)],
+      ['PUT file', () => api().put(S('/files/secret.txt')).set(AUTH_B).send(Buffer.from('B was here'))],
+      ['GET file', () => api().get(S('/files/secret.txt')).set(AUTH_B)],
+      ['GET files (list)', () => api().get(S('/files')).set(AUTH_B)],
+      ['DELETE file', () => api().delete(S('/files/secret.txt')).set(AUTH_B)],
+    ];
+    it.each(asB)(
+      "tenant B: %s of tenant A's session → 404 not_found (as for a missing one)",
+      async (_n, send) => {
+        const res = await send();
+        expectApiError(res, 404, 'not_found');
+        expect(res.body.error.message).toBe(`session "${a}" not found`);
+      },
+    );
+
+    it("tenant B's list never shows A's session; A's session is untouched by all of the above", async () => {
+      const listB = (await api().get('/v1/sessions').set(AUTH_B).expect(200)).body.items as { id: string }[];
+      expect(listB.map((x) => x.id)).not.toContain(a);
+      const file = await api().get(S('/files/secret.txt')).set(AUTH_A).expect(200);
+      expect(Buffer.from(file.body as Buffer).toString()).toBe('A only');
+      expect((await api().get(S('/executions')).set(AUTH_A).expect(200)).body).toEqual(historyBefore);
+      const files = (await api().get(S('/files')).set(AUTH_A).expect(200)).body.items as { path: string }[];
+      expect(files.map((f) => f.path)).toEqual(['secret.txt']);
+    });
+
+    it.each<[string, () => request.Test]>([
+      [
+        'POST /v1/pools',
+        () => api().post('/v1/pools').set(AUTH_A).send({ name: 'mine', template: 'python' }),
+      ],
+      ['DELETE /v1/pools/{name}', () => api().delete('/v1/pools/py-eu').set(AUTH_A)],
+    ])('a tenant key on %s → 403 permission_denied', async (_n, send) => {
+      expectApiError(await send(), 403, 'permission_denied', /admin key/);
+      await api().get('/v1/pools/py-eu').set(AUTH_A).expect(200);
+    });
+
+    it('an admin key on session routes → 403 (admins manage pools, tenants own sessions)', async () => {
+      expectApiError(await api().get('/v1/sessions').set(AUTH_ADMIN), 403, 'permission_denied');
+      expectApiError(await api().get(S()).set(AUTH_ADMIN), 403, 'permission_denied');
+      expectApiError(
+        await api().post('/v1/sessions').set(AUTH_ADMIN).send({ template: 'python' }),
+        403,
+        'permission_denied',
+      );
+      expect(ADMIN_KEY).not.toBe(KEY_A);
+    });
+
+    it("GET /v1/pools shows a tenant its own sessions only, an admin everyone's", async () => {
+      const sessionsOf = async (auth: Record<string, string>): Promise<number> =>
+        (
+          (await api().get('/v1/pools').set(auth).expect(200)).body.items as {
+            name: string;
+            sessions: number;
+          }[]
+        ).find((p) => p.name === 'py-eu')?.sessions ?? -1;
+      const mineA = (await api().get('/v1/sessions').set(AUTH_A).expect(200)).body.items.length as number;
+      const mineB = (await api().get('/v1/sessions').set(AUTH_B).expect(200)).body.items.length as number;
+      expect(await sessionsOf(AUTH_A)).toBe(mineA);
+      expect(await sessionsOf(AUTH_B)).toBe(mineB);
+      expect(await sessionsOf(AUTH_ADMIN)).toBe(mineA + mineB);
+      const one = (await api().get('/v1/pools/py-eu').set(AUTH_B).expect(200)).body;
+      expect(one.sessions).toBe(mineB);
+      expect(one.podDetails[0]).not.toHaveProperty('sessions');
+      expect(one.podDetails[0]).not.toHaveProperty('running');
+      expect(
+        (await api().get('/v1/pools/py-eu').set(AUTH_ADMIN).expect(200)).body.podDetails[0],
+      ).toHaveProperty('sessions');
+    });
+
+    it("a session's environment never holds a credential of the platform", async () => {
+      const r = await api()
+        .post(S('/executions'))
+        .set(AUTH_A)
+        .send({ code: 'import os, json\nprint(json.dumps(dict(os.environ)))' })
+        .expect(200);
+      const env = JSON.parse(r.body.stdout) as Record<string, string>;
+      expect(Object.keys(env).length).toBeGreaterThan(0); // the probe ran
+      expect(env).not.toHaveProperty('REDIS_URL');
+      const text = r.body.stdout as string;
+      for (const secret of [KEY_A, ADMIN_KEY, 'redis://', acl.url(AclUsers.loadBalancer).split('@')[0]])
+        expect(text).not.toContain(secret);
+    });
+  });
+
   describe('bad requests: the documented code, nothing left behind', () => {
     let own: string;
     let other: string;
@@ -427,7 +539,8 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
     });
     afterAll(async () => {
       // No session, transfer or index entry was created by any bad request.
-      const after = (await lbKeys()).filter((k) => !k.includes(':lock:'));
+      // Rate-limit counters (`rl:`) are expected: they expire with their window.
+      const after = (await lbKeys()).filter((k) => !k.includes(':lock:') && !k.includes(':lb:rl:'));
       expect(after.filter((k) => !keysBefore.includes(k))).toEqual([]);
       expect(await client.keys(`${prefix}:xfer:*`)).toEqual([]);
       expect((await api().get(`/v1/sessions/${other}`).set(AUTH_B).expect(200)).body.id).toBe(other);
@@ -675,26 +788,31 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
       ],
       [
         'pool name not DNS-like',
-        () => api().post('/v1/pools').set(AUTH_A).send({ name: 'Bad_Name', template: 'python' }),
+        () => api().post('/v1/pools').set(AUTH_ADMIN).send({ name: 'Bad_Name', template: 'python' }),
         400,
         'invalid_argument',
         /name/,
       ],
       [
         'pool with unknown template',
-        () => api().post('/v1/pools').set(AUTH_A).send({ name: 'cobol-pool', template: 'cobol' }),
+        () => api().post('/v1/pools').set(AUTH_ADMIN).send({ name: 'cobol-pool', template: 'cobol' }),
         400,
         'invalid_argument',
         /template/,
       ],
       [
         'pool weight 0',
-        () => api().post('/v1/pools').set(AUTH_A).send({ name: 'zero', template: 'python', weight: 0 }),
+        () => api().post('/v1/pools').set(AUTH_ADMIN).send({ name: 'zero', template: 'python', weight: 0 }),
         400,
         'invalid_argument',
         /weight/,
       ],
-      ['deregistering a missing pool', () => api().delete('/v1/pools/missing').set(AUTH_A), 404, 'not_found'],
+      [
+        'deregistering a missing pool',
+        () => api().delete('/v1/pools/missing').set(AUTH_ADMIN),
+        404,
+        'not_found',
+      ],
       ['missing pool', () => api().get('/v1/pools/missing').set(AUTH_A), 404, 'not_found'],
       [
         'JSON body over MAX_BODY_BYTES',
@@ -704,6 +822,17 @@ describe('load-balancer API (real app, real Redis, executor processes)', () => {
             .set(AUTH_A)
             .set('content-type', 'application/json')
             .send(`{"template":"${'p'.repeat(5 * MiB)}"}`),
+        413,
+        'payload_too_large',
+      ],
+      [
+        'a JSON body just over 2 MiB (the default MAX_BODY_BYTES)',
+        () =>
+          api()
+            .post(S('/executions'))
+            .set(AUTH_A)
+            .set('content-type', 'application/json')
+            .send(`{"code":"${'p'.repeat(2 * MiB)}"}`),
         413,
         'payload_too_large',
       ],

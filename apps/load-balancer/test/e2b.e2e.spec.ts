@@ -1,9 +1,9 @@
 import request from 'supertest';
-import type Redis from 'ioredis';
-import { createRedis } from '@executor/queues';
-import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
-import { AUTH_A, KEY_A, KEY_B, startLb, testConfig } from './support/app';
+import { AclUsers } from '@executor/queues';
+import { uniquePrefix } from '@executor/testing';
+import { AUTH_A, AUTH_ADMIN, KEY_A, KEY_B, startLb, testConfig } from './support/app';
 import { startExecutor, startPersistence, type Proc } from './support/harness';
+import { startAclRedis, type AclRedis } from './support/redis-acl';
 
 /**
  * E2B's protocol on the real app (in process, real port, real Redis, an executor process):
@@ -12,8 +12,7 @@ import { startExecutor, startPersistence, type Proc } from './support/harness';
  * /v1 API and the E2B surface see one and the same session.
  */
 describe('E2B protocol (real app, real Redis, executor process)', () => {
-  let redis: TestRedis;
-  let client: Redis;
+  let acl: AclRedis;
   let prefix: string;
   let persistence: Proc | undefined;
   let executor: Proc;
@@ -35,21 +34,21 @@ describe('E2B protocol (real app, real Redis, executor process)', () => {
   });
 
   beforeAll(async () => {
-    redis = await startRedis();
-    client = createRedis(redis.url);
     prefix = uniquePrefix('e2b');
-    persistence = await startPersistence(redis.url, prefix);
-    executor = await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py', pod: 'py-0' });
-    lb = await startLb(testConfig(redis.url, prefix, { SESSION_SWEEP_INTERVAL_MS: '200' }));
-    await api().post('/v1/pools').set(AUTH_A).send({ name: 'py', template: 'python' }).expect(201);
+    acl = await startAclRedis(prefix);
+    persistence = await startPersistence(acl);
+    executor = await startExecutor(acl.admin, { acl, pool: 'py', pod: 'py-0' });
+    lb = await startLb(
+      testConfig(acl.url(AclUsers.loadBalancer), prefix, { SESSION_SWEEP_INTERVAL_MS: '200' }),
+    );
+    await api().post('/v1/pools').set(AUTH_ADMIN).send({ name: 'py', template: 'python' }).expect(201);
   }, 90_000);
 
   afterAll(async () => {
     await lb?.app.close();
     await executor?.stop();
     await persistence?.stop();
-    client?.disconnect();
-    await redis?.stop();
+    await acl?.stop();
   });
 
   it('routes on E2b-Sandbox-Id before any other route (envd /health is not the platform health)', async () => {

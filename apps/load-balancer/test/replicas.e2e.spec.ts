@@ -1,14 +1,15 @@
 import request from 'supertest';
 import type Redis from 'ioredis';
-import { createRedis } from '@executor/queues';
-import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
-import { AUTH_A, KEY_A, KEY_B } from './support/app';
+import { AclUsers } from '@executor/queues';
+import { uniquePrefix } from '@executor/testing';
+import { AUTH_A, AUTH_ADMIN, KEYS_ENV, KEY_B } from './support/app';
 import { spawnLoadBalancer, startExecutor, startPersistence, waitFor, type Proc } from './support/harness';
+import { startAclRedis, type AclRedis } from './support/redis-acl';
 
 type Lb = Proc & { url: string };
 
 describe('stateless replicas (two load-balancer processes)', () => {
-  let redis: TestRedis;
+  let acl: AclRedis;
   let client: Redis;
   let prefix: string;
   let persistence: Proc | undefined;
@@ -17,28 +18,30 @@ describe('stateless replicas (two load-balancer processes)', () => {
   const executors: Proc[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis();
-    client = createRedis(redis.url);
     prefix = uniquePrefix('rep');
-    persistence = await startPersistence(redis.url, prefix);
-    for (const pod of ['py-0', 'py-1'])
-      executors.push(await startExecutor(client, { redisUrl: redis.url, prefix, pool: 'py', pod }));
+    acl = await startAclRedis(prefix);
+    client = acl.admin;
+    persistence = await startPersistence(acl);
+    for (const pod of ['py-0', 'py-1']) executors.push(await startExecutor(client, { acl, pool: 'py', pod }));
     const env = (id: string) => ({
-      REDIS_URL: redis.url,
+      REDIS_URL: acl.url(AclUsers.loadBalancer),
       QUEUE_PREFIX: prefix,
       REPLICA_ID: id,
-      EXECUTOR_API_KEYS: `tenant-a:${KEY_A},tenant-b:${KEY_B}`,
+      ...KEYS_ENV,
       LOG_LEVEL: 'warn',
     });
     [a, b] = await Promise.all([spawnLoadBalancer(env('lb-a')), spawnLoadBalancer(env('lb-b'))]);
-    await request(a.url).post('/v1/pools').set(AUTH_A).send({ name: 'py', template: 'python' }).expect(201);
-  }, 120_000);
+    await request(a.url)
+      .post('/v1/pools')
+      .set(AUTH_ADMIN)
+      .send({ name: 'py', template: 'python' })
+      .expect(201);
+  }, 240_000);
 
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop(), ...executors.map((e) => e.stop())]);
     await persistence?.stop();
-    client?.disconnect();
-    await redis?.stop();
+    await acl?.stop();
   });
 
   it('two replicas on different ports give the same answers for the same session', async () => {
@@ -110,10 +113,10 @@ describe('stateless replicas (two load-balancer processes)', () => {
 
   it('SIGTERM drains: an execution in flight on the stopping replica still answers 200', async () => {
     const extra = await spawnLoadBalancer({
-      REDIS_URL: redis.url,
+      REDIS_URL: acl.url(AclUsers.loadBalancer),
       QUEUE_PREFIX: prefix,
       REPLICA_ID: 'lb-c',
-      EXECUTOR_API_KEYS: `tenant-a:${KEY_A}`,
+      ...KEYS_ENV,
       LOG_LEVEL: 'warn',
     });
     const s = (

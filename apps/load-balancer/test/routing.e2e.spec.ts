@@ -2,21 +2,22 @@ import request from 'supertest';
 import type Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import {
+  AclUsers,
+  bullConnection,
   EventJobDefs,
   PodEventTypes,
   PoolRegistryJobs,
   QueueNames,
-  bullConnection,
-  createRedis,
   heartbeatKeys,
   podQueueName,
 } from '@executor/queues';
-import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
-import { AUTH_A, startLb, testConfig } from './support/app';
+import { uniquePrefix } from '@executor/testing';
+import { AUTH_A, AUTH_ADMIN, startLb, testConfig } from './support/app';
 import { startExecutor, startPersistence, waitFor, type ExecutorOptions, type Proc } from './support/harness';
+import { startAclRedis, type AclRedis } from './support/redis-acl';
 
 describe('routing, breakers, migration (real app, real Redis, executor processes)', () => {
-  let redis: TestRedis;
+  let acl: AclRedis;
   let client: Redis;
   let prefix: string;
   let persistence: Proc | undefined;
@@ -25,11 +26,11 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
   const queues: Queue[] = [];
   const api = () => request(lb.url);
 
-  const startPod = async (o: Omit<ExecutorOptions, 'redisUrl' | 'prefix'>): Promise<void> => {
-    pods.set(o.pod, await startExecutor(client, { redisUrl: redis.url, prefix, ...o }));
+  const startPod = async (o: Omit<ExecutorOptions, 'acl'>): Promise<void> => {
+    pods.set(o.pod, await startExecutor(client, { acl, ...o }));
   };
   const register = (name: string, region: string, weight = 1) =>
-    api().post('/v1/pools').set(AUTH_A).send({ name, template: 'python', region, weight }).expect(201);
+    api().post('/v1/pools').set(AUTH_ADMIN).send({ name, template: 'python', region, weight }).expect(201);
   const create = async (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
     (
       await api()
@@ -40,7 +41,7 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
         .expect(201)
     ).body as { id: string; pool: string; pod: string };
   const queue = (name: string): Queue => {
-    const q = new Queue(name, { connection: bullConnection(redis.url), prefix });
+    const q = new Queue(name, { connection: bullConnection(acl.redis.url), prefix });
     queues.push(q);
     return q;
   };
@@ -53,22 +54,25 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
     );
 
   beforeAll(async () => {
-    redis = await startRedis();
-    client = createRedis(redis.url);
     prefix = uniquePrefix('rt');
-    persistence = await startPersistence(redis.url, prefix);
+    acl = await startAclRedis(prefix);
+    client = acl.admin;
+    persistence = await startPersistence(acl);
     await Promise.all([
       startPod({ pool: 'py-eu', pod: 'py-eu-0', region: 'eu' }),
       startPod({ pool: 'py-us', pod: 'py-us-0', region: 'us' }),
-      // A deliberately broken pod (the stand-in answering `internal` to every open).
-      startPod({ pool: 'py-bad', pod: 'py-bad-0', region: 'x', env: { FAIL: 'open' }, standIn: true }),
+      // Becomes a broken pod below: a real executor whose queue is taken from its Redis user.
+      startPod({ pool: 'py-bad', pod: 'py-bad-0', region: 'x' }),
       startPod({ pool: 'py-good', pod: 'py-good-0', region: 'x' }),
       startPod({ pool: 'py-mig', pod: 'py-mig-0', region: 'm' }),
       startPod({ pool: 'py-mig', pod: 'py-mig-1', region: 'm' }),
     ]);
     // Lazy migration path under test: the orphan sweeper stays out of the way.
+    // A real Redis-level fault: py-bad-0 keeps its heartbeat (alive, accepting) but its user may
+    // no longer touch its queue, so nothing sent there is ever answered (every open times out).
+    await acl.revokeQueue({ pool: 'py-bad', pod: 'py-bad-0' });
     lb = await startLb(
-      testConfig(redis.url, prefix, {
+      testConfig(acl.url(AclUsers.loadBalancer), prefix, {
         REGION_DISTANCES: 'eu:eu-central=1,eu:us=10,eu-central:us=9',
         SESSION_SWEEP_INTERVAL_MS: '600000',
       }),
@@ -78,15 +82,14 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
     await register('py-bad', 'x', 1000);
     await register('py-good', 'x', 1);
     await register('py-mig', 'm');
-  }, 90_000);
+  }, 240_000);
 
   afterAll(async () => {
     await lb?.app.close();
     await Promise.all(queues.map((q) => q.close()));
     await Promise.all([...pods.values()].map((p) => p.stop('SIGKILL')));
     await persistence?.stop();
-    client?.disconnect();
-    await redis?.stop();
+    await acl?.stop();
   });
 
   describe('region preference', () => {
@@ -107,14 +110,19 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
   });
 
   describe('circuit breaker', () => {
+    // Five opens that each wait POD_CALL_TIMEOUT_MS (5 s) before they count as failures.
+    jest.setTimeout(90_000);
     it('infrastructure failures open the pool circuit; open pools get no new sessions', async () => {
       const badQueue = queue(podQueueName('py-bad-0'));
       // py-bad has weight 1000 and no sessions: it is always preferred, and always fails to open.
       for (let i = 0; i < 5; i++) expect((await create({ region: 'x' })).pool).toBe('py-good');
+      // Jobs ever sent to the pod (its queue's "waiting" events; timed-out ones are withdrawn).
       const jobsOnBad = async (): Promise<number> =>
-        Object.values(await badQueue.getJobCounts()).reduce((n, v) => n + v, 0);
-      // Five infrastructure failures (failed opens; or, on a slow machine, opens withdrawn from a
-      // pod that stopped answering) open the circuit of py-bad and only of py-bad.
+        (await client.xrange(`${prefix}:${badQueue.name}:events`, '-', '+')).filter(
+          ([, fields]) => fields[1] === 'waiting',
+        ).length;
+      // Five infrastructure failures (opens that time out on a pod that never answers) open the
+      // circuit of py-bad and only of py-bad.
       const pools = (await api().get('/v1/pools').set(AUTH_A).expect(200)).body.items as {
         name: string;
         circuit: string;
@@ -200,12 +208,8 @@ describe('routing, breakers, migration (real app, real Redis, executor processes
       await api().post(`/v1/sessions/${s.id}/persist`).set(AUTH_A).expect(200);
       await pods.get('py-eu-0')?.stop('SIGKILL');
       await startPod({ pool: 'py-eu', pod: 'py-eu-0', region: 'eu' });
-      const r = await api()
-        .post(`/v1/sessions/${s.id}/executions`)
-        .set(AUTH_A)
-        .send({ code: 'print(9)' })
-        .expect(200);
-      expect(r.body.stdout).toBe('9\n');
+      const r = await api().post(`/v1/sessions/${s.id}/executions`).set(AUTH_A).send({ code: 'print(9)' });
+      expect({ status: r.status, body: r.body }).toMatchObject({ status: 200, body: { stdout: '9\n' } });
       const file = await api().get(`/v1/sessions/${s.id}/files/r.txt`).set(AUTH_A).expect(200);
       expect(Buffer.from(file.body as Buffer).toString()).toBe('restored');
       expect((await api().get(`/v1/sessions/${s.id}`).set(AUTH_A).expect(200)).body).toMatchObject({

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import request from 'supertest';
-import type Redis from 'ioredis';
-import { createRedis } from '@executor/queues';
-import { startRedis, uniquePrefix, type TestRedis } from '@executor/testing';
-import { AUTH_A, KEY_A, startLb, testConfig } from './support/app';
+import { AclUsers } from '@executor/queues';
+import { uniquePrefix } from '@executor/testing';
+import { AUTH_A, AUTH_ADMIN, KEY_A, startLb, testConfig } from './support/app';
 import { startExecutor, startPersistence, type Proc } from './support/harness';
+import { startAclRedis, type AclRedis } from './support/redis-acl';
 
 /** Reads a streamed response line by line, noting when each line arrived. */
 type Ev = Record<string, unknown> & { at: number };
@@ -62,8 +62,7 @@ function streamed(
  * results, contexts, commands (streamed, stdin, signals, re-attach), streamed files.
  */
 describe('/v1 streaming, rich results, contexts, commands (real executor)', () => {
-  let redis: TestRedis;
-  let client: Redis;
+  let acl: AclRedis;
   let prefix: string;
   let persistence: Proc | undefined;
   let executor: Proc;
@@ -72,21 +71,19 @@ describe('/v1 streaming, rich results, contexts, commands (real executor)', () =
   const api = () => request(lb.url);
 
   beforeAll(async () => {
-    redis = await startRedis();
-    client = createRedis(redis.url);
     prefix = uniquePrefix('stream');
-    persistence = await startPersistence(redis.url, prefix);
-    executor = await startExecutor(client, {
-      redisUrl: redis.url,
-      prefix,
+    acl = await startAclRedis(prefix);
+    persistence = await startPersistence(acl);
+    executor = await startExecutor(acl.admin, {
+      acl,
       pool: 'ci',
       pod: 'ci-0',
       template: 'code-interpreter-v1',
     });
-    lb = await startLb(testConfig(redis.url, prefix));
+    lb = await startLb(testConfig(acl.url(AclUsers.loadBalancer), prefix));
     await api()
       .post('/v1/pools')
-      .set(AUTH_A)
+      .set(AUTH_ADMIN)
       .send({ name: 'ci', template: 'code-interpreter-v1' })
       .expect(201);
     id = (await api().post('/v1/sessions').set(AUTH_A).send({ template: 'code-interpreter-v1' }).expect(201))
@@ -97,8 +94,7 @@ describe('/v1 streaming, rich results, contexts, commands (real executor)', () =
     await lb?.app.close();
     await executor?.stop();
     await persistence?.stop();
-    client?.disconnect();
-    await redis?.stop();
+    await acl?.stop();
   });
 
   it('streams an execution as NDJSON: the first chunk arrives while the code still runs', async () => {

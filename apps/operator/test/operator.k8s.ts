@@ -148,6 +148,8 @@ describe('operator against kube-apiserver v1.20', () => {
         WATCH_NAMESPACE: ns,
         LEASE_NAME: `lease-${ns}`,
         POD_NAME: 'op-main',
+        // The test's Redis has no password: the key deriving the pools' Redis passwords.
+        POOL_REDIS_PASSWORD_KEY: 'pool-redis-key-for-tests-0123456789',
       }),
       saClient,
     );
@@ -207,6 +209,44 @@ describe('operator against kube-apiserver v1.20', () => {
         (obj.metadata as { managedFields?: { manager: string; operation: string }[] }).managedFields,
       ).toContainEqual(expect.objectContaining({ manager: 'executor-operator', operation: 'Apply' }));
     }
+    // The pool's own Redis user: a Secret the Deployment's REDIS_URL references, a real ACL user.
+    const secret = await eventually(
+      () =>
+        admin.get<KubeObject & { data: Record<string, string> }>(`/api/v1/namespaces/${ns}/secrets/py-redis`),
+      'pool redis secret',
+    );
+    expect(secret.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'ExecutorPool', uid })]);
+    const poolUrl = Buffer.from(secret.data['url'] as string, 'base64').toString();
+    expect(poolUrl).toMatch(/^redis:\/\/exec%3Apy:[0-9a-f]{64}@/);
+    // The ACL user follows the Secret in the same reconcile.
+    const asPool = await eventually(async () => {
+      const c = createRedis(poolUrl, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+      c.on('error', () => undefined);
+      try {
+        await c.ping();
+        return c;
+      } catch (err) {
+        c.disconnect();
+        throw err;
+      }
+    }, 'pool redis user');
+    try {
+      await expect(asPool.llen(`${prefix}:pod-py-5c6d8f9b7d-abcde:wait`)).resolves.toBe(0);
+      await expect(asPool.llen(`${prefix}:pod-node-5c6d8f9b7d-abcde:wait`)).rejects.toThrow(/NOPERM/);
+      await expect(asPool.keys('*')).rejects.toThrow(/NOPERM/);
+    } finally {
+      asPool.disconnect();
+    }
+    const withEnv = await admin.get<{
+      spec: {
+        template: { spec: { containers: Array<{ env: Array<{ name: string; valueFrom?: unknown }> }> } };
+      };
+    }>(paths.deployment);
+    expect(
+      withEnv.spec.template.spec.containers[0]?.env.find((e) => e.name === 'REDIS_URL')?.valueFrom,
+    ).toEqual({
+      secretKeyRef: { name: 'py-redis', key: 'url' },
+    });
     const hpa = await admin.get<{ spec: Record<string, unknown> }>(paths.hpa);
     expect(hpa.spec['minReplicas']).toBe(2);
     expect(hpa.spec['maxReplicas']).toBe(5);

@@ -14,3 +14,4 @@ export * from './lib/processes';
 export * from './lib/filesystem';
 export * from './lib/streams';
 export * from './lib/pipe';
+export * from './lib/acl';

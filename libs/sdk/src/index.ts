@@ -23,6 +23,7 @@ export {
   ConflictError,
   PayloadTooLargeError,
   RateLimitedError,
+  PermissionDeniedError,
   UnavailableError,
   TimeoutError,
   InternalError,

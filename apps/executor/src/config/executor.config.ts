@@ -7,7 +7,11 @@ const MiB = 1024 * 1024;
 
 /** Every option of the executor: env var name → schema with its description and default (documented once, here). */
 export const ExecutorConfigSchema = Type.Object({
-  POOL_NAME: Type.String({ minLength: 1, description: 'Pool this pod belongs to (heartbeat, snapshots).' }),
+  POOL_NAME: Type.String({
+    minLength: 1,
+    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+    description: 'Pool this pod belongs to (heartbeat, snapshots, its Redis ACL scope and job-id tag).',
+  }),
   POD_NAME: Type.String({
     minLength: 1,
     pattern: '^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$',

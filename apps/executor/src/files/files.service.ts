@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type Redis from 'ioredis';
 import {
   JobError,
+  executorTag,
   putTransfer,
   takeTransfer,
   type BlobRef,
@@ -23,11 +24,16 @@ import { workspaceFs } from './session-fs';
  */
 @Injectable()
 export class FilesService {
+  /** Transfers this pod writes are under its executor tag (its Redis user reaches only those). */
+  private readonly tag: string;
+
   constructor(
     @Inject(EXECUTOR_CONFIG) private readonly cfg: ExecutorConfig,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly sandbox: SandboxService,
-  ) {}
+  ) {
+    this.tag = executorTag({ pool: cfg.POOL_NAME, pod: cfg.POD_NAME });
+  }
 
   /** The session's workspace as a WorkspaceFs (no-follow I/O, owner = the session's uid). */
   workspace(s: Session): WorkspaceFs {
@@ -66,7 +72,7 @@ export class FilesService {
   async get(s: Session, path: string): Promise<FileGetResult> {
     return this.run('read', path, async (rel) => {
       const bytes = await this.workspace(s).readFile(rel);
-      const blob = await putTransfer(this.redis, bytes, { prefix: this.cfg.QUEUE_PREFIX });
+      const blob = await putTransfer(this.redis, bytes, { prefix: this.cfg.QUEUE_PREFIX, scope: this.tag });
       return { blob, size: bytes.length };
     });
   }

@@ -4,6 +4,7 @@ import {
   JobError,
   cancelPipe,
   failPipe,
+  executorTag,
   isPipeOf,
   readPipe,
   writePipe,
@@ -117,7 +118,13 @@ export class SandboxFsService {
   }
 
   private checkPipe(pipe: PipeRef): void {
-    if (!isPipeOf(this.cfg.QUEUE_PREFIX, pipe))
+    if (
+      !isPipeOf(
+        this.cfg.QUEUE_PREFIX,
+        pipe,
+        executorTag({ pool: this.cfg.POOL_NAME, pod: this.cfg.POD_NAME }),
+      )
+    )
       throw new JobError('invalid_argument', `pipe "${pipe.key}" is not a pipe of this platform`);
   }
 

@@ -6,6 +6,7 @@ import {
   JobError,
   PersistenceJobDefs,
   QueueNames,
+  executorTag,
   isStreamChannel,
   procChannel,
   publishEvent,
@@ -105,6 +106,11 @@ export class SessionsService implements OnModuleDestroy {
   /** Stop accepting new sessions (SIGTERM). */
   stopAccepting(): void {
     this.draining = true;
+  }
+
+  /** The tenant of a session held by this pod (undefined when it is not here). */
+  tenantOf(sessionId: string): string | undefined {
+    return this.sessions.get(sessionId)?.tenant;
   }
 
   ids(): string[] {
@@ -475,7 +481,10 @@ export class SessionsService implements OnModuleDestroy {
     trigger: SnapshotTrigger,
   ): Promise<{ version: number; bytes: number; at: string }> {
     const send = async (st: SessionState): Promise<{ version: number; bytes: number; at: string }> => {
-      const ref = await putTransfer(this.redis, encodeState(st), { prefix: this.cfg.QUEUE_PREFIX });
+      const ref = await putTransfer(this.redis, encodeState(st), {
+        prefix: this.cfg.QUEUE_PREFIX,
+        scope: executorTag({ pool: this.cfg.POOL_NAME, pod: this.cfg.POD_NAME }),
+      });
       return this.callPersistence(() =>
         this.persistence.call(
           QueueNames.snapshot,

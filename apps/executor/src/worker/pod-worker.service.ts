@@ -96,6 +96,7 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
   /** Dispatches one job (payload validated at the edge). */
   async process(job: Job): Promise<unknown> {
     const data: unknown = job.data;
+    if (job.name !== PodJobs.open) this.checkTenant(data);
     switch (job.name) {
       case PodJobs.open:
         return this.sessions.open(parsePayload(PodJobDefs.open, data));
@@ -232,5 +233,18 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
       default:
         throw new JobError('invalid_argument', `unknown job "${job.name}" on ${this.queueName}`);
     }
+  }
+
+  /**
+   * Every session job names the tenant the load balancer checked; the pod re-checks it against
+   * the session it holds. A job for a session of another tenant never runs: `not_found`, exactly
+   * what that tenant would get for a session that does not exist.
+   */
+  private checkTenant(data: unknown): void {
+    const d = data as { sessionId?: unknown; tenant?: unknown } | null;
+    if (!d || typeof d.sessionId !== 'string') return; // the payload check names what is missing
+    const owner = this.sessions.tenantOf(d.sessionId);
+    if (owner !== undefined && owner !== d.tenant)
+      throw new JobError('not_found', `session ${d.sessionId} not found`);
   }
 }

@@ -2,12 +2,18 @@ import type { IncomingMessage } from 'node:http';
 import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type Redis from 'ioredis';
 import { AdminService } from './admin/admin.service';
 import { AppModule } from './app.module';
+import { principalOf, type AuthedRequest } from './auth/auth';
 import type { LbConfig } from './config/config';
+import { REDIS } from './core/tokens';
 import { ApiError } from './http/api-error';
 import { collectBody } from './http/body';
 import { ApiExceptionFilter } from './http/exception.filter';
+import { registerRateLimit } from './http/rate-limit';
+import { registerIdempotency } from './idempotency/idempotency.hooks';
+import { IdempotencyService } from './idempotency/idempotency.service';
 import { LbMetrics } from './metrics/metrics.service';
 import { rewriteSandboxUrl } from './e2b/sandbox/routing';
 import { SandboxPlane } from './e2b/sandbox/sandbox-plane.service';
@@ -28,14 +34,15 @@ function streamsBody(req: { method: string; url: string }): boolean {
 }
 
 /**
- * Body parsers: JSON (limit MAX_BODY_BYTES) and everything else as a Buffer (limit MAX_FILE_BYTES).
- * File uploads are left unread for the handler to stream, whatever their Content-Type.
+ * Body parsers: JSON and everything else as a Buffer, both ≤ MAX_BODY_BYTES (a Content-Length
+ * announcing more, or more bytes arriving, → 413 at once, the rest never buffered). File uploads are
+ * left unread for the handler to stream, whatever their Content-Type (their limit: MAX_FILE_BYTES).
  */
 function registerParsers(fastify: FastifyInstance, config: LbConfig): void {
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', (req, payload, done) => {
     if (streamsBody(req)) return done(null);
-    collectBody(payload, config.MAX_BODY_BYTES).then(
+    collectBody(payload, config.MAX_BODY_BYTES, req.headers['content-length']).then(
       (body) => {
         if (body.length === 0) {
           if (E2B_CONTROL_ROUTE.test(req.url)) return done(null, {});
@@ -52,10 +59,18 @@ function registerParsers(fastify: FastifyInstance, config: LbConfig): void {
   });
   fastify.addContentTypeParser('*', (req, payload, done) => {
     if (streamsBody(req)) return done(null);
-    collectBody(payload, config.MAX_FILE_BYTES).then(
+    collectBody(payload, config.MAX_BODY_BYTES, req.headers['content-length']).then(
       (body) => done(null, body),
       (err: Error) => done(err, undefined),
     );
+  });
+}
+
+/** Resolves the caller (tenant or admin key) once per request, before rate limits and routes. */
+function registerAuthHook(fastify: FastifyInstance, config: LbConfig): void {
+  fastify.addHook('onRequest', (req, _reply, done) => {
+    principalOf(req as unknown as AuthedRequest, config);
+    done();
   });
 }
 
@@ -87,13 +102,26 @@ export async function createApp(config: LbConfig): Promise<NestFastifyApplicatio
   });
   const fastify = app.getHttpAdapter().getInstance();
   registerParsers(fastify, config);
+  registerAuthHook(fastify, config);
   registerMetricsHooks(fastify, app.get(LbMetrics));
+  await registerRateLimit(fastify, config, app.get<Redis>(REDIS));
+  registerIdempotency(fastify, config, app.get(IdempotencyService));
+  warnUnsafe(config);
   app.useGlobalFilters(new ApiExceptionFilter());
   app.enableShutdownHooks();
   await app.get(AdminService).attach(app);
   if (config.E2B_API === 'enabled') await app.get(SandboxPlane).attach(app);
   await app.init();
   return app;
+}
+
+/** Unsafe choices are only taken when set explicitly, and then said at WARN. */
+function warnUnsafe(config: LbConfig): void {
+  const logger = new Logger('LoadBalancer');
+  if (!config.authEnabled)
+    logger.warn('EXECUTOR_AUTH=disabled: every caller is tenant "default" and admin; never expose this');
+  if (config.ADMIN_UI_SESSION_DATA === 'shown')
+    logger.warn('ADMIN_UI_SESSION_DATA=shown: the admin UI shows session code, env values and output');
 }
 
 /** Creates the app and listens on HOST:PORT; logs the ready line. */

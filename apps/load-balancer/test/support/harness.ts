@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type Redis from 'ioredis';
 import { podHeartbeat } from '@executor/queues';
 import { freePort } from '@executor/testing';
+import { AclUsers, type AclRedis } from './redis-acl';
 
 export const ROOT = resolve(__dirname, '../../../..');
 const SWC_ARGS = ['-r', 'reflect-metadata', '-r', '@swc-node/register'];
@@ -13,17 +14,13 @@ export const REAL_EXECUTOR = join(ROOT, 'dist/apps/executor/main.js');
 export const REAL_PERSISTENCE = join(ROOT, 'dist/apps/persistence/main.js');
 
 /**
- * Which executor the e2e suites run: the real bundle (dist/apps/executor/main.js, built with
- * `npx nx build executor`) whenever it exists, else the test stand-in. E2E_EXECUTOR=stand-in
- * forces the stand-in; E2E_EXECUTOR=real fails when the bundle is missing.
+ * The e2e suites always run the real executor and persistence bundles (the `test` target
+ * depends on their `build`); a missing bundle is a failure, never a stand-in.
  */
-export const useRealExecutor = (): boolean => {
-  const mode = process.env['E2E_EXECUTOR'];
-  if (mode === 'stand-in') return false;
-  if (mode === 'real' && !existsSync(REAL_EXECUTOR))
-    throw new Error(`E2E_EXECUTOR=real but ${REAL_EXECUTOR} is missing: npx nx build executor`);
-  return existsSync(REAL_EXECUTOR);
-};
+export function requireBundle(path: string, project: string): string {
+  if (!existsSync(path)) throw new Error(`${path} is missing: build it with \`npx nx build ${project}\``);
+  return path;
+}
 
 export interface Proc {
   child: ChildProcess;
@@ -52,7 +49,7 @@ function track(child: ChildProcess): Proc {
 }
 
 /** Waits until `text` appears in the process output (or it exits / times out). */
-export function waitForOutput(p: Proc, re: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
+export function waitForOutput(p: Proc, re: RegExp, timeoutMs = 90_000): Promise<RegExpExecArray> {
   return new Promise((resolvePromise, reject) => {
     const check = (): boolean => {
       const m = re.exec(p.output());
@@ -84,20 +81,18 @@ export function waitForOutput(p: Proc, re: RegExp, timeoutMs = 30_000): Promise<
 }
 
 export interface ExecutorOptions {
-  redisUrl: string;
-  prefix: string;
+  /** The suite's Redis: the executor connects as its own ACL user (created here). */
+  acl: AclRedis;
   pool: string;
   pod: string;
   template?: string;
   region?: string;
   env?: Record<string, string>;
-  /** Always run the test stand-in (e.g. a deliberately broken pod), whatever E2E_EXECUTOR says. */
-  standIn?: boolean;
 }
 
 /**
- * Starts an executor process (real bundle or the stand-in) and waits for its first healthy
- * heartbeat (the real executor beats `healthy: false` until its boot smoke test passed).
+ * Starts a real executor process (its own Redis user) and waits for its first healthy heartbeat
+ * (the executor beats `healthy: false` until its boot smoke test passed).
  */
 export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<Proc> {
   // mkdtemp makes 0700 dirs; session processes run under sandbox uids and must traverse the root.
@@ -109,43 +104,40 @@ export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<P
     POD_NAME: o.pod,
     TEMPLATE: o.template ?? 'python',
     ...(o.region ? { REGION: o.region } : {}),
-    REDIS_URL: o.redisUrl,
-    QUEUE_PREFIX: o.prefix,
+    REDIS_URL: await o.acl.executorUrl({ pool: o.pool, pod: o.pod }),
+    QUEUE_PREFIX: o.acl.prefix,
     WORKSPACE_ROOT: workspaceRoot,
     PORT: '0',
     SANDBOX: 'none',
     MAX_SESSIONS: '200',
     WARM_KERNELS: '1',
-    ...SWC_ENV,
     ...o.env,
   };
-  const args =
-    useRealExecutor() && !o.standIn ? [REAL_EXECUTOR] : [...SWC_ARGS, join(__dirname, 'fake-executor.ts')];
+  const args = [requireBundle(REAL_EXECUTOR, 'executor')];
+  const spawnedAt = Date.now();
   const p = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  // Boot (warm kernels) of several executors at once on a busy 2-core machine can take a while.
   await waitFor(
+    // This process's healthy heartbeat (a restarted pod's predecessor may still have one for a few seconds).
     async () => {
-      const hb = await podHeartbeat(redis, o.pod, o.prefix);
-      return !!hb && hb.healthy !== false;
+      const hb = await podHeartbeat(redis, o.pod, o.acl.prefix);
+      return !!hb && hb.healthy !== false && Date.parse(hb.startedAt) >= spawnedAt - 1000;
     },
-    30_000,
+    90_000,
     () => `no healthy heartbeat from ${o.pod}: ${p.output().slice(-2000)}`,
   );
   return p;
 }
 
-/**
- * Starts the real persistence service when the real executor is used (the stand-in keeps its own
- * snapshots); resolves undefined otherwise.
- */
-export async function startPersistence(redisUrl: string, prefix: string): Promise<Proc | undefined> {
-  if (!useRealExecutor() || !existsSync(REAL_PERSISTENCE)) return undefined;
+/** Starts the real persistence service (its own Redis user). */
+export async function startPersistence(acl: AclRedis): Promise<Proc> {
   const port = await freePort();
   const p = track(
-    spawn(process.execPath, [REAL_PERSISTENCE], {
+    spawn(process.execPath, [requireBundle(REAL_PERSISTENCE, 'persistence')], {
       env: {
         ...process.env,
-        REDIS_URL: redisUrl,
-        QUEUE_PREFIX: prefix,
+        REDIS_URL: acl.url(AclUsers.persistence),
+        QUEUE_PREFIX: acl.prefix,
         PORT: String(port),
         HOST: '127.0.0.1',
       },
@@ -154,7 +146,7 @@ export async function startPersistence(redisUrl: string, prefix: string): Promis
   );
   await waitFor(
     async () => (await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined))?.status === 200,
-    30_000,
+    90_000,
     () => `persistence to be ready: ${p.output().slice(-2000)}`,
   );
   return p;

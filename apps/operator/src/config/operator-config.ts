@@ -130,10 +130,21 @@ export const OperatorConfigSchema = Type.Object({
     minLength: 1,
     description: 'Tag of the executor images.',
   }),
+  EXECUTOR_REDIS_USERS: Type.Union([Type.Literal('per-pool'), Type.Literal('shared')], {
+    default: 'per-pool',
+    description:
+      "`per-pool`: the operator creates each pool's Redis ACL user (ACL SETUSER; its own user needs +acl|setuser) and the Secret `<pool>-redis` its executors use. `shared`: pools use EXECUTOR_REDIS_SECRET_NAME (WARN: every pool's executors share one Redis user).",
+  }),
+  POOL_REDIS_PASSWORD_KEY: Type.String({
+    default: '',
+    description:
+      "HMAC key deriving each pool's Redis password (per-pool users). Empty: the operator's own Redis password (rotating it rotates every pool's; restart the pools' pods after).",
+  }),
   EXECUTOR_REDIS_SECRET_NAME: Type.String({
     default: 'executor-redis',
     minLength: 1,
-    description: "Secret in each pool's namespace holding the executors' REDIS_URL.",
+    description:
+      "With EXECUTOR_REDIS_USERS=shared: Secret in each pool's namespace holding the executors' REDIS_URL.",
   }),
   EXECUTOR_REDIS_SECRET_KEY: Type.String({
     default: 'url',

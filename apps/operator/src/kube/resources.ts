@@ -49,6 +49,7 @@ export const Resources = {
   deployment: res('apps', 'v1', 'deployments', 'Deployment'),
   service: res('', 'v1', 'services', 'Service'),
   configMap: res('', 'v1', 'configmaps', 'ConfigMap'),
+  secret: res('', 'v1', 'secrets', 'Secret'),
   pod: res('', 'v1', 'pods', 'Pod'),
   lease: res('coordination.k8s.io', 'v1', 'leases', 'Lease'),
   hpa: (version: string) =>

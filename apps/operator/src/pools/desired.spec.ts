@@ -4,6 +4,7 @@ import { desiredChildren, TERMINATION_GRACE_PERIOD_SECONDS, type BuildContext } 
 const ctx: BuildContext = {
   imageRegistry: 'registry.example/exec',
   imageTag: '1.2.3',
+  redisUsers: 'per-pool',
   redisSecretName: 'executor-redis',
   redisSecretKey: 'url',
   queuePrefix: 'executor',
@@ -93,7 +94,15 @@ describe('desiredChildren', () => {
     expect(env['POOL_NAME']).toBe('py');
     expect(env['TEMPLATE']).toBe('python');
     expect(env['REGION']).toBe('eu-west');
-    expect(env['REDIS_URL']).toEqual({ secretKeyRef: { name: 'executor-redis', key: 'url' } });
+    // The pool's own Redis user (operator-made Secret <pool>-redis); `shared` keeps one Secret.
+    expect(env['REDIS_URL']).toEqual({ secretKeyRef: { name: 'py-redis', key: 'url' } });
+    const shared = desiredChildren(pool({ region: 'eu-west' }), { ...ctx, redisUsers: 'shared' });
+    const sharedEnv = (shared.deployment['spec'] as Json)['template']['spec']['containers'][0][
+      'env'
+    ] as Json[];
+    expect(sharedEnv.find((e) => e['name'] === 'REDIS_URL')?.['valueFrom']).toEqual({
+      secretKeyRef: { name: 'executor-redis', key: 'url' },
+    });
     expect(env['SANDBOX']).toBe('bwrap');
     expect(c['readinessProbe']['httpGet']).toEqual({ path: '/health/ready', port: 'http' });
     expect(c['livenessProbe']['httpGet']).toEqual({ path: '/health/live', port: 'http' });

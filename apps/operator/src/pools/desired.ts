@@ -14,6 +14,8 @@ export const PRESTOP_SLEEP_SECONDS = 5;
 /** preStop + drain + final snapshots of every session (snapshot budget 30 s). */
 export const TERMINATION_GRACE_PERIOD_SECONDS =
   PRESTOP_SLEEP_SECONDS + EXECUTOR_SHUTDOWN_TIMEOUT_SECONDS + 30;
+/** Key of the pool's Redis Secret holding the executors' REDIS_URL. */
+export const POOL_REDIS_SECRET_KEY = 'url';
 /** Non-root uid/gid of the executor container. */
 export const EXECUTOR_UID = 10001;
 export const WORKSPACE_MOUNT = '/workspace';
@@ -22,7 +24,13 @@ export const WORKSPACE_MOUNT = '/workspace';
 export interface BuildContext {
   imageRegistry: string;
   imageTag: string;
-  /** Secret (in the pool's namespace) and key holding the executors' REDIS_URL. */
+  /**
+   * `per-pool`: the operator gives each pool its own Redis ACL user and Secret `<pool>-redis`
+   * (key `url`); `shared`: every pool uses `redisSecretName`/`redisSecretKey` (a Redis the
+   * operator may not manage users on).
+   */
+  redisUsers: 'per-pool' | 'shared';
+  /** Secret (in the pool's namespace) and key holding the executors' REDIS_URL (`shared`). */
   redisSecretName: string;
   redisSecretKey: string;
   queuePrefix: string;
@@ -113,7 +121,12 @@ export function desiredDeployment(pool: ResolvedPool, ctx: BuildContext, configM
     { name: 'REGION', value: s.region ?? '' },
     {
       name: 'REDIS_URL',
-      valueFrom: { secretKeyRef: { name: ctx.redisSecretName, key: ctx.redisSecretKey } },
+      valueFrom: {
+        secretKeyRef:
+          ctx.redisUsers === 'per-pool'
+            ? { name: childNames(name).redisSecret, key: POOL_REDIS_SECRET_KEY }
+            : { name: ctx.redisSecretName, key: ctx.redisSecretKey },
+      },
     },
     { name: 'QUEUE_PREFIX', value: ctx.queuePrefix },
     { name: 'SANDBOX', value: sandbox },

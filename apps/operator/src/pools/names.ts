@@ -19,9 +19,11 @@ export const CONFIG_HASH_ANNOTATION = `${GROUP}/config-hash`;
 export const POD_DELETION_COST_ANNOTATION = 'controller.kubernetes.io/pod-deletion-cost';
 
 /** Names of a pool's children: Deployment, Service, PDB and HPA share the pool's name (different kinds). */
-export const childNames = (pool: string): { workload: string; configMap: string } => ({
+export const childNames = (pool: string): { workload: string; configMap: string; redisSecret: string } => ({
   workload: pool,
   configMap: `${pool}-config`,
+  /** The executors' REDIS_URL (their pool's own ACL user), created by the operator. */
+  redisSecret: `${pool}-redis`,
 });
 
 /** Label selector of a pool's pods (immutable once the Deployment exists). */

@@ -18,6 +18,7 @@ import { WorkQueue, type ReconcileResult } from '../kube/work-queue';
 import type { PoolRegistrar } from '../registry/pool-registrar';
 import type { DeploymentObject, LeaderScope, PoolObject } from '../runtime/shared';
 import { desiredChildren, type BuildContext } from './desired';
+import { dropPoolRedisUser, ensurePoolRedisUser } from './redis-user';
 import { LABELS, OPERATOR_NAME, childNames, selectorString } from './names';
 import { computePoolStatus, statusChanged, type PoolObservation, type PoolProblem } from './pool-status';
 
@@ -128,12 +129,18 @@ export class PoolController {
     this.scaling.delete(key);
     this.hpaGone.delete(key);
     await this.registrar.deregister(name);
+    if (this.build.redisUsers === 'per-pool')
+      await dropPoolRedisUser(this.scope, name).catch((err: Error) =>
+        this.logger.warn(`redis user of pool ${name} not removed: ${err.message}`),
+      );
   }
 
   /** Applies every child; returns the Deployment as the API server stored it. */
   private async applyChildren(pool: ResolvedPool): Promise<DeploymentObject> {
     const c = desiredChildren(pool, this.build);
     const ns = pool.metadata.namespace;
+    // Before the Deployment: its REDIS_URL comes from the pool's Secret.
+    if (this.build.redisUsers === 'per-pool') await ensurePoolRedisUser(this.scope, pool);
     await this.apply(Resources.configMap, ns, c.configMap);
     const deployment = await this.apply<DeploymentObject>(Resources.deployment, ns, c.deployment);
     await this.apply(Resources.service, ns, c.service);

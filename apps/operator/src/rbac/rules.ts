@@ -59,6 +59,12 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
   },
   {
     apiGroups: [''],
+    resources: ['secrets'],
+    verbs: ['create', 'patch'],
+    why: "pool's Redis Secret <pool>-redis (its executors' own ACL user; server-side apply; never read)",
+  },
+  {
+    apiGroups: [''],
     resources: ['pods'],
     verbs: ['list', 'watch', 'patch'],
     why: 'pod informer (readiness, deletions → migration); pod-deletion-cost annotation',

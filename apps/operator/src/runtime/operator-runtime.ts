@@ -91,6 +91,7 @@ export class OperatorRuntime {
     const build = {
       imageRegistry: cfg.EXECUTOR_IMAGE_REGISTRY,
       imageTag: cfg.EXECUTOR_IMAGE_TAG,
+      redisUsers: cfg.EXECUTOR_REDIS_USERS,
       redisSecretName: cfg.EXECUTOR_REDIS_SECRET_NAME,
       redisSecretKey: cfg.EXECUTOR_REDIS_SECRET_KEY,
       queuePrefix: cfg.QUEUE_PREFIX,

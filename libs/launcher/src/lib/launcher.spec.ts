@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { AclUsers, redisUrlFor, renderAclFile } from '@executor/queues';
 import { Platform } from './platform';
 import { freePort, startProcess, stopProcess, waitHealthy } from './processes';
 import { startRedisServer } from './redis-server';
@@ -27,6 +29,52 @@ describe('launcher', () => {
     again.disconnect();
     await server.stop();
     expect(server.pid).toBeUndefined();
+  });
+
+  it('runs redis with a password and the platform ACL users: no anonymous access, each user its own rules', async () => {
+    const file = join(dir, 'users.acl');
+    const pw = (u: string): string => `pw-${u}-0123456789`;
+    writeFileSync(file, renderAclFile(pw));
+    const server = await startRedisServer({
+      dir,
+      port: await freePort(),
+      appendfsync: 'everysec',
+      acl: { file, user: AclUsers.admin, password: pw(AclUsers.admin) },
+    });
+    const anonymous = new Redis(`redis://127.0.0.1:${server.port}`, {
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    anonymous.on('error', () => undefined);
+    await expect(anonymous.get('x')).rejects.toThrow(/NOAUTH|WRONGPASS|NOPERM/);
+    // The default user is off: even AUTH as default (its password "nopass") is refused.
+    const reply = await new Promise<string>((resolve, reject) => {
+      const sock = connect(server.port, '127.0.0.1', () => sock.write('AUTH default anything\r\n'));
+      sock.once('data', (d) => {
+        resolve(d.toString());
+        sock.destroy();
+      });
+      sock.once('error', reject);
+    });
+    expect(reply).toMatch(/^-WRONGPASS/);
+    anonymous.disconnect();
+    const admin = new Redis(server.url);
+    await admin.set('executor:state:x', 'stored');
+    const lb = new Redis(redisUrlFor(server.url, AclUsers.loadBalancer, pw(AclUsers.loadBalancer)));
+    await expect(lb.get('executor:state:x')).rejects.toThrow(/NOPERM/);
+    await expect(lb.set('executor:lb:s:1', 'x')).resolves.toBe('OK');
+    // Transactions of the AOF are replayed after a crash (a restricted default user drops them).
+    await lb.multi().hset('executor:lb:s:2', 'tenant', 'acme').zadd('executor:lb:expiry', 1, '2').exec();
+    lb.disconnect();
+    admin.disconnect();
+    await new Promise((r) => setTimeout(r, 1500)); // appendfsync everysec
+    await server.kill();
+    await server.start();
+    const again = new Redis(server.url);
+    expect(await again.hget('executor:lb:s:2', 'tenant')).toBe('acme');
+    expect(await again.get('executor:lb:s:1')).toBe('x');
+    again.disconnect();
+    await server.stop();
   });
 
   it('waits for health, and reports a process that dies before it is ready with its output', async () => {

@@ -3,13 +3,23 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
 import {
+  AclUsers,
   DEFAULT_JOB_OPTIONS,
   EventJobDefs,
   PodEventTypes,
   QueueNames,
+  aclSetUserArgs,
   bullConnection,
+  createRedis,
+  executorAclRules,
+  executorAclUser,
+  redisUrlFor,
+  renderAclFile,
+  type ExecutorScope,
   type PodEvent,
+  type StaticAclUser,
 } from '@executor/queues';
 import {
   freePort,
@@ -42,12 +52,16 @@ export interface PlatformOptions {
   host?: string;
   /** One port per load-balancer replica (default [8080]; 0 = a free port). */
   lbPorts?: number[];
-  /** `tenant:key,...` for EXECUTOR_API_KEYS. */
+  /** `tenant:key,...` for EXECUTOR_API_KEYS (keys ≥ 32 characters). */
   apiKeys: string;
-  /** `name:key,...` for EXECUTOR_ADMIN_KEYS (pool management, admin UI); registers the pools. */
+  /** `name:key,...` for EXECUTOR_ADMIN_KEYS (default: one generated admin key, see `adminKey`). */
   adminKeys?: string;
   pools: PoolSpec[];
-  /** Redis port (default: a free port); an existing `redisUrl` skips starting one. */
+  /**
+   * Redis port (default: a free port). The launcher's Redis has a password and one ACL user per
+   * component and per executor pod (libs/queues acl.ts). An existing `redisUrl` skips starting
+   * one: every service then uses that URL (your Redis, your credentials).
+   */
   redisPort?: number;
   redisUrl?: string;
   /** AOF fsync policy of the Redis child (default everysec). */
@@ -94,8 +108,13 @@ export class Platform extends EventEmitter {
   private stopping = false;
   private persistencePort = 0;
   private podEvents?: Queue;
-  private readonly opts: Required<Omit<PlatformOptions, 'redisUrl' | 'redisPort' | 'env' | 'adminKeys'>> &
-    Pick<PlatformOptions, 'redisUrl' | 'redisPort' | 'env' | 'adminKeys'>;
+  /** Passwords of this run's Redis users (fresh each start; the ACL file keeps only hashes). */
+  private readonly passwords = new Map<string, string>();
+  private aclAdmin?: Redis;
+  /** Bearer token of the persistence service's /internal API. */
+  readonly persistenceToken = randomBytes(32).toString('hex');
+  private readonly opts: Required<Omit<PlatformOptions, 'redisUrl' | 'redisPort' | 'env'>> &
+    Pick<PlatformOptions, 'redisUrl' | 'redisPort' | 'env'>;
   private readonly health = new Map<string, { healthy: boolean; reason?: string }>();
 
   private constructor(options: PlatformOptions) {
@@ -110,6 +129,7 @@ export class Platform extends EventEmitter {
       replaceExecutors: true,
       readyTimeoutMs: 60_000,
       ...options,
+      adminKeys: options.adminKeys || `local-admin:${randomBytes(32).toString('hex')}`,
     };
   }
 
@@ -125,8 +145,40 @@ export class Platform extends EventEmitter {
     return p;
   }
 
+  /** Admin URL of Redis (the launcher's own user; every service has a narrower one). */
   get redisUrl(): string {
     return this.opts.redisUrl ?? (this.redis as RedisServer).url;
+  }
+
+  /** The URL a component connects with (its own ACL user). */
+  redisUrlOf(user: StaticAclUser): string {
+    if (this.opts.redisUrl || !this.redis) return this.redisUrl;
+    return redisUrlFor(this.redisUrl, user, this.password(user));
+  }
+
+  private password(user: string): string {
+    let p = this.passwords.get(user);
+    if (!p) this.passwords.set(user, (p = randomBytes(32).toString('hex')));
+    return p;
+  }
+
+  /** Creates the Redis user of one executor pod (and saves the ACL file: it survives a Redis restart). */
+  private async executorRedisUrl(scope: ExecutorScope): Promise<string> {
+    if (this.opts.redisUrl || !this.redis) return this.redisUrl;
+    const user = executorAclUser(scope);
+    this.aclAdmin ??= createRedis(this.redisUrl);
+    await this.aclAdmin.call(
+      'ACL',
+      ...aclSetUserArgs(user, this.password(user), executorAclRules(scope, this.opts.queuePrefix)),
+    );
+    await this.aclAdmin.call('ACL', 'SAVE');
+    return redisUrlFor(this.redisUrl, user, this.password(user));
+  }
+
+  private async dropExecutorUser(scope: ExecutorScope): Promise<void> {
+    if (!this.aclAdmin || this.stopping) return;
+    await this.aclAdmin.call('ACL', 'DELUSER', executorAclUser(scope)).catch(() => undefined);
+    await this.aclAdmin.call('ACL', 'SAVE').catch(() => undefined);
   }
 
   /** Base URLs of the load-balancer replicas. */
@@ -143,9 +195,14 @@ export class Platform extends EventEmitter {
     return firstKey(this.opts.apiKeys);
   }
 
-  /** The first admin key ('' without admin keys). */
+  /** The first admin key (pools, /admin/queues): given in `adminKeys` or generated. */
   get adminKey(): string {
-    return firstKey(this.opts.adminKeys ?? '');
+    return firstKey(this.opts.adminKeys);
+  }
+
+  /** `name:key,...` of the admin keys (EXECUTOR_ADMIN_KEYS of the load balancers). */
+  get adminKeys(): string {
+    return this.opts.adminKeys;
   }
 
   get sandbox(): 'none' | 'bwrap' {
@@ -224,6 +281,7 @@ export class Platform extends EventEmitter {
     await this.podEvents?.close();
     await Promise.all(this.lbs.map((l) => stopProcess(l.proc)));
     if (this.persistence) await stopProcess(this.persistence);
+    this.aclAdmin?.disconnect();
     if (this.redis) await this.redis.stop();
     rmSync(this.lockFile, { force: true });
   }
@@ -238,13 +296,14 @@ export class Platform extends EventEmitter {
     return main;
   }
 
-  private commonEnv(): NodeJS.ProcessEnv {
+  /** Env every service gets; REDIS_URL is the service's own user (`redisUrl`). */
+  private commonEnv(redisUrl: string): NodeJS.ProcessEnv {
     return {
       PATH: process.env['PATH'],
       HOME: process.env['HOME'],
       LANG: process.env['LANG'] ?? 'C.UTF-8',
       NODE_ENV: process.env['NODE_ENV'] ?? 'production',
-      REDIS_URL: this.redisUrl,
+      REDIS_URL: redisUrl,
       QUEUE_PREFIX: this.opts.queuePrefix,
       HOST: this.opts.host,
     };
@@ -254,10 +313,20 @@ export class Platform extends EventEmitter {
     mkdirSync(this.opts.dataDir, { recursive: true });
     this.takeLock();
     if (!this.opts.redisUrl) {
+      // A fresh ACL file each start: new passwords for the static users, no stale pod users.
+      const dir = join(this.opts.dataDir, 'redis');
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, 'users.acl');
+      writeFileSync(
+        file,
+        renderAclFile((u) => this.password(u), this.opts.queuePrefix),
+        { mode: 0o600 },
+      );
       this.redis = await startRedisServer({
-        dir: join(this.opts.dataDir, 'redis'),
+        dir,
         port: this.opts.redisPort ?? (await freePort()),
         appendfsync: this.opts.appendfsync,
+        acl: { file, user: AclUsers.admin, password: this.password(AclUsers.admin) },
       });
     }
     await this.startPersistence();
@@ -290,8 +359,9 @@ export class Platform extends EventEmitter {
   private async startPersistence(): Promise<void> {
     this.persistencePort = await freePort();
     this.persistence = this.spawnApp('persistence', 'persistence', {
-      ...this.commonEnv(),
+      ...this.commonEnv(this.redisUrlOf(AclUsers.persistence)),
       PORT: String(this.persistencePort),
+      INTERNAL_API_TOKEN: this.persistenceToken,
       ...this.opts.env?.persistence,
     });
     await waitHealthy(`${this.persistenceUrl}/health/ready`, this.persistence, this.opts.readyTimeoutMs);
@@ -301,11 +371,11 @@ export class Platform extends EventEmitter {
     const port = requestedPort || (await freePort());
     const index = this.lbs.length;
     const proc = this.spawnApp(`load-balancer-${index}`, 'load-balancer', {
-      ...this.commonEnv(),
+      ...this.commonEnv(this.redisUrlOf(AclUsers.loadBalancer)),
       PORT: String(port),
       REPLICA_ID: `lb-${index}-${randomBytes(3).toString('hex')}`,
       EXECUTOR_API_KEYS: this.opts.apiKeys,
-      ...(this.opts.adminKeys ? { EXECUTOR_ADMIN_KEYS: this.opts.adminKeys } : {}),
+      EXECUTOR_ADMIN_KEYS: this.opts.adminKeys,
       ...this.opts.env?.loadBalancer,
     });
     this.lbs.push({ proc, port });
@@ -317,8 +387,10 @@ export class Platform extends EventEmitter {
     const port = await freePort();
     const workspaceRoot = join(this.opts.dataDir, 'workspaces', pod);
     mkdirSync(workspaceRoot, { recursive: true });
+    // Its own Redis user: only its queue, heartbeat, transfers and the persistence queues.
+    const redisUrl = await this.executorRedisUrl({ pool: pool.name, pod });
     const proc = this.spawnApp(pod, 'executor', {
-      ...this.commonEnv(),
+      ...this.commonEnv(redisUrl),
       PORT: String(port),
       POOL_NAME: pool.name,
       POD_NAME: pod,
@@ -359,6 +431,7 @@ export class Platform extends EventEmitter {
     this.execs.delete(e.pod);
     this.health.delete(e.pod);
     rmSync(join(this.opts.dataDir, 'workspaces', e.pod), { recursive: true, force: true });
+    void this.dropExecutorUser({ pool: e.pool, pod: e.pod });
     const replaced = !this.stopping && !e.stopping && this.opts.replaceExecutors;
     this.emit('executor-exited', {
       pool: e.pool,
@@ -396,8 +469,9 @@ export class Platform extends EventEmitter {
    * heartbeat to lapse.
    */
   private async reportPodDeleted(pool: string, pod: string, reason: string): Promise<void> {
+    // What the operator does on Kubernetes, with the operator's Redis user.
     this.podEvents ??= new Queue(QueueNames.podEvents, {
-      connection: bullConnection(this.redisUrl),
+      connection: bullConnection(this.redisUrlOf(AclUsers.operator)),
       prefix: this.opts.queuePrefix,
       defaultJobOptions: DEFAULT_JOB_OPTIONS,
     });
@@ -416,31 +490,28 @@ export class Platform extends EventEmitter {
   private async registerPools(): Promise<void> {
     const base = this.urls[0];
     if (!base) return;
-    const keys = [this.adminKey, this.apiKey].filter(Boolean);
     for (const pool of this.opts.pools) {
-      let res: Response | undefined;
-      for (const key of keys) {
-        res = await fetch(`${base}/v1/pools`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({
-            name: pool.name,
-            template: pool.template,
-            region: pool.region,
-            weight: pool.weight ?? 1,
-          }),
-        });
-        if (res.status !== 401 && res.status !== 403) break;
-      }
-      if (res && !res.ok && res.status !== 409) {
+      const res = await fetch(`${base}/v1/pools`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: pool.name,
+          template: pool.template,
+          region: pool.region,
+          weight: pool.weight ?? 1,
+        }),
+      });
+      if (!res.ok && res.status !== 409) {
         throw new Error(`registering pool ${pool.name} failed: HTTP ${res.status} ${await res.text()}`);
       }
     }
   }
 }
 
-function firstKey(keys: string): string {
-  return (keys.split(',')[0] ?? '').split(':')[1] ?? '';
+function firstKey(pairs: string): string {
+  const first = pairs.split(',')[0] ?? '';
+  const i = first.indexOf(':');
+  return i >= 0 ? first.slice(i + 1) : '';
 }
 
 /** Throws when a platform already runs from `dataDir` (its `platform.pid` names a live process). */

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { startProcess, stopProcess, type ManagedProcess } from './processes';
 
 export interface RedisServer {
+  /** URL of the admin user (with its password when the server has an ACL file). */
   readonly url: string;
   readonly port: number;
   /** PID of the running server, if any. */
@@ -43,16 +44,25 @@ export function findRedisServer(): string {
   return bin;
 }
 
-/** Starts a redis-server child with AOF in `dir`, bound to 127.0.0.1. */
+/**
+ * Starts a redis-server child with AOF in `dir`, bound to 127.0.0.1. With `acl`, the server
+ * loads its users from `acl.file` (no anonymous access) and `url` carries the admin user.
+ */
 export async function startRedisServer(opts: {
   dir: string;
   port: number;
   appendfsync: 'always' | 'everysec';
+  acl?: { file: string; user: string; password: string };
 }): Promise<RedisServer> {
   const bin = findRedisServer();
   mkdirSync(opts.dir, { recursive: true });
   let proc: ManagedProcess | undefined;
-  const url = `redis://127.0.0.1:${opts.port}`;
+  const base = new URL(`redis://127.0.0.1:${opts.port}`);
+  if (opts.acl) {
+    base.username = encodeURIComponent(opts.acl.user);
+    base.password = encodeURIComponent(opts.acl.password);
+  }
+  const url = base.toString().replace(/\/$/, '');
   const server: RedisServer = {
     url,
     port: opts.port,
@@ -71,6 +81,7 @@ export async function startRedisServer(opts: {
           '--dir',
           opts.dir,
           ...platformRedisArgs(opts.appendfsync),
+          ...(opts.acl ? ['--aclfile', opts.acl.file] : []),
         ],
         env: process.env,
         cwd: opts.dir,

@@ -48,15 +48,20 @@ export class PipeError extends Error {
 export function createPipeRef(
   prefix: string = DEFAULT_QUEUE_PREFIX,
   chunkBytes: number = DEFAULT_PIPE_CHUNK_BYTES,
+  /** The executor tag (acl.ts `executorTag`) of the pod that reads or writes it: its Redis user reaches only its own pipes. */
+  scope = '',
 ): PipeRef {
-  return { key: `${prefix}:pipe:${randomUUID()}`, chunkBytes };
+  return { key: `${prefix}:pipe:${scope}${randomUUID()}`, chunkBytes };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** True when `ref` names a pipe of `prefix` (a payload cannot point the executor at other keys). */
-export function isPipeOf(prefix: string, ref: PipeRef): boolean {
-  const head = `${prefix}:pipe:`;
+/**
+ * True when `ref` names a pipe of `prefix` under `scope` (a payload cannot point the executor at
+ * other keys, nor at another executor's pipes).
+ */
+export function isPipeOf(prefix: string, ref: PipeRef, scope = ''): boolean {
+  const head = `${prefix}:pipe:${scope}`;
   return ref.key.startsWith(head) && UUID.test(ref.key.slice(head.length));
 }
 

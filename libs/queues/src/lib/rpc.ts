@@ -60,6 +60,12 @@ export interface JobRpcClientOptions {
   prefix?: string;
   /** Unique id of this caller (e.g. replica name); a random id by default. */
   callerId?: string;
+  /**
+   * Prefix of the id of every job this client adds (and of its random caller id). Executors use
+   * their {@link executorTag}: their Redis user may only create jobs (and subscribe to a reply
+   * channel) whose name starts with it (acl.ts).
+   */
+  jobIdPrefix?: string;
 }
 
 interface Pending {
@@ -80,6 +86,7 @@ interface Pending {
 export class JobRpcClient {
   readonly callerId: string;
   private readonly prefix: string;
+  private readonly jobIdPrefix: string;
   private readonly commands: Redis;
   private readonly subscriber: Redis;
   private readonly queues = new Map<string, Queue>();
@@ -93,7 +100,8 @@ export class JobRpcClient {
 
   constructor(opts: JobRpcClientOptions) {
     this.prefix = opts.prefix ?? DEFAULT_QUEUE_PREFIX;
-    this.callerId = opts.callerId ?? randomUUID();
+    this.jobIdPrefix = opts.jobIdPrefix ?? '';
+    this.callerId = opts.callerId ?? `${this.jobIdPrefix}${randomUUID()}`;
     this.commands = createRedis(opts.redisUrl);
     this.subscriber = createRedis(opts.redisUrl);
     this.replyChannelName = replyChannel(this.callerId, this.prefix);
@@ -131,7 +139,7 @@ export class JobRpcClient {
     opts: CallOptions,
   ): Promise<Static<D['result']>> {
     await this.ready;
-    const id = randomUUID();
+    const id = `${this.jobIdPrefix}${randomUUID()}`;
     const outcome = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => void this.onTimeout(id), opts.timeoutMs);
       this.pending.set(id, { queue: queueName, def, resolve, reject, timer });
@@ -157,7 +165,8 @@ export class JobRpcClient {
     payload: Static<D['payload']>,
     jobId?: string,
   ): Promise<string> {
-    const job = await this.queue(queueName).add(def.name, payload, jobId ? { jobId } : {});
+    const id = jobId ?? (this.jobIdPrefix ? `${this.jobIdPrefix}${randomUUID()}` : undefined);
+    const job = await this.queue(queueName).add(def.name, payload, id ? { jobId: id } : {});
     return job.id as string;
   }
 

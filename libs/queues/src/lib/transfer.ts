@@ -8,15 +8,24 @@ import { DEFAULT_QUEUE_PREFIX } from './connection';
 export const TRANSFER_TTL_SECONDS = 300;
 
 /**
+ * A new transfer key: `<prefix>:xfer:<scope><uuid>`. `scope` is the executor tag (acl.ts
+ * `executorTag`) of the executor that writes or reads it: an executor's Redis user reaches only
+ * the transfers under its own tag. Transfers between trusted services need no scope.
+ */
+export function transferKey(prefix: string, scope = ''): string {
+  return `${prefix}:xfer:${scope}${randomUUID()}`;
+}
+
+/**
  * Bytes handed from one service to another through Redis (file contents, encoded session
  * state), so job payloads stay small JSON and binary data is never base64-encoded.
  */
 export async function putTransfer(
   redis: Redis,
   bytes: Buffer,
-  opts: { prefix?: string; ttlSeconds?: number } = {},
+  opts: { prefix?: string; ttlSeconds?: number; scope?: string } = {},
 ): Promise<BlobRef> {
-  const key = `${opts.prefix ?? DEFAULT_QUEUE_PREFIX}:xfer:${randomUUID()}`;
+  const key = transferKey(opts.prefix ?? DEFAULT_QUEUE_PREFIX, opts.scope);
   await redis.set(key, bytes, 'EX', opts.ttlSeconds ?? TRANSFER_TTL_SECONDS);
   return { key, size: bytes.length };
 }

@@ -334,13 +334,30 @@ describe('ExecutorClient over real HTTP', () => {
       expect(server.requests.filter((r) => r.method === 'PUT')).toHaveLength(3);
     });
 
-    it('never re-sends an execution (or any POST) after a dropped connection', async () => {
+    it('re-sends a POST after a dropped connection with the same Idempotency-Key (the server runs it once)', async () => {
       server.handle((_req, _res, raw) => dropConnection(raw));
-      const s = await sessionOn(client({ retries: 5 }));
+      const s = await sessionOn(client({ retries: 2 }));
       const err = await s.execute('x = 1').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NetworkError);
       expect((err as NetworkError).message).toMatch(/POST \/v1\/sessions\/ses-1\/executions/);
-      expect(server.requests).toHaveLength(1);
+      const posts = server.requests.filter((r) => r.method === 'POST');
+      expect(posts).toHaveLength(3);
+      const keys = posts.map((r) => r.headers['idempotency-key']);
+      expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(new Set(keys).size).toBe(1);
+      // Each call has its own key; a caller may choose it.
+      server.requests.length = 0;
+      await s.execute('x = 2', { retries: 0 }).catch(() => undefined);
+      await s.execute('x = 3', { retries: 0, idempotencyKey: 'my-job-42' }).catch(() => undefined);
+      const [k2, k3] = server.requests.map((r) => r.headers['idempotency-key']);
+      expect(k2).not.toBe(keys[0]);
+      expect(k3).toBe('my-job-42');
+      // GET/PUT/DELETE carry none.
+      server.requests.length = 0;
+      await client({ retries: 0 })
+        .pools.list()
+        .catch(() => undefined);
+      expect(server.requests[0]?.headers['idempotency-key']).toBeUndefined();
     });
 
     it('retries a 504 for GET but not for POST', async () => {

@@ -8,6 +8,7 @@
 export type ApiErrorCode =
   | 'invalid_argument'
   | 'unauthenticated'
+  | 'permission_denied'
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
@@ -62,6 +63,14 @@ export class UnauthenticatedError extends ExecutorError {
   override readonly name = 'UnauthenticatedError';
   constructor(message: string, details: ExecutorErrorDetails = { status: 401 }) {
     super('unauthenticated', message, details);
+  }
+}
+
+/** 403: the key's role may not do this (a tenant key on pool management or the admin UI, an admin key on sessions). */
+export class PermissionDeniedError extends ExecutorError {
+  override readonly name = 'PermissionDeniedError';
+  constructor(message: string, details: ExecutorErrorDetails = { status: 403 }) {
+    super('permission_denied', message, details);
   }
 }
 
@@ -149,6 +158,7 @@ type ErrorCtor = new (message: string, details: ExecutorErrorDetails) => Executo
 const BY_CODE: Record<ApiErrorCode, ErrorCtor> = {
   invalid_argument: InvalidArgumentError,
   unauthenticated: UnauthenticatedError,
+  permission_denied: PermissionDeniedError,
   not_found: NotFoundError,
   conflict: ConflictError,
   payload_too_large: PayloadTooLargeError,
@@ -161,7 +171,7 @@ const BY_CODE: Record<ApiErrorCode, ErrorCtor> = {
 const BY_STATUS: Record<number, ApiErrorCode> = {
   400: 'invalid_argument',
   401: 'unauthenticated',
-  403: 'unauthenticated',
+  403: 'permission_denied',
   404: 'not_found',
   409: 'conflict',
   413: 'payload_too_large',

@@ -17,6 +17,12 @@ export interface RequestOptions {
   requestTimeoutMs?: number;
   /** Retries for this call; default: the client's `retries`. */
   retries?: number;
+  /**
+   * `Idempotency-Key` of a POST (default: a new random one per call, sent on every attempt, so
+   * the server runs the call once however often it is retried). Pass your own to make a call
+   * idempotent across processes (e.g. a job id of yours).
+   */
+  idempotencyKey?: string;
 }
 
 /** What `onRetry` is told before each wait. */
@@ -53,10 +59,15 @@ export interface Call {
   options?: RequestOptions;
   /** Default attempt timeout of this call when the caller gives none (e.g. executions). */
   timeoutMs?: number;
+  /** Set by the transport for POSTs (see {@link RequestOptions.idempotencyKey}). */
+  idempotencyKey?: string;
 }
 
 /** Methods whose repetition is harmless: retried after network errors and 504s too. */
 const IDEMPOTENT: ReadonlySet<HttpMethod> = new Set<HttpMethod>(['GET', 'PUT', 'DELETE']);
+
+/** Header a POST carries so that the load balancer runs it once however often it is sent. */
+export const IDEMPOTENCY_HEADER = 'idempotency-key';
 
 /** The HTTP layer: auth, JSON, timeouts, abort, error mapping, retries with backoff. */
 export class Transport {
@@ -180,6 +191,9 @@ export class Transport {
   private async send(call: Call, expect: 'json' | 'bytes' | 'none'): Promise<unknown> {
     const signal = call.options?.signal;
     const retries = call.options?.retries ?? this.opts.retries;
+    // One key for every attempt of this call: a retry is the same request to the server.
+    if (call.method === 'POST' && !call.idempotencyKey)
+      call = { ...call, idempotencyKey: call.options?.idempotencyKey ?? globalThis.crypto.randomUUID() };
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted)
         throw new AbortError(undefined, { status: 0, request: describe(call), cause: signal.reason });
@@ -242,6 +256,7 @@ export class Transport {
         ...this.opts.headers,
         authorization: `Bearer ${this.opts.apiKey}`,
       };
+      if (call.idempotencyKey) headers[IDEMPOTENCY_HEADER] = call.idempotencyKey;
       let body: string | Uint8Array | undefined;
       if (call.json !== undefined) {
         headers['content-type'] = 'application/json';
@@ -296,13 +311,15 @@ function describe(call: Call): string {
 
 /**
  * Retry policy: 503 and 429 mean the request was not processed, so every method is retried
- * (an execution included); network errors and 504s only for idempotent methods (GET/PUT/DELETE):
- * an execution is never sent twice after its fate became unknown.
+ * (an execution included). Network errors: every method too, since a POST carries its
+ * `Idempotency-Key` (the load balancer answers a repeat with the first answer and never runs it
+ * twice). 504s only for GET/PUT/DELETE (the server keeps a POST's 504 as its answer: a repeat
+ * would get it again).
  */
 export function isRetryable(error: ExecutorError, method: HttpMethod): boolean {
   if (error instanceof UnavailableError || error instanceof RateLimitedError) return true;
+  if (error instanceof NetworkError) return IDEMPOTENT.has(method) || method === 'POST';
   if (!IDEMPOTENT.has(method)) return false;
-  if (error instanceof NetworkError) return true;
   return error instanceof TimeoutError && error.status === 504;
 }
 

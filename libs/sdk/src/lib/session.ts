@@ -379,7 +379,8 @@ export class Session {
    * Runs code in the session and resolves when it finished, with its rich `results`, `error` and
    * `executionCount`. With `onStdout`/`onStderr`/`onResult`/`onError` the execution is streamed and
    * the callbacks fire as the code runs. A non-zero exit code, a kernel error or a timeout of the
-   * code are results, not errors. Never retried after a network error (it may have run).
+   * code are results, not errors. Not streamed, it is retried after a network error with the same
+   * `Idempotency-Key` (the platform runs it once); streamed, it is never retried.
    */
   async execute(code: string, options: ExecuteOptions = {}): Promise<Execution> {
     const { onStdout, onStderr, onResult, onError, ...rest } = options;

@@ -1,6 +1,7 @@
 // The SDK against the real load balancer, Redis and persistence service, with no executor
 // processes: everything that does not need a pod (auth, pools, errors, 503 retries, abort).
 import {
+  PermissionDeniedError,
   AbortError,
   ConflictError,
   ExecutorClient,
@@ -15,10 +16,12 @@ import { startPlatform, type TestPlatform } from './support';
 describe('SDK against the real load balancer (no executors)', () => {
   let p: TestPlatform;
   let client: ExecutorClient;
+  let admin: ExecutorClient;
 
   beforeAll(async () => {
     p = await startPlatform([]);
     client = new ExecutorClient({ baseUrl: p.url, apiKey: p.key, retries: 0 });
+    admin = new ExecutorClient({ baseUrl: p.url, apiKey: p.adminKey, retries: 0 });
   });
   afterAll(async () => {
     await p?.stop();
@@ -53,8 +56,15 @@ describe('SDK against the real load balancer (no executors)', () => {
     );
   });
 
+  it('pools: a tenant key may read but not register (PermissionDeniedError, 403)', async () => {
+    await expect(client.pools.register({ name: 'sdk-x', template: 'python' })).rejects.toBeInstanceOf(
+      PermissionDeniedError,
+    );
+    await expect(client.pools.list()).resolves.toEqual(expect.any(Array));
+  });
+
   it('pools: register, list, get, conflict (409), deregister, not found', async () => {
-    const reg = await client.pools.register({
+    const reg = await admin.pools.register({
       name: 'sdk-ruby',
       template: 'ruby',
       region: 'eu-west',
@@ -62,10 +72,10 @@ describe('SDK against the real load balancer (no executors)', () => {
     });
     expect(reg).toMatchObject({ name: 'sdk-ruby', template: 'ruby' });
     // The load balancer answers 409 only for another template (same template = re-registration).
-    await expect(client.pools.register({ name: 'sdk-ruby', template: 'python' })).rejects.toBeInstanceOf(
+    await expect(admin.pools.register({ name: 'sdk-ruby', template: 'python' })).rejects.toBeInstanceOf(
       ConflictError,
     );
-    await expect(client.pools.register({ name: 'sdk-ruby', template: 'python' })).rejects.toMatchObject({
+    await expect(admin.pools.register({ name: 'sdk-ruby', template: 'python' })).rejects.toMatchObject({
       status: 409,
       code: 'conflict',
     });
@@ -75,12 +85,12 @@ describe('SDK against the real load balancer (no executors)', () => {
     expect(['closed', 'open', 'half-open']).toContain(mine?.circuit);
     const one = await client.pools.get('sdk-ruby');
     expect(one).toMatchObject({ name: 'sdk-ruby', podDetails: [] });
-    await client.pools.deregister('sdk-ruby');
+    await admin.pools.deregister('sdk-ruby');
     await expect(client.pools.get('sdk-ruby')).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('no healthy pod → UnavailableError (503) with retryAfterSeconds, retried with the hint', async () => {
-    await client.pools.register({ name: 'sdk-go', template: 'go' });
+    await admin.pools.register({ name: 'sdk-go', template: 'go' });
     const events: RetryEvent[] = [];
     const retrying = new ExecutorClient({
       baseUrl: p.url,
@@ -96,7 +106,7 @@ describe('SDK against the real load balancer (no executors)', () => {
     expect(typeof err.retryAfterSeconds).toBe('number');
     expect(events).toHaveLength(2);
     expect(events.every((e) => e.delayMs === Math.ceil((err.retryAfterSeconds as number) * 1000))).toBe(true);
-    await client.pools.deregister('sdk-go');
+    await admin.pools.deregister('sdk-go');
   });
 
   it('a known template with no pool at all → UnavailableError (503)', async () => {
@@ -106,7 +116,7 @@ describe('SDK against the real load balancer (no executors)', () => {
 
   it('abort: an aborted call rejects with AbortError and sends nothing more', async () => {
     await expect(client.pools.list({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
-    await client.pools.register({ name: 'sdk-c', template: 'c' });
+    await admin.pools.register({ name: 'sdk-c', template: 'c' });
     const ctrl = new AbortController();
     const retrying = new ExecutorClient({
       baseUrl: p.url,
@@ -117,7 +127,7 @@ describe('SDK against the real load balancer (no executors)', () => {
     await expect(retrying.createSession({ template: 'c', signal: ctrl.signal })).rejects.toBeInstanceOf(
       AbortError,
     );
-    await client.pools.deregister('sdk-c');
+    await admin.pools.deregister('sdk-c');
   });
 
   it('sessions are per tenant: another tenant lists none', async () => {

@@ -22,6 +22,8 @@ export interface TestPlatform {
   key: string;
   /** A key of a second tenant. */
   otherKey: string;
+  /** An admin key (pool registration). */
+  adminKey: string;
   stop(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function startPlatform(
     url: platform.urls[0] as string,
     key,
     otherKey,
+    adminKey: platform.adminKey,
     stop: async () => {
       await platform.stop();
       if (process.env['KEEP_PLATFORM_DATA']) console.log(`platform data kept in ${dataDir}`);

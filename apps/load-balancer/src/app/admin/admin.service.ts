@@ -7,11 +7,12 @@ import { Queue } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type Redis from 'ioredis';
 import { QueueNames, createRedis, heartbeatPools, livePods, podQueueName } from '@executor/queues';
-import { tenantFromAuthorization } from '../auth/auth';
+import { principalOf, type AuthedRequest } from '../auth/auth';
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { logRedisErrors } from '../core/core.module';
 import { REDIS } from '../core/tokens';
 import { errorBody } from '../http/api-error';
+import { redactSessionData } from './redact';
 
 /** The part of a fastify instance the admin plugin uses (platform-fastify ships its own fastify types). */
 interface PluginScope {
@@ -23,9 +24,10 @@ export const ADMIN_BASE_PATH = '/admin/queues';
 
 /**
  * The bull-board UI at /admin/queues over every queue of the platform: the fixed queues plus
- * every pod queue seen in heartbeats (re-discovered every ADMIN_REFRESH_MS). Behind the API key:
- * `Authorization: Bearer <key>` or basic auth with the key as password (browsers are asked with
- * `WWW-Authenticate: Basic`).
+ * every pod queue seen in heartbeats (re-discovered every ADMIN_REFRESH_MS). Admin keys only
+ * (EXECUTOR_ADMIN_KEYS): `Authorization: Bearer <key>` or basic auth with the key as password
+ * (browsers are asked with `WWW-Authenticate: Basic`); a tenant key gets 403. Session code, env
+ * values and output in job data and results are redacted unless ADMIN_UI_SESSION_DATA=shown.
  */
 @Injectable()
 export class AdminService implements OnApplicationShutdown {
@@ -93,8 +95,16 @@ export class AdminService implements OnApplicationShutdown {
           );
         }
       }
+      const redact = this.config.ADMIN_UI_SESSION_DATA === 'redacted';
       this.board.replaceQueues(
-        [...this.queues.values()].map((q) => new BullMQAdapter(q, { readOnlyMode: false })),
+        [...this.queues.values()].map((q) => {
+          const adapter = new BullMQAdapter(q, { readOnlyMode: false });
+          if (redact) {
+            adapter.setFormatter('data', (d: unknown) => redactSessionData(d));
+            adapter.setFormatter('returnValue', (d: unknown) => redactSessionData(d));
+          }
+          return adapter;
+        }),
       );
     } catch (err) {
       this.logger.warn(`admin queue refresh failed: ${(err as Error).message}`);
@@ -102,15 +112,21 @@ export class AdminService implements OnApplicationShutdown {
   }
 
   private async authHook(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (!this.config.authEnabled) return;
-    if (tenantFromAuthorization(req.headers.authorization, this.config.keys)) return;
+    const p = principalOf(req as AuthedRequest, this.config);
+    if (p?.role === 'admin') return;
+    if (p) {
+      await reply
+        .status(403)
+        .send(errorBody('permission_denied', 'the admin UI needs an admin key (EXECUTOR_ADMIN_KEYS)'));
+      return;
+    }
     await reply
       .status(401)
       .header('www-authenticate', 'Basic realm="executor admin", charset="UTF-8"')
       .send(
         errorBody(
           'unauthenticated',
-          'the admin UI needs the API key (Bearer, or basic auth with the key as password)',
+          'the admin UI needs an admin key (Bearer, or basic auth with the key as password)',
         ),
       );
   }

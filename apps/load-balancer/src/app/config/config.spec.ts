@@ -1,8 +1,8 @@
 import { ConfigError } from '@executor/platform';
-import { loadLbConfig, parseApiKeys, parseRegionDistances } from './config';
+import { loadLbConfig, parseRegionDistances } from './config';
 
 describe('load-balancer config', () => {
-  const base = { REDIS_URL: 'redis://127.0.0.1:6379', EXECUTOR_API_KEYS: 'acme:key-acme-123' };
+  const base = { REDIS_URL: 'redis://127.0.0.1:6379', EXECUTOR_API_KEYS: `acme:${'k'.repeat(32)}` };
 
   it('applies the documented defaults', () => {
     const c = loadLbConfig(base);
@@ -10,16 +10,22 @@ describe('load-balancer config', () => {
       QUEUE_PREFIX: 'executor',
       HOST: '127.0.0.1',
       PORT: 8080,
-      MAX_BODY_BYTES: 100 * 1024 * 1024,
+      MAX_BODY_BYTES: 2 * 1024 * 1024,
       MAX_FILE_BYTES: 100 * 1024 * 1024,
       MAX_CODE_BYTES: 1024 * 1024,
       BREAKER_FAILURE_THRESHOLD: 5,
       BREAKER_RECOVERY_TIMEOUT_MS: 30_000,
       BREAKER_HALF_OPEN_REQUESTS: 3,
       ADMIN_UI: 'enabled',
+      ADMIN_UI_SESSION_DATA: 'redacted',
+      RATE_LIMIT_MAX: 3000,
+      RATE_LIMIT_WINDOW_MS: 60_000,
+      TENANT_MAX_SESSIONS: 100,
+      TENANT_MAX_RUNNING_EXECUTIONS: 64,
+      IDEMPOTENCY_TTL_SECONDS: 86_400,
       authEnabled: true,
     });
-    expect(c.keys.get('key-acme-123')).toBe('acme');
+    expect(c.keyring.lookup('k'.repeat(32))).toEqual({ role: 'tenant', name: 'acme' });
     expect(c.replicaId).toMatch(/-\d+$/);
   });
 
@@ -41,14 +47,25 @@ describe('load-balancer config', () => {
     expect(() => loadLbConfig({ ...base, ...extra })).toThrow(re);
   });
 
-  it('parses tenant:key pairs and names a bad entry', () => {
-    expect([...parseApiKeys(' a:key-aaaa-1 , b:key-bbbb-2 ')]).toEqual([
-      ['key-aaaa-1', 'a'],
-      ['key-bbbb-2', 'b'],
-    ]);
-    expect(() => parseApiKeys('nokey')).toThrow(/entry "nokey" must be tenant:key/);
-    expect(() => parseApiKeys('a:short')).toThrow(/key ≥ 8 chars/);
-    expect(() => parseApiKeys('a:key-same-1,b:key-same-1')).toThrow(/used twice/);
+  it('parses tenant and admin keys; a short key is a clear config error at boot', () => {
+    const k = (c: string): string => c.repeat(32);
+    const c = loadLbConfig({
+      REDIS_URL: base.REDIS_URL,
+      EXECUTOR_API_KEYS: ` a:${k('a')} , b:${k('b')} `,
+      EXECUTOR_ADMIN_KEYS: `ops:${k('o')}`,
+    });
+    expect(c.keyring.lookup(k('b'))).toEqual({ role: 'tenant', name: 'b' });
+    expect(c.keyring.lookup(k('o'))).toEqual({ role: 'admin', name: 'ops' });
+    // Only admin keys is a valid setup (pools managed, no tenants yet).
+    expect(
+      loadLbConfig({ REDIS_URL: base.REDIS_URL, EXECUTOR_ADMIN_KEYS: `ops:${k('o')}` }).keyring.size,
+    ).toBe(1);
+    expect(() => loadLbConfig({ ...base, EXECUTOR_API_KEYS: 'acme:dev-key' })).toThrow(
+      /EXECUTOR_API_KEYS: the key of "acme" has 7 characters; keys need at least 32/,
+    );
+    expect(() => loadLbConfig({ ...base, EXECUTOR_ADMIN_KEYS: 'nokey' })).toThrow(
+      /EXECUTOR_ADMIN_KEYS: .*name:key/,
+    );
   });
 
   it('parses region distances as JSON or a:b=n pairs, symmetric', () => {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { ConfigError, loadConfig } from '@executor/platform';
+import { KeyRing } from '../auth/keyring';
 
 const MiB = 1024 * 1024;
 
@@ -32,17 +33,25 @@ export const LbConfigSchema = Type.Object({
   }),
   EXECUTOR_API_KEYS: Type.String({
     default: '',
-    description: 'Comma-separated `tenant:key` pairs accepted as `Authorization: Bearer <key>`.',
+    description:
+      'Tenant keys: comma-separated `tenant:key` pairs accepted as `Authorization: Bearer <key>` (keys ≥ 32 characters). A tenant acts on its own sessions only.',
+  }),
+  EXECUTOR_ADMIN_KEYS: Type.String({
+    default: '',
+    description:
+      'Admin keys: comma-separated `name:key` pairs (≥ 32 characters). Only they register/deregister pools (POST/DELETE /v1/pools) and open /admin/queues.',
   }),
   EXECUTOR_AUTH: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')], {
     default: 'enabled',
     description:
-      '`disabled` turns auth off (every caller is tenant `default`). With `enabled` and no keys the service refuses to start.',
+      '`disabled` turns auth off (every caller is tenant `default` and admin; logged at WARN). With `enabled` and no keys the service refuses to start.',
   }),
   MAX_BODY_BYTES: Type.Integer({
-    default: 100 * MiB,
+    default: 2 * MiB,
     minimum: 1024,
-    description: 'Largest JSON request body (bytes); larger → 413.',
+    maximum: 64 * MiB,
+    description:
+      'Largest JSON request body (bytes); larger → 413 (refused before it is read past the limit).',
   }),
   MAX_FILE_BYTES: Type.Integer({
     default: 100 * MiB,
@@ -102,7 +111,38 @@ export const LbConfigSchema = Type.Object({
   }),
   ADMIN_UI: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')], {
     default: 'enabled',
-    description: 'Serve the bull-board queue UI at /admin/queues.',
+    description: 'Serve the bull-board queue UI at /admin/queues (admin keys only).',
+  }),
+  ADMIN_UI_SESSION_DATA: Type.Union([Type.Literal('redacted'), Type.Literal('shown')], {
+    default: 'redacted',
+    description:
+      'What the admin UI shows of session data in jobs: `redacted` replaces code, env values, stdin and output with their sizes; `shown` shows them (WARN at boot).',
+  }),
+  RATE_LIMIT_MAX: Type.Integer({
+    default: 3000,
+    minimum: 1,
+    description:
+      'Requests per RATE_LIMIT_WINDOW_MS per key (tenant or admin; per client IP without a valid key), shared by every replica (Redis); more → 429 with Retry-After.',
+  }),
+  RATE_LIMIT_WINDOW_MS: Type.Integer({
+    default: 60_000,
+    minimum: 100,
+    description: 'Window of RATE_LIMIT_MAX (ms).',
+  }),
+  TENANT_MAX_SESSIONS: Type.Integer({
+    default: 100,
+    minimum: 1,
+    description: 'Live sessions per tenant (all replicas); one more POST /v1/sessions → 429.',
+  }),
+  TENANT_MAX_RUNNING_EXECUTIONS: Type.Integer({
+    default: 64,
+    minimum: 1,
+    description: 'Executions in flight per tenant (all replicas); one more → 429 with Retry-After.',
+  }),
+  IDEMPOTENCY_TTL_SECONDS: Type.Integer({
+    default: 24 * 3600,
+    minimum: 60,
+    description: 'How long the answer to a POST with an Idempotency-Key is kept for repeats (s).',
   }),
   ADMIN_REFRESH_MS: Type.Integer({
     default: 5000,
@@ -137,8 +177,8 @@ export type LbConfigEnv = Static<typeof LbConfigSchema>;
 /** Parsed, derived configuration handed to the app. */
 export interface LbConfig extends LbConfigEnv {
   replicaId: string;
-  /** API key → tenant. */
-  keys: Map<string, string>;
+  /** Tenant and admin keys (digests only). */
+  keyring: KeyRing;
   authEnabled: boolean;
   regionDistances: RegionDistances;
 }
@@ -147,30 +187,6 @@ export interface LbConfig extends LbConfigEnv {
 export type RegionDistances = Record<string, Record<string, number>>;
 
 export const LB_CONFIG = Symbol('LB_CONFIG');
-
-const TENANT_RE = /^[A-Za-z0-9._-]{1,128}$/;
-
-/** Parses `tenant:key,tenant:key`; throws a ConfigError naming the bad entry. */
-export function parseApiKeys(raw: string): Map<string, string> {
-  const keys = new Map<string, string>();
-  for (const entry of raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const idx = entry.indexOf(':');
-    const tenant = idx > 0 ? entry.slice(0, idx) : '';
-    const key = idx > 0 ? entry.slice(idx + 1) : '';
-    if (!TENANT_RE.test(tenant) || key.length < 8) {
-      throw new ConfigError([
-        `EXECUTOR_API_KEYS: entry "${entry.slice(0, 40)}" must be tenant:key (tenant [A-Za-z0-9._-], key ≥ 8 chars)`,
-      ]);
-    }
-    if (keys.has(key))
-      throw new ConfigError([`EXECUTOR_API_KEYS: the key of tenant "${tenant}" is used twice`]);
-    keys.set(key, tenant);
-  }
-  return keys;
-}
 
 /** Parses REGION_DISTANCES (JSON object of objects, or `a:b=1,a:c=5`), made symmetric. */
 export function parseRegionDistances(raw: string): RegionDistances {
@@ -214,17 +230,17 @@ export function parseRegionDistances(raw: string): RegionDistances {
 /** Loads and validates the whole configuration (throws ConfigError with every problem). */
 export function loadLbConfig(env: NodeJS.ProcessEnv = process.env): LbConfig {
   const base = loadConfig(LbConfigSchema, env);
-  const keys = parseApiKeys(base.EXECUTOR_API_KEYS);
+  const keyring = KeyRing.parse(base.EXECUTOR_API_KEYS, base.EXECUTOR_ADMIN_KEYS);
   const authEnabled = base.EXECUTOR_AUTH === 'enabled';
-  if (authEnabled && keys.size === 0) {
+  if (authEnabled && keyring.size === 0) {
     throw new ConfigError([
-      'EXECUTOR_API_KEYS: no API keys configured; set tenant:key pairs, or EXECUTOR_AUTH=disabled to run without auth',
+      'EXECUTOR_API_KEYS: no API keys configured; set tenant:key pairs (and EXECUTOR_ADMIN_KEYS name:key pairs), or EXECUTOR_AUTH=disabled to run without auth',
     ]);
   }
   return {
     ...base,
     replicaId: base.REPLICA_ID || `${hostname()}-${process.pid}`,
-    keys,
+    keyring,
     authEnabled,
     regionDistances: parseRegionDistances(base.REGION_DISTANCES),
   };

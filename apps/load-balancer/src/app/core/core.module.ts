@@ -12,6 +12,8 @@ import { CircuitBreakerModule } from '@executor/circuit-breaker';
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { SessionStore } from '../state/session-store';
 import { PoolStore } from '../state/pool-view';
+import { IdempotencyService } from '../idempotency/idempotency.service';
+import { QuotaService } from '../limits/quota.service';
 import { InFlight } from './in-flight';
 import { REDIS, RPC } from './tokens';
 
@@ -92,8 +94,20 @@ export class CoreModule implements OnApplicationShutdown {
           useFactory: (r: Redis) => new PoolStore(r, config.QUEUE_PREFIX),
         },
         InFlight,
+        QuotaService,
+        IdempotencyService,
       ],
-      exports: [LB_CONFIG, REDIS, RPC, SessionStore, PoolStore, InFlight, CircuitBreakerModule],
+      exports: [
+        LB_CONFIG,
+        REDIS,
+        RPC,
+        SessionStore,
+        PoolStore,
+        InFlight,
+        QuotaService,
+        IdempotencyService,
+        CircuitBreakerModule,
+      ],
     };
   }
 

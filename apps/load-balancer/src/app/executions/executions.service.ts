@@ -11,6 +11,7 @@ import {
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { RPC } from '../core/tokens';
 import { ApiError } from '../http/api-error';
+import { QuotaService } from '../limits/quota.service';
 import { SessionCaller, type LiveSession } from '../sessions/session-caller.service';
 import { SessionStore, type HistoryEntry } from '../state/session-store';
 
@@ -54,6 +55,7 @@ export class ExecutionsService {
   constructor(
     private readonly caller: SessionCaller,
     private readonly store: SessionStore,
+    private readonly quota: QuotaService,
     @Inject(RPC) private readonly rpc: JobRpcClient,
     @Inject(LB_CONFIG) private readonly config: LbConfig,
   ) {}
@@ -73,6 +75,22 @@ export class ExecutionsService {
     const timeoutMs = params.timeoutMs ?? DEFAULT_EXECUTION_TIMEOUT_MS;
     // randomUUID draws from a cached entropy pool (randomBytes per call costs a syscall).
     const executionId = `exe-${randomUUID()}`;
+    // Executions in flight per tenant (TENANT_MAX_RUNNING_EXECUTIONS), all replicas, every protocol.
+    const release = await this.quota.acquireExecution(loaded.session.tenant, executionId, timeoutMs);
+    try {
+      return await this.runAdmitted(loaded, params, executionId, timeoutMs, onEvent);
+    } finally {
+      await release().catch(() => undefined);
+    }
+  }
+
+  private async runAdmitted(
+    loaded: LiveSession,
+    params: RunParams,
+    executionId: string,
+    timeoutMs: number,
+    onEvent?: (event: ExecutionEvent) => void,
+  ): Promise<ExecutionView> {
     const channel = onEvent ? streamChannel(this.config.QUEUE_PREFIX, executionId) : undefined;
     const unsubscribe =
       channel && onEvent ? await this.rpc.subscribe(channel, (e) => onEvent(e as ExecutionEvent)) : undefined;

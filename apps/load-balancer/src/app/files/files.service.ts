@@ -4,6 +4,7 @@ import type Redis from 'ioredis';
 import {
   cancelPipe,
   createPipeRef,
+  executorTag,
   failPipe,
   PipeError,
   PodJobDefs,
@@ -13,12 +14,14 @@ import {
   WATCH_IDLE_TTL_MS,
   type EntryInfo,
   type JobRpcClient,
+  type PipeRef,
   type WatchEvent,
 } from '@executor/queues';
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { REDIS, RPC } from '../core/tokens';
 import { ApiError } from '../http/api-error';
 import { SessionCaller, type LiveSession } from '../sessions/session-caller.service';
+import type { SessionRecord } from '../state/session-store';
 
 /** A file being downloaded: its bytes as they arrive from the pod (never buffered whole). */
 export interface FileDownload {
@@ -56,12 +59,51 @@ export class FilesService {
   private call<T>(
     loaded: LiveSession,
     def: Parameters<SessionCaller['callLoaded']>[1],
-    extra: Record<string, unknown>,
+    extra: Record<string, unknown> | ((s: SessionRecord) => Record<string, unknown>),
     timeoutMs = this.config.POD_CALL_TIMEOUT_MS,
   ): Promise<T> {
     return this.caller
-      .callLoaded(loaded, def, (s) => ({ sessionId: s.id, tenant: s.tenant, ...extra }) as never, timeoutMs)
+      .callLoaded(
+        loaded,
+        def,
+        (s) =>
+          ({
+            sessionId: s.id,
+            tenant: s.tenant,
+            ...(typeof extra === 'function' ? extra(s) : extra),
+          }) as never,
+        timeoutMs,
+      )
       .then((r) => r.result as T);
+  }
+
+  /**
+   * A job that streams through a pipe: the pipe is created when the payload is built, for the pod
+   * that runs the job (after any migration), under that pod's executor tag — its Redis user reaches
+   * only its own pipes. `pipe` resolves with it, or rejects when the job fails before it is built.
+   */
+  private pipeCall<T>(
+    loaded: LiveSession,
+    def: Parameters<SessionCaller['callLoaded']>[1],
+    extra: Record<string, unknown>,
+  ): { job: Promise<T>; pipe: Promise<PipeRef> } {
+    let resolvePipe!: (p: PipeRef) => void;
+    const pipe = new Promise<PipeRef>((resolve) => (resolvePipe = resolve));
+    const job = this.call<T>(
+      loaded,
+      def,
+      (s) => {
+        const ref = createPipeRef(
+          this.config.QUEUE_PREFIX,
+          undefined,
+          executorTag({ pool: s.pool, pod: s.pod }),
+        );
+        resolvePipe(ref);
+        return { ...extra, pipe: ref };
+      },
+      this.transferTimeoutMs,
+    );
+    return { job, pipe: Promise.race([pipe, job.then(() => pipe)]) };
   }
 
   stat(loaded: LiveSession, path: string): Promise<EntryInfo> {
@@ -93,13 +135,9 @@ export class FilesService {
    * a missing file is an error before any header is sent; then the rest streams as it is read.
    */
   async read(loaded: LiveSession, path: string): Promise<FileDownload> {
-    const pipe = createPipeRef(this.config.QUEUE_PREFIX);
-    const job = this.call<{ size: number }>(
-      loaded,
-      PodJobDefs.fsRead,
-      { path, pipe },
-      this.transferTimeoutMs,
-    );
+    const started = this.pipeCall<{ size: number }>(loaded, PodJobDefs.fsRead, { path });
+    const job = started.job;
+    const pipe = await started.pipe;
     // If the job fails, end the pipe so the reader stops waiting for chunks.
     const failed = job.then(
       () => undefined,
@@ -155,7 +193,6 @@ export class FilesService {
     path: string,
     source: AsyncIterable<Buffer | Uint8Array>,
   ): Promise<EntryInfo> {
-    const pipe = createPipeRef(this.config.QUEUE_PREFIX);
     const max = this.config.MAX_FILE_BYTES;
     let tooLarge = false;
     async function* limited(): AsyncGenerator<Buffer> {
@@ -172,12 +209,9 @@ export class FilesService {
         yield buf;
       }
     }
-    const job = this.call<{ entry: EntryInfo }>(
-      loaded,
-      PodJobDefs.fsWrite,
-      { path, pipe },
-      this.transferTimeoutMs,
-    );
+    const started = this.pipeCall<{ entry: EntryInfo }>(loaded, PodJobDefs.fsWrite, { path });
+    const job = started.job;
+    const pipe = await started.pipe;
     // A job that fails stops the writer (it may be waiting for acks that will never come).
     const jobDone = job.then(
       (r) => r,

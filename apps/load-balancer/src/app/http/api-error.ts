@@ -4,6 +4,7 @@ import type { JobErrorCode } from '@executor/queues';
 export const ApiErrorStatus = {
   invalid_argument: 400,
   unauthenticated: 401,
+  permission_denied: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
@@ -19,7 +20,7 @@ export class ApiError extends Error {
   constructor(
     readonly code: ApiErrorCode,
     message: string,
-    /** For 503: seconds after which a retry may succeed. */
+    /** For 503 and 429: seconds after which a retry may succeed. */
     readonly retryAfterSeconds?: number,
   ) {
     super(message);

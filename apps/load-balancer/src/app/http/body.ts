@@ -1,7 +1,19 @@
 import { ApiError } from './api-error';
 
-/** Collects a body up to `limit` bytes (else 413). */
-export function collectBody(payload: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+/**
+ * Collects a body up to `limit` bytes (else 413). A `Content-Length` announcing more is refused
+ * before anything is read.
+ */
+export function collectBody(
+  payload: NodeJS.ReadableStream,
+  limit: number,
+  contentLength?: string | string[],
+): Promise<Buffer> {
+  const announced = Number(Array.isArray(contentLength) ? contentLength[0] : (contentLength ?? NaN));
+  if (announced > limit) {
+    payload.resume(); // drain, never buffered
+    return Promise.reject(new ApiError('payload_too_large', `request body larger than ${limit} bytes`));
+  }
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;

@@ -7,7 +7,7 @@ import { ApiError, apiErrorFromJob, errorBody, type ApiErrorCode, type ErrorBody
 const STATUS_CODES: Record<number, ApiErrorCode> = {
   400: 'invalid_argument',
   401: 'unauthenticated',
-  403: 'unauthenticated',
+  403: 'permission_denied',
   404: 'not_found',
   405: 'not_found',
   409: 'conflict',

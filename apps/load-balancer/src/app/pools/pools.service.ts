@@ -3,7 +3,9 @@ import { CircuitBreakerRegistry, CircuitState } from '@executor/circuit-breaker'
 import { getTemplate } from '@executor/templates';
 import { InFlight } from '../core/in-flight';
 import { ApiError } from '../http/api-error';
+import type { Principal } from '../auth/keyring';
 import { PoolStore, poolUnavailableReason, type PoolRegistration, type PoolView } from '../state/pool-view';
+import { SessionStore } from '../state/session-store';
 
 /** A pool as GET /v1/pools shows it. */
 export interface PoolStats {
@@ -24,6 +26,9 @@ export interface PoolStats {
   registeredAt: string;
   managedBy?: string;
 }
+
+/** A pod as a tenant sees it: no session or load numbers (they are other tenants' too). */
+export type TenantPodStats = Omit<PodStats, 'sessions' | 'assignedSessions' | 'running' | 'load'>;
 
 export interface PodStats {
   name: string;
@@ -49,6 +54,7 @@ export interface PodStats {
 export class PoolsService {
   constructor(
     private readonly store: PoolStore,
+    private readonly sessions: SessionStore,
     private readonly breakers: CircuitBreakerRegistry,
     @Inject(InFlight) private readonly inFlight: InFlight,
   ) {}
@@ -73,15 +79,32 @@ export class PoolsService {
     if (!(await this.store.deregister(name))) throw new ApiError('not_found', `pool "${name}" not found`);
   }
 
-  async list(): Promise<PoolStats[]> {
+  /** Every pool; with a tenant principal, `sessions`/`connections` count only its own sessions. */
+  async list(who?: Principal): Promise<PoolStats[]> {
     const views = await this.store.view();
-    return views.map((v) => this.stats(v)).sort((a, b) => a.name.localeCompare(b.name));
+    const own = who?.role === 'tenant' ? await this.sessions.countByPool(who.name) : undefined;
+    return views
+      .map((v) => this.forPrincipal(this.stats(v), own))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  async get(name: string): Promise<PoolStats & { podDetails: PodStats[] }> {
+  async get(
+    name: string,
+    who?: Principal,
+  ): Promise<PoolStats & { podDetails: Array<PodStats | TenantPodStats> }> {
     const [v] = await this.store.view({ pool: name });
     if (!v) throw new ApiError('not_found', `pool "${name}" not found`);
+    if (who?.role === 'tenant') {
+      const own = await this.sessions.countByPool(who.name);
+      return { ...this.forPrincipal(this.stats(v), own), podDetails: v.pods.map(tenantPodStats) };
+    }
     return { ...this.stats(v), podDetails: v.pods.map(podStats) };
+  }
+
+  private forPrincipal(stats: PoolStats, own: Map<string, number> | undefined): PoolStats {
+    if (!own) return stats;
+    const mine = own.get(stats.name) ?? 0;
+    return { ...stats, sessions: mine, connections: mine };
   }
 
   circuitOf(pool: string): CircuitState {
@@ -106,6 +129,11 @@ export class PoolsService {
       ...(v.managedBy ? { managedBy: v.managedBy } : {}),
     };
   }
+}
+
+function tenantPodStats(p: PoolView['pods'][number]): TenantPodStats {
+  const { sessions: _s, assignedSessions: _a, running: _r, load: _l, ...rest } = podStats(p);
+  return rest;
 }
 
 function podStats(p: PoolView['pods'][number]): PodStats {

@@ -15,6 +15,7 @@ import { REDIS, RPC } from '../core/tokens';
 import { SessionEventsService } from '../events/session-events.service';
 import { ApiError, sessionNotFound } from '../http/api-error';
 import { KNOWN_TEMPLATES, type CreateSessionBody } from '../http/schemas';
+import { QuotaService } from '../limits/quota.service';
 import { PodGateway } from '../routing/pod-gateway.service';
 import { RouterService } from '../routing/router.service';
 import {
@@ -102,6 +103,7 @@ export class SessionsService {
     private readonly caller: SessionCaller,
     private readonly migration: MigrationService,
     private readonly events: SessionEventsService,
+    private readonly quota: QuotaService,
     @Inject(RPC) private readonly rpc: JobRpcClient,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(LB_CONFIG) private readonly config: LbConfig,
@@ -124,6 +126,21 @@ export class SessionsService {
         `template: unknown template "${body.template}" (known: ${KNOWN_TEMPLATES.join(', ')})`,
       );
     }
+    // The tenant's session quota (TENANT_MAX_SESSIONS), held until the session is recorded.
+    const release = await this.quota.reserveSession(tenant);
+    try {
+      return await this.place(tenant, body, headerRegion, opts);
+    } finally {
+      await release().catch((err: Error) => this.logger.warn(`quota release failed: ${err.message}`));
+    }
+  }
+
+  private async place(
+    tenant: string,
+    body: CreateSessionBody,
+    headerRegion: string | undefined,
+    opts: CreateOptions,
+  ): Promise<SessionRecord> {
     const region = body.region ?? headerRegion;
     const now = Date.now();
     const ttlSeconds = body.ttlSeconds ?? DEFAULT_TTL_SECONDS;

@@ -15,6 +15,11 @@ import { heartbeatKeys, sessionExpiryKey } from '@executor/queues';
  * - `pools` set + `p:<name>` hash: the pool registry
  * - `lock:mig:<id>`: migration lock (SET NX PX)
  * - `gone:<pod>`: the pod was reported deleted (pod.deleted); expires after a minute
+ * - `rl:<role>:<name>` / `rl:ip:<ip>`: rate-limit counters (@fastify/rate-limit's Redis store)
+ * - `q:s:<tenant>` zset: session creations in progress (reservation id → time), counted with
+ *   `t:<tenant>` against TENANT_MAX_SESSIONS
+ * - `q:e:<tenant>` zset: executions in flight (execution id → deadline), TENANT_MAX_RUNNING_EXECUTIONS
+ * - `idem:<role>:<name>:<sha256(key)>`: an Idempotency-Key's answer (or `pending`), 24 h
  */
 export class LbKeys {
   readonly base: string;
@@ -40,6 +45,12 @@ export class LbKeys {
   pool = (name: string): string => `${this.base}p:${name}`;
   migrationLock = (id: string): string => `${this.base}lock:mig:${id}`;
   podGone = (pod: string): string => `${this.base}gone:${pod}`;
+  get rateLimit(): string {
+    return `${this.base}rl:`;
+  }
+  sessionReservations = (tenant: string): string => `${this.base}q:s:${tenant}`;
+  runningExecutions = (tenant: string): string => `${this.base}q:e:${tenant}`;
+  idempotency = (principal: string, keyHash: string): string => `${this.base}idem:${principal}:${keyHash}`;
   /** Heartbeat key prefix of libs/queues (`<prefix>:hb:pod:`). */
   get heartbeatPod(): string {
     return heartbeatKeys.pod('', this.prefix);

@@ -266,6 +266,20 @@ export class SessionStore {
     return r.length === 2 ? { accessToken: r[0] as string, trafficToken: r[1] as string } : undefined;
   }
 
+  /** The tenant's live sessions per pool (GET /v1/pools as a tenant sees it). */
+  async countByPool(tenant: string, now = Date.now()): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const ids = await this.redis.smembers(this.keys.tenant(tenant));
+    if (!ids.length) return out;
+    const pipe = this.redis.pipeline();
+    for (const id of ids) pipe.hmget(this.keys.session(id), 'tenant', 'pool', 'expiresAt');
+    for (const [, v] of (await pipe.exec()) ?? []) {
+      const [owner, pool, exp] = (v as (string | null)[]) ?? [];
+      if (owner === tenant && pool && Number(exp) > now) out.set(pool, (out.get(pool) ?? 0) + 1);
+    }
+    return out;
+  }
+
   /**
    * Appends to the capped execution history (and records `lastSnapshotAt` when given). Awaited
    * before the response: an acknowledged execution is in the history even if this replica dies.

@@ -10,6 +10,8 @@ import { StateStore } from '../store/state-store';
 import { WorkerFactory } from '../workers/worker-factory';
 
 /** Consumes `state.delete`, `index.pod-sessions` and `state.touch` on QueueNames.persistenceAdmin. */
+import { requesterMayAccess } from '../store/requester';
+
 @Injectable()
 export class AdminProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(AdminProcessor.name);
@@ -24,7 +26,7 @@ export class AdminProcessor implements OnApplicationBootstrap, BeforeApplication
     this.worker = this.workers.create(
       QueueNames.persistenceAdmin,
       {
-        [PersistenceJobDefs.delete.name]: (job) => this.delete(job.data),
+        [PersistenceJobDefs.delete.name]: (job) => this.delete(job.data, job.id),
         [PersistenceJobDefs.podSessions.name]: (job) => this.podSessions(job.data),
         [PersistenceJobDefs.touch.name]: (job) => this.touch(job.data),
       },
@@ -36,8 +38,9 @@ export class AdminProcessor implements OnApplicationBootstrap, BeforeApplication
     await this.worker?.close();
   }
 
-  async delete(data: unknown): Promise<{ deleted: boolean }> {
+  async delete(data: unknown, jobId?: string): Promise<{ deleted: boolean }> {
     const { sessionId } = parsePayload(PersistenceJobDefs.delete, data);
+    if (!(await requesterMayAccess(this.store, jobId, sessionId))) return { deleted: false };
     return { deleted: await this.store.delete(sessionId) };
   }
 

@@ -27,6 +27,12 @@ export const PersistenceConfigSchema = Type.Object({
     default: '127.0.0.1',
     description: 'Interface the HTTP API (health, metrics, /internal) binds to.',
   }),
+  /** Bearer token of /internal/* (empty: only loopback peers may call it). */
+  INTERNAL_API_TOKEN: Type.String({
+    default: '',
+    description:
+      'Bearer token required by /internal/* (≥ 32 characters). Empty (default): /internal/* answers loopback peers only (403 to anyone else); health and metrics stay open.',
+  }),
   /** Port of the internal HTTP API (default 8082). */
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8082, description: 'Port of the HTTP API.' }),
   /** Versions kept per session; older ones are dropped and their unshared blobs freed (default 3). */

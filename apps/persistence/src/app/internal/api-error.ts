@@ -11,6 +11,8 @@ import type { FastifyReply } from 'fastify';
 /** Error codes of the internal API (the platform's public codes, API.md). */
 export const ApiErrorCodes = {
   invalidArgument: 'invalid_argument',
+  unauthenticated: 'unauthenticated',
+  permissionDenied: 'permission_denied',
   notFound: 'not_found',
   internal: 'internal',
 } as const;

@@ -55,6 +55,18 @@ describe('internal HTTP API, health and metrics', () => {
     expect(bad.json().error.code).toBe('invalid_argument');
   });
 
+  it('answers /internal/* to loopback peers only when no token is set', async () => {
+    const remote = await h.app.inject({ method: 'GET', url: '/internal/stats', remoteAddress: '10.1.2.3' });
+    expect(remote.statusCode).toBe(403);
+    expect(remote.json().error.code).toBe('permission_denied');
+    const v6 = await h.app.inject({ method: 'GET', url: '/internal/stats', remoteAddress: 'fd00::1' });
+    expect(v6.statusCode).toBe(403);
+    // Health and metrics stay reachable for probes and Prometheus.
+    expect(
+      (await h.app.inject({ method: 'GET', url: '/metrics', remoteAddress: '10.1.2.3' })).statusCode,
+    ).toBe(200);
+  });
+
   it('serves /health/live, /health/ready and /metrics with the persistence metrics', async () => {
     expect((await h.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
     expect((await h.app.inject({ method: 'GET', url: '/health/ready' })).statusCode).toBe(200);
@@ -65,5 +77,31 @@ describe('internal HTTP API, health and metrics', () => {
     expect(text).toMatch(/persistence_logical_bytes \d+/);
     expect(text).toMatch(/persistence_physical_bytes \d+/);
     expect(text).toMatch(/persistence_blobs \d+/);
+  });
+});
+
+describe('internal HTTP API with INTERNAL_API_TOKEN', () => {
+  const TOKEN = 'internal-token-0123456789abcdef0123456789';
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ INTERNAL_API_TOKEN: TOKEN });
+  });
+  afterAll(() => h.close());
+
+  it('needs the token from anywhere, loopback included', async () => {
+    expect((await h.app.inject({ method: 'GET', url: '/internal/stats' })).statusCode).toBe(401);
+    const wrong = await h.app.inject({
+      method: 'GET',
+      url: '/internal/stats',
+      headers: { authorization: `Bearer ${TOKEN}x` },
+    });
+    expect(wrong.statusCode).toBe(401);
+    const ok = await h.app.inject({
+      method: 'GET',
+      url: '/internal/stats',
+      remoteAddress: '10.1.2.3',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(ok.statusCode).toBe(200);
   });
 });

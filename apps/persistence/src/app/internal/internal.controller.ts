@@ -1,6 +1,7 @@
-import { Controller, Delete, Get, HttpCode, Param, UseFilters } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, UseFilters, UseGuards } from '@nestjs/common';
 import { StateStore, type SessionInfo, type StoreStats } from '../store/state-store';
 import { ApiError, ApiErrorCodes, ApiErrorFilter } from './api-error';
+import { InternalApiGuard } from './internal.guard';
 
 const SESSION_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -17,6 +18,7 @@ function checkId(id: string): string {
 /** Operator API (not exposed publicly): inspect and delete stored state, storage stats. */
 @Controller('internal')
 @UseFilters(ApiErrorFilter)
+@UseGuards(InternalApiGuard)
 export class InternalController {
   constructor(private readonly store: StateStore) {}
 

@@ -12,12 +12,14 @@ import {
   QueueNames,
   parsePayload,
   putTransfer,
+  tagOfJobId,
   type RestoreResult,
 } from '@executor/queues';
 import { encodeState } from '@executor/session-state';
 import { PERSISTENCE_CONFIG, type PersistenceConfig } from '../config/config';
 import { Outcomes, PersistenceMetrics } from '../metrics/persistence-metrics';
 import { REDIS } from '../redis/redis.tokens';
+import { requesterMayAccess } from '../store/requester';
 import { StateStore } from '../store/state-store';
 import { WorkerFactory } from '../workers/worker-factory';
 
@@ -43,7 +45,7 @@ export class RestoreProcessor implements OnApplicationBootstrap, BeforeApplicati
   onApplicationBootstrap(): void {
     this.worker = this.workers.create(
       QueueNames.restore,
-      { [PersistenceJobDefs.restore.name]: (job) => this.handle(job.data) },
+      { [PersistenceJobDefs.restore.name]: (job) => this.handle(job.data, job.id) },
       this.logger,
     );
   }
@@ -52,17 +54,24 @@ export class RestoreProcessor implements OnApplicationBootstrap, BeforeApplicati
     await this.worker?.close();
   }
 
-  async handle(data: unknown): Promise<RestoreResult> {
+  async handle(data: unknown, jobId?: string): Promise<RestoreResult> {
     const { sessionId } = parsePayload(PersistenceJobDefs.restore, data);
     const end = this.metrics.restoreDuration.startTimer();
     try {
-      const out = await this.store.restore(sessionId);
+      // Another pool's session is "not found" to an executor (requester.ts).
+      const out = (await requesterMayAccess(this.store, jobId, sessionId))
+        ? await this.store.restore(sessionId)
+        : undefined;
       if (!out) {
         this.metrics.restores.inc({ outcome: Outcomes.notFound });
         return { found: false };
       }
       const bytes = encodeState(out.state, { compression: { codec: 'none' }, blobs: out.blobs });
-      const state = await putTransfer(this.redis, bytes, { prefix: this.config.QUEUE_PREFIX });
+      // Under the requesting executor's tag (its job id's): only that executor's user can take it.
+      const state = await putTransfer(this.redis, bytes, {
+        prefix: this.config.QUEUE_PREFIX,
+        scope: tagOfJobId(jobId),
+      });
       if (out.skipped.length) {
         this.metrics.integrityFailures.inc(out.skipped.length);
         this.logger.warn(

@@ -27,6 +27,8 @@ import { WorkerFactory } from '../workers/worker-factory';
 const ENCODING_SLACK_BYTES = 16 * 1024 * 1024;
 
 /** Consumes `state.snapshot` jobs on QueueNames.snapshot. */
+import { checkSnapshotRequester } from '../store/requester';
+
 @Injectable()
 export class SnapshotProcessor implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(SnapshotProcessor.name);
@@ -43,7 +45,7 @@ export class SnapshotProcessor implements OnApplicationBootstrap, BeforeApplicat
   onApplicationBootstrap(): void {
     this.worker = this.workers.create(
       QueueNames.snapshot,
-      { [PersistenceJobDefs.snapshot.name]: (job) => this.handle(job.data) },
+      { [PersistenceJobDefs.snapshot.name]: (job) => this.handle(job.data, job.id) },
       this.logger,
     );
   }
@@ -53,10 +55,11 @@ export class SnapshotProcessor implements OnApplicationBootstrap, BeforeApplicat
     await this.worker?.close();
   }
 
-  async handle(data: unknown): Promise<SnapshotResult> {
+  async handle(data: unknown, jobId?: string): Promise<SnapshotResult> {
     const payload = parsePayload(PersistenceJobDefs.snapshot, data);
     const end = this.metrics.snapshotDuration.startTimer({ trigger: payload.trigger });
     try {
+      await checkSnapshotRequester(this.store, jobId, payload);
       const result = await this.snapshot(payload);
       end();
       this.metrics.snapshots.inc({ trigger: payload.trigger, outcome: Outcomes.ok });

@@ -427,6 +427,12 @@ export class StateStore {
     }
   }
 
+  /** Pool and tenant the session's state was stored for (undefined when nothing is stored). */
+  async owner(sid: string): Promise<{ pool: string; tenant: string } | undefined> {
+    const [pool, tenant] = await this.redis.hmget(this.keys.session(sid), 'pool', 'tenant');
+    return pool === null && tenant === null ? undefined : { pool: pool ?? '', tenant: tenant ?? '' };
+  }
+
   async info(sid: string): Promise<SessionInfo | undefined> {
     const [meta, versions, vinfo] = await Promise.all([
       this.redis.hgetall(this.keys.session(sid)),
