@@ -31,6 +31,9 @@ import {
 } from './processes';
 import { startRedisServer, type RedisServer } from './redis-server';
 
+/** util-linux's unshare (a mount namespace per executor process, see spawnApp). */
+const UNSHARE = '/usr/bin/unshare';
+
 /** A pool of executor processes standing in for the pods of an ExecutorPool. */
 export interface PoolSpec {
   name: string;
@@ -344,11 +347,24 @@ export class Platform extends EventEmitter {
     writeFileSync(this.lockFile, String(process.pid));
   }
 
-  private spawnApp(name: string, app: string, env: NodeJS.ProcessEnv): ManagedProcess {
+  private spawnApp(
+    name: string,
+    app: string,
+    env: NodeJS.ProcessEnv,
+    opts: { ownMountNamespace?: boolean } = {},
+  ): ManagedProcess {
+    const node = [process.execPath, '--enable-source-maps', this.bundle(app)];
+    // Like a pod: an executor gets a mount namespace of its own (as root), so the slot tmpfs mounts it
+    // makes die with it even when it is killed -9 (a container's mounts go with its namespace).
+    // `unshare` without --fork execs node: same pid, signals reach it directly.
+    const argv =
+      opts.ownMountNamespace && process.getuid?.() === 0 && existsSync(UNSHARE)
+        ? [UNSHARE, '--mount', '--propagation', 'private', '--', ...node]
+        : node;
     return startProcess({
       name,
-      command: process.execPath,
-      args: ['--enable-source-maps', this.bundle(app)],
+      command: argv[0] as string,
+      args: argv.slice(1),
       env,
       cwd: this.opts.rootDir,
       output: this.opts.output,
@@ -389,18 +405,23 @@ export class Platform extends EventEmitter {
     mkdirSync(workspaceRoot, { recursive: true });
     // Its own Redis user: only its queue, heartbeat, transfers and the persistence queues.
     const redisUrl = await this.executorRedisUrl({ pool: pool.name, pod });
-    const proc = this.spawnApp(pod, 'executor', {
-      ...this.commonEnv(redisUrl),
-      PORT: String(port),
-      POOL_NAME: pool.name,
-      POD_NAME: pod,
-      TEMPLATE: pool.template,
-      REGION: pool.region ?? '',
-      WORKSPACE_ROOT: workspaceRoot,
-      SANDBOX: this.opts.sandbox,
-      ...this.opts.env?.executor,
-      ...pool.env,
-    });
+    const proc = this.spawnApp(
+      pod,
+      'executor',
+      {
+        ...this.commonEnv(redisUrl),
+        PORT: String(port),
+        POOL_NAME: pool.name,
+        POD_NAME: pod,
+        TEMPLATE: pool.template,
+        REGION: pool.region ?? '',
+        WORKSPACE_ROOT: workspaceRoot,
+        SANDBOX: this.opts.sandbox,
+        ...this.opts.env?.executor,
+        ...pool.env,
+      },
+      { ownMountNamespace: true },
+    );
     const e: ExecutorProc = {
       pool: pool.name,
       pod,
