@@ -168,6 +168,15 @@ export async function startProcess(
   };
 }
 
+/** A pipe for jobs of `pod`: under its executor tag, as the load balancer creates them. */
+export function podPipe(pod: PodClient, chunkBytes?: number): PipeRef {
+  return createPipeRef(
+    pod.h.prefix,
+    chunkBytes,
+    executorTag({ pool: pod.cfg.POOL_NAME, pod: pod.cfg.POD_NAME }),
+  );
+}
+
 /** fs.read through a pipe (read concurrently with the job). */
 export async function readFile(
   pod: PodClient,
@@ -175,11 +184,7 @@ export async function readFile(
   path: string,
   opts: { chunkBytes?: number; onChunk?: (n: number, ref: PipeRef) => Promise<void> } = {},
 ): Promise<{ data: Buffer; size: number }> {
-  const pipe = createPipeRef(
-    pod.h.prefix,
-    opts.chunkBytes,
-    executorTag({ pool: pod.cfg.POOL_NAME, pod: pod.cfg.POD_NAME }),
-  );
+  const pipe = podPipe(pod, opts.chunkBytes);
   const reading = (async () => {
     const parts: Buffer[] = [];
     let n = 0;
@@ -205,11 +210,7 @@ export async function writeFile(
   source: AsyncIterable<Buffer>,
   opts: { chunkBytes?: number; windowChunks?: number } = {},
 ): Promise<Static<typeof PodJobDefs.fsWrite.result>> {
-  const pipe = createPipeRef(
-    pod.h.prefix,
-    opts.chunkBytes,
-    executorTag({ pool: pod.cfg.POOL_NAME, pod: pod.cfg.POD_NAME }),
-  );
+  const pipe = podPipe(pod, opts.chunkBytes);
   const job = call(pod, PodJobDefs.fsWrite, sessionId, { path, pipe });
   const writing = writePipe(pod.h.commands, pipe, source, {
     windowChunks: opts.windowChunks,

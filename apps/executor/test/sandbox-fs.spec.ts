@@ -4,14 +4,13 @@ import {
   JobCallError,
   PipeError,
   PodJobDefs,
-  createPipeRef,
   pipeKeys,
   readPipe,
   writePipe,
   type EntryInfo,
 } from '@executor/queues';
 import { PodDriver, startHarness, type Harness } from './harness';
-import { bytes, call, exec, readFile, startWatch, writeFile } from './e2b-driver';
+import { bytes, call, exec, podPipe, readFile, startWatch, writeFile } from './e2b-driver';
 
 const MiB = 1024 * 1024;
 
@@ -176,7 +175,7 @@ describe('filesystem jobs on sandbox paths (fs.*)', () => {
 
   it('refuses over MAX_FILE_BYTES (writer told to stop, old file kept), through a link out, and reading a missing file', async () => {
     await writeFile(pod, id, 'big.bin', bytes(Buffer.from('old')));
-    const pipe = createPipeRef(h.prefix, 256 * 1024);
+    const pipe = podPipe(pod, 256 * 1024);
     const job = call(pod, PodJobDefs.fsWrite, id, { path: 'big.bin', pipe }).catch((e: unknown) => e);
     // 40 MB offered: far more than the limit plus the window, so the writer is still writing when told to stop.
     async function* endless(): AsyncGenerator<Buffer> {
@@ -194,7 +193,7 @@ describe('filesystem jobs on sandbox paths (fs.*)', () => {
     expect(out.code).toBe('invalid_argument');
     expect((await readFile(pod, id, 'd/a.txt')).data.toString()).toBe('hello');
 
-    const missing = createPipeRef(h.prefix);
+    const missing = podPipe(pod);
     const reading = (async () => {
       for await (const _c of readPipe(h.commands, missing, { timeoutMs: 10_000 })) return 'data';
       return 'end';
@@ -225,7 +224,7 @@ describe('filesystem jobs on sandbox paths (fs.*)', () => {
         yield data.subarray(off, off + chunk);
       }
     }
-    const pipe = createPipeRef(h.prefix, chunk);
+    const pipe = podPipe(pod, chunk);
     upRef = pipeKeys(pipe).data;
     const job = call(pod, PodJobDefs.fsWrite, id, { path: 'ten.bin', pipe });
     await writePipe(probe, pipe, sampled(), { timeoutMs: 20_000 });

@@ -185,7 +185,7 @@ describe('E2B protocol (real app, real Redis, executor process)', () => {
     expect(
       (await api().post(`/v1/sessions/${s.sandboxID}/executions`).set(AUTH_A).send({ code: '1' })).status,
     ).toBe(409);
-    const pool = await api().get('/v1/pools/py').set(AUTH_A).expect(200);
+    const pool = await api().get('/v1/pools/py').set(AUTH_ADMIN).expect(200);
     expect(pool.body.podDetails[0].assignedSessions).toBeDefined();
     const resumed = await api().post(`/v2/sandboxes/${s.sandboxID}/connect`).set(e2b()).send({ timeout: 60 });
     expect(resumed.status).toBe(201);

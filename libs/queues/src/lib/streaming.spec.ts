@@ -204,6 +204,15 @@ describe('byte pipes against a real redis', () => {
     expect(isPipeOf(prefix, { ...ref, key: `${ref.key}:ack` })).toBe(false);
   });
 
+  it('scopes pipes to one executor tag: another pod cannot be pointed at them', () => {
+    const mine = createPipeRef(prefix, 4096, 'py_py-0_');
+    expect(mine.key).toMatch(new RegExp(`^${prefix}:pipe:py_py-0_[0-9a-f-]{36}$`));
+    expect(isPipeOf(prefix, mine, 'py_py-0_')).toBe(true);
+    expect(isPipeOf(prefix, mine, 'py_py-1_')).toBe(false);
+    expect(isPipeOf(prefix, mine)).toBe(false);
+    expect(isPipeOf(prefix, createPipeRef(prefix, 4096), 'py_py-0_')).toBe(false);
+  });
+
   it('moves 10 MB in bounded chunks: never more than the window in Redis, keys gone at the end', async () => {
     const window = 4;
     const chunk = 64 * 1024;

@@ -7,6 +7,7 @@ describe('persistence config', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       QUEUE_PREFIX: 'executor',
       HOST: '127.0.0.1',
+      INTERNAL_API_TOKEN: '',
       PORT: 8082,
       KEEP_VERSIONS: 3,
       GRACE_SECONDS: 3600,
