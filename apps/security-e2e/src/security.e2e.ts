@@ -86,6 +86,8 @@ describe(`security: issue 13 invariants (${remote ? 'remote' : 'npm start defaul
           results.push({ name: a.name, invariant: a.invariant, ...c, ms: Date.now() - t0 });
           note(results[results.length - 1] as AttackResult);
           throw new Error(`${c.outcome}: ${c.detail}`);
+        } finally {
+          await ctx.releaseAttackSessions();
         }
       },
       a.timeoutMs ?? 120_000,

@@ -23,6 +23,8 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
   private timer?: NodeJS.Timeout;
   private readonly startedAt = new Date().toISOString();
   private stopped = false;
+  private pending?: Promise<void>;
+  private again = false;
 
   constructor(
     @Inject(EXECUTOR_CONFIG) private readonly cfg: ExecutorConfig,
@@ -31,6 +33,23 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly readiness: ReadinessService,
   ) {
     readiness.onChange(() => void this.beat());
+    // a closed session frees a slot: say so now, not a period later (a router sees the pod full until then)
+    sessions.onClosed(() => void this.beatSoon());
+  }
+
+  /** One beat now; calls while it is in flight coalesce into one more after it. */
+  private async beatSoon(): Promise<void> {
+    if (this.pending) {
+      this.again = true;
+      return;
+    }
+    this.pending = this.beat();
+    await this.pending;
+    this.pending = undefined;
+    if (this.again) {
+      this.again = false;
+      await this.beatSoon();
+    }
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -66,6 +66,7 @@ export class SessionsService implements OnModuleDestroy {
   readonly deps: RuntimeDeps;
   private runningCount = 0;
   private draining = false;
+  private readonly closedListeners: Array<() => void> = [];
   private periodic?: NodeJS.Timeout;
 
   constructor(
@@ -101,6 +102,11 @@ export class SessionsService implements OnModuleDestroy {
 
   get accepting(): boolean {
     return !this.draining;
+  }
+
+  /** Calls `fn` after a session is closed and its slot released (the heartbeat reports the free slot at once). */
+  onClosed(fn: () => void): void {
+    this.closedListeners.push(fn);
   }
 
   /** Stop accepting new sessions (SIGTERM). */
@@ -585,6 +591,7 @@ export class SessionsService implements OnModuleDestroy {
       this.sessions.delete(sessionId);
       this.metrics.sessions.set(this.sessions.size);
       await this.dispose(s);
+      for (const fn of this.closedListeners) fn();
       return true;
     });
   }

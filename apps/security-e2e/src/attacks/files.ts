@@ -97,11 +97,12 @@ R["self"] = attempt(lambda: read(P["name"]))`,
 
 /** Finds a file by name under the executors' WORKSPACE_ROOTs (the test is root on the host). */
 export function findHostFile(ctx: AttackContext, name: string): string | undefined {
+  // each executor runs in its own mount namespace (its slot tmpfs mounts live there, like a pod's):
+  // look through /proc/<pid>/root, which resolves paths in that namespace
   const roots = ctx.local
     .processes()
-    .filter((p) => p.role === 'executor')
-    .map((p) => p.env['WORKSPACE_ROOT'])
-    .filter((r): r is string => !!r);
+    .filter((p) => p.role === 'executor' && !!p.env['WORKSPACE_ROOT'])
+    .flatMap((p) => [`/proc/${p.pid}/root${p.env['WORKSPACE_ROOT']}`, p.env['WORKSPACE_ROOT'] as string]);
   const walk = (dir: string, depth: number): string | undefined => {
     let entries: string[];
     try {
@@ -162,7 +163,7 @@ for c in cands:
     r = attempt(lambda: read(c))
     if r["ok"] or r.get("errno") not in ("ENOENT", "ENOTDIR", "ESRCH"):
         R["found"].append({"path": c, "r": r})`,
-    { name: v.name, secret: v.secret, cwd: v.cwd, direct: [v.hostPath] },
+    { name: v.name, secret: v.secret, cwd: v.cwd, direct: [v.hostPath, v.hostPath?.replace(/^\/proc\/\d+\/root/, '')] },
   );
   const leaked = R.found.filter((f) => f.r.ok && String(f.r.value).includes(v.secret));
   if (leaked.length) throw new Breach(`read another session's file: ${leaked.map((l) => l.path).join(', ')}`);

@@ -122,6 +122,13 @@ export class AttackContext {
     return this.canaries?.restore() ?? [];
   }
 
+  /** Deletes the sessions an attack opened (not the shared attacker session), so that no tenant drifts into its quota. */
+  async releaseAttackSessions(): Promise<void> {
+    const keep = this.attackerSession?.id;
+    for (const { api, id } of [...this.sessions].reverse())
+      if (id !== keep) await this.drop(api, id);
+  }
+
   async cleanup(): Promise<void> {
     for (const { api, id } of [...this.sessions].reverse())
       await api.deleteSession(id).catch(() => undefined);

@@ -20,8 +20,8 @@ describe('load-balancer config', () => {
       ADMIN_UI_SESSION_DATA: 'redacted',
       RATE_LIMIT_MAX: 3000,
       RATE_LIMIT_WINDOW_MS: 60_000,
-      TENANT_MAX_SESSIONS: 100,
-      TENANT_MAX_RUNNING_EXECUTIONS: 64,
+      TENANT_MAX_SESSIONS: 20,
+      TENANT_MAX_RUNNING_EXECUTIONS: 16,
       IDEMPOTENCY_TTL_SECONDS: 86_400,
       authEnabled: true,
     });

@@ -130,12 +130,12 @@ export const LbConfigSchema = Type.Object({
     description: 'Window of RATE_LIMIT_MAX (ms).',
   }),
   TENANT_MAX_SESSIONS: Type.Integer({
-    default: 100,
+    default: 20,
     minimum: 1,
     description: 'Live sessions per tenant (all replicas); one more POST /v1/sessions → 429.',
   }),
   TENANT_MAX_RUNNING_EXECUTIONS: Type.Integer({
-    default: 64,
+    default: 16,
     minimum: 1,
     description: 'Executions in flight per tenant (all replicas); one more → 429 with Retry-After.',
   }),
