@@ -73,7 +73,7 @@ describe('build-images.sh', () => {
       `buildah bud --layers --format docker -f k8s/config/deployment/images/redis.Dockerfile -t ghcr.io/executor-platform/executor-redis:0.1.0 ${secret} --build-arg DEBIAN_IMAGE=localhost/debian:12 .`,
       'buildah push -q ghcr.io/executor-platform/executor-redis:0.1.0 docker-archive:<tar>:ghcr.io/executor-platform/executor-redis:0.1.0',
       'ctr -n k8s.io images import <tar>',
-      `buildah bud --layers --format docker -f k8s/config/deployment/images/Dockerfile -t ghcr.io/executor-platform/executor-node:0.1.0 ${secret} --build-arg TEMPLATE=node --build-arg EXECUTOR_IMAGE=ghcr.io/executor-platform/executor-base:0.1.0 .`,
+      `buildah bud --layers --format docker -f k8s/config/deployment/images/Dockerfile -t ghcr.io/executor-platform/executor-node:0.1.0 ${secret} --build-arg TEMPLATE=node --build-arg EXECUTOR_IMAGE=ghcr.io/executor-platform/executor-base:0.1.0 --build-arg NODE_IMAGE=localhost/node:20 .`,
       'buildah push -q ghcr.io/executor-platform/executor-node:0.1.0 docker-archive:<tar>:ghcr.io/executor-platform/executor-node:0.1.0',
       'ctr -n k8s.io images import <tar>',
     ]);

@@ -44,17 +44,20 @@ describe('app Dockerfiles', () => {
       const install = runs.find((r) => r.endsWith('npm ci --no-audit --no-fund'));
       expect(install).toMatch(/^--mount=type=cache,target=\/root\/\.npm,sharing=locked /);
       expect(install).toContain('--mount=type=secret,id=ca-certificates,required=false');
-      expect(runs.some((r) => new RegExp(`^npx nx build ${app}\\b`).test(r))).toBe(true);
+      const nx = runs.find((r) => r.startsWith('npx nx run-many -t build -p '));
+      expect(nx?.split(' ')).toEqual(expect.arrayContaining([app, '--configuration=production']));
     });
 
-    it('shares its first build steps with every other app (one workspace install for all images)', () => {
-      const head = (s: typeof build): string[] =>
-        (s?.instructions ?? []).slice(0, 5).map((i) => `${i.keyword} ${i.args}`);
-      const operator = stagesOf(parseDockerfile(read(APP_DOCKERFILES.operator))).stages.find(
-        (s) => s.alias === 'build',
+    it('has the same build stage as every other app (one workspace install and build for all images)', () => {
+      const steps = (s: typeof build): string[] =>
+        (s?.instructions ?? []).map((i) => `${i.keyword} ${i.args}`);
+      for (const other of Object.values(APP_DOCKERFILES)) {
+        const theirs = stagesOf(parseDockerfile(read(other))).stages.find((s) => s.alias === 'build');
+        expect(steps(build)).toEqual(steps(theirs));
+      }
+      expect(steps(build).join('\n')).toMatch(
+        /npx nx run-many -t build -p executor load-balancer persistence operator/,
       );
-      expect(head(build)).toEqual(head(operator));
-      expect(head(build)[4]).toMatch(/npm ci --no-audit --no-fund$/);
     });
 
     it('copies only dist/apps/<app> into the runtime stage and installs production dependencies', () => {
@@ -144,15 +147,40 @@ describe('per-template executor image (k8s/config/deployment/images/Dockerfile)'
     expect(lintDockerfile(text, { requireMultiStage: false, healthFromProbes: true })).toEqual([]);
   });
 
-  it('builds FROM the executor base image of the default registry and tag', () => {
+  it('installs the runtimes on the Node image, then takes the executor app from the executor base image of the default registry and tag', () => {
     const { stages } = stagesOf(parseDockerfile(text));
     expect(stages.map((s) => s.resolvedFrom)).toEqual([
       `${DEFAULT_IMAGE_REGISTRY}/executor-base:${DEFAULT_IMAGE_TAG}`,
+      expect.stringMatching(NODE_IMAGE),
     ]);
+    const last = stages[1].instructions.map((i) => `${i.keyword} ${i.args}`);
+    expect(last).toContain('COPY --from=executor /app/ ./');
+    // the apt layer comes before anything of the executor: it is reused while the package lists stay
+    expect(last.findIndex((l) => l.startsWith('RUN '))).toBeLessThan(
+      last.indexOf('COPY --from=executor /app/ ./'),
+    );
+    expect(text).toContain(
+      'sed -e \'s/#.*//\' /tmp/debian-packages.txt; echo "${debian}"; } | xargs apt-get install',
+    );
+  });
+
+  it('runs like the executor base image (same environment, user, port, health check, entrypoint)', () => {
+    const config = (t: string): string[] => {
+      const { stages } = stagesOf(parseDockerfile(t));
+      return stages[stages.length - 1].instructions
+        .filter((i) =>
+          ['ENV', 'USER', 'EXPOSE', 'HEALTHCHECK', 'ENTRYPOINT', 'CMD', 'WORKDIR'].includes(i.keyword),
+        )
+        .filter((i) => !(i.keyword === 'ENV' && i.args.startsWith('TEMPLATE=')))
+        .map((i) => `${i.keyword} ${i.args}`);
+    };
+    expect(config(text)).toEqual(config(read(APP_DOCKERFILES.executor)));
   });
 
   it('reads templates.tsv, which is what libs/templates generates (npx nx run templates:generate)', () => {
-    expect(text).toContain('COPY k8s/config/deployment/images/templates.tsv /tmp/templates.tsv');
+    expect(text).toContain(
+      'COPY apps/executor/debian-packages.txt k8s/config/deployment/images/templates.tsv /tmp/',
+    );
     expect(tableText).toBe(
       renderImageTable(templateImagePackages({ ...repoPkg.devDependencies, ...repoPkg.dependencies })),
     );

@@ -10,8 +10,8 @@
 # Images (<REGISTRY>/<name>:<TAG>):
 #   executor-operator, executor-load-balancer, executor-persistence   apps/<app>/Dockerfile
 #   executor-base                  apps/executor/Dockerfile (the executor app + its sandbox's packages)
-#   executor-<template>            k8s/config/deployment/images/Dockerfile FROM executor-base, one per
-#                                  line of images/templates.tsv (generated from libs/templates)
+#   executor-<template>            k8s/config/deployment/images/Dockerfile: the runtime of one line of
+#                                  images/templates.tsv (generated from libs/templates) + executor-base's app
 #   executor-redis, executor-redis-exporter   images/redis*.Dockerfile: Redis and its exporter from
 #                                  Debian (the dev overlay's; the base manifests use the upstream images)
 #
@@ -126,7 +126,8 @@ build_one() {
     executor-*)
       local t=${1#executor-}
       [[ " ${TEMPLATES[*]} " == *" $t "* ]] || usage
-      build "executor-$t" k8s/config/deployment/images/Dockerfile "TEMPLATE=$t" "EXECUTOR_IMAGE=$REGISTRY/executor-base:$TAG"
+      mapfile -t extra < <(node_args)
+      build "executor-$t" k8s/config/deployment/images/Dockerfile "TEMPLATE=$t" "EXECUTOR_IMAGE=$REGISTRY/executor-base:$TAG" "${extra[@]}"
       ;;
     *) usage ;;
   esac
