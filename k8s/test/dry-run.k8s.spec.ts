@@ -7,11 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type KObject, kustomizeBuild, parseObjects } from './lib/kustomize';
+import { kustomizeBuild } from './lib/kustomize';
+import { type Json, type KObject, parseObjects } from './lib/objects';
 import { KubeClient } from './lib/kube';
 import { createObject, Discovery, droppedFields, waitForCrds } from './lib/apply';
 import { K8S_DIR, OVERLAYS } from './lib/paths';
-import type { Json } from './lib/strategic-merge';
 
 /**
  * Manifest apiVersions this server (1.20) does not serve, and the served version of the same group

@@ -3,7 +3,7 @@
  * what the authorizer grants it, asked with SelfSubjectAccessReviews while impersonating it.
  */
 import { KubeClient } from './kube';
-import { type KObject } from './kustomize';
+import { type KObject } from './objects';
 
 export interface PolicyRule {
   apiGroups?: string[];

@@ -143,7 +143,7 @@ export const OperatorConfigSchema = Type.Object({
   EXECUTOR_SANDBOX: Type.Union([Type.Literal('bwrap'), Type.Literal('none')], {
     default: 'bwrap',
     description:
-      'SANDBOX of executors of pools without runtimeClassName (with one, e.g. gVisor, the pod is the boundary: none).',
+      'SANDBOX of the executors of every pool, RuntimeClass (gVisor, Kata) pools included: the in-pod sandbox stays on. `none` only for a trusted installation (the executors then WARN at boot).',
   }),
   PERSISTENCE_TIMEOUT_MS: Type.Integer({
     default: 10_000,

@@ -1,0 +1,60 @@
+import { listTemplates, type Template } from './templates';
+
+/** Where the generated table lives (repository-relative); the template image's Dockerfile reads it. */
+export const IMAGE_TABLE_FILE = 'k8s/config/deployment/images/templates.tsv';
+
+/**
+ * Debian packages the executor base image already provides (Node.js 20 with npm comes from its
+ * NODE_IMAGE: bookworm's own nodejs is 18), so template images never install them from Debian.
+ */
+export const PROVIDED_BY_BASE_IMAGE: readonly string[] = ['nodejs', 'npm'];
+
+/** What one template image installs on top of the executor base image. */
+export interface TemplateImagePackages {
+  readonly template: string;
+  /** apt packages (Debian bookworm). */
+  readonly debian: readonly string[];
+  /** `npm install --global` specs, pinned to the repository's versions (`typescript@5.9.3`). */
+  readonly npmGlobal: readonly string[];
+}
+
+/**
+ * The packages of each template image, from libs/templates: its `debianPackages` minus what the
+ * base image provides, and, for templates whose package manager is npm, its `preinstalledPackages`
+ * installed globally at the version the repository itself pins (`versions`: the root package.json's
+ * dependencies + devDependencies). Throws when such a package has no pinned version there.
+ */
+export function templateImagePackages(
+  versions: Readonly<Record<string, string>>,
+  templates: readonly Template[] = listTemplates(),
+): TemplateImagePackages[] {
+  return templates.map((t) => ({
+    template: t.name,
+    debian: t.debianPackages.filter((p) => !PROVIDED_BY_BASE_IMAGE.includes(p)),
+    npmGlobal:
+      t.packageManager === 'npm'
+        ? t.preinstalledPackages.map((p) => {
+            const v = versions[p];
+            if (!v || !/^\d+\.\d+\.\d+$/.test(v))
+              throw new Error(
+                `template ${t.name}: preinstalled npm package ${p} has no exact version in the root package.json`,
+              );
+            return `${p}@${v}`;
+          })
+        : [],
+  }));
+}
+
+/**
+ * The table k8s/config/deployment/images/Dockerfile reads (`TEMPLATE` → packages): one line per
+ * template, tab-separated `template`, Debian packages, npm globals (space-separated, `-` for none).
+ */
+export function renderImageTable(rows: readonly TemplateImagePackages[]): string {
+  const field = (xs: readonly string[]): string => (xs.length ? xs.join(' ') : '-');
+  return [
+    '# Generated from libs/templates by `npx nx run templates:generate` (never edit by hand).',
+    '# template<TAB>debian packages<TAB>npm --global packages; read by k8s/config/deployment/images/Dockerfile',
+    ...rows.map((r) => [r.template, field(r.debian), field(r.npmGlobal)].join('\t')),
+    '',
+  ].join('\n');
+}
