@@ -151,6 +151,19 @@ describe('desiredChildren', () => {
     ]);
   });
 
+  it('scaling.metrics [queueDepth]: an HPA on the External queue depth alone (no metrics-server)', () => {
+    const hpa = desiredChildren(pool({ scaling: { metrics: ['queueDepth'] } }), ctx).hpa as Json;
+    expect(hpa['spec']['metrics']).toEqual([
+      {
+        type: 'External',
+        external: {
+          metric: { name: 'executor_pool_queue_depth', selector: { matchLabels: { pool: 'py' } } },
+          target: { type: 'AverageValue', averageValue: '10' },
+        },
+      },
+    ]);
+  });
+
   it('picks the discovered API versions, and has no HPA in scaling.mode operator', () => {
     const old = desiredChildren(pool(), {
       ...ctx,

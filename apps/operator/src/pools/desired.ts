@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { API_VERSION, KIND_POOL, ScalingMode, type ResolvedPool } from '@executor/crd';
 import { templateImage } from '@executor/templates';
-import { toHpaSpec, toHpaSpecV2beta2 } from '@executor/scaling';
+import { queueDepthSelector, toHpaSpec, toHpaSpecV2beta2 } from '@executor/scaling';
 import type { KubeObject, OwnerReference } from '../kube/kube-client';
 import { CONFIG_HASH_ANNOTATION, LABELS, OPERATOR_NAME, childNames, selectorLabels } from './names';
 
@@ -235,7 +235,7 @@ export function desiredPdb(pool: ResolvedPool, ctx: BuildContext): KubeObject {
   };
 }
 
-/** The pool's HPA: CPU + External queue depth per pod with the pool's (seed) behaviour, from libs/scaling. */
+/** The pool's HPA: CPU and/or External queue depth per pod (`spec.scaling.metrics`) with the pool's (seed) behaviour, from libs/scaling. */
 export function desiredHpa(pool: ResolvedPool, ctx: BuildContext): KubeObject {
   const s = pool.spec;
   const input = {
@@ -245,7 +245,8 @@ export function desiredHpa(pool: ResolvedPool, ctx: BuildContext): KubeObject {
     targetCPUUtilizationPercentage: s.targetCPUUtilizationPercentage,
     queueDepthScaleUpPerPod: s.scaleUpQueueDepthPerPod,
     behavior: s.scaling.behavior,
-    metricSelector: { pool: pool.metadata.name },
+    metricSelector: queueDepthSelector(pool.metadata.name),
+    metrics: [...s.scaling.metrics],
   };
   const spec = ctx.hpaApiVersion === 'autoscaling/v2' ? toHpaSpec(input) : toHpaSpecV2beta2(input);
   return {

@@ -63,6 +63,7 @@ describe('validatePool: valid input', () => {
     // The seed's scaling behaviour.
     expect(spec.scaling).toEqual({
       mode: 'hpa',
+      metrics: ['cpu', 'queueDepth'],
       behavior: {
         scaleUp: {
           stabilizationWindowSeconds: 60,
@@ -348,6 +349,24 @@ const BAD_POOLS: BadCase[] = [
     /one of: True, False, Unknown/,
   ],
   ['not an object at all', 'ExecutorPool', '', /must be an object/],
+  [
+    'no scaling metric',
+    pool({ template: 'c', scaling: { metrics: [] } }),
+    'spec.scaling.metrics',
+    /at least 1/,
+  ],
+  [
+    'an unknown scaling metric',
+    pool({ template: 'c', scaling: { metrics: ['memory'] } }),
+    'spec.scaling.metrics[0]',
+    /one of: cpu, queueDepth/,
+  ],
+  [
+    'a scaling metric twice',
+    pool({ template: 'c', scaling: { metrics: ['queueDepth', 'queueDepth'] } }),
+    'spec.scaling.metrics',
+    /must not name a metric twice/,
+  ],
 ];
 
 describe('validatePool: invalid input', () => {
