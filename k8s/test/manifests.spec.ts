@@ -106,7 +106,11 @@ describe.each(Object.entries(builds))('%s overlay', (overlay, objects) => {
     const elsewhere = objects.filter(
       (o) => o.metadata.namespace !== undefined && o.metadata.namespace !== NAMESPACE,
     );
-    expect(elsewhere.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([]);
+    // Except the binding to kube-system's extension-apiserver-authentication-reader Role (the External
+    // metrics API reads the aggregator's client CA there; a RoleBinding lives in its Role's namespace).
+    expect(elsewhere.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+      'RoleBinding/kube-system/executor-operator-auth-reader',
+    ]);
   });
 
   it('sets requests and limits (cpu, memory) on every container, limits >= requests', () => {
@@ -358,6 +362,9 @@ describe.each(Object.entries(builds))('%s overlay', (overlay, objects) => {
     const monitors = objects.filter((o) => o.kind === 'ServiceMonitor');
     for (const svc of objects.filter((o) => o.kind === 'Service' && !(o['spec'] as Obj)['clusterIP'])) {
       const labels = svc.metadata['labels'] as Record<string, string>;
+      // The External metrics API answers only the aggregator (front-proxy client certificate): not a
+      // scrape target; the operator's metrics come from the executor-operator Service.
+      if (labels['app.kubernetes.io/component'] === 'external-metrics') continue;
       const ports = ((svc['spec'] as Obj)['ports'] as Array<{ name: string }>).map((p) => p.name);
       const monitor = monitors.find((m) =>
         selects(
@@ -429,6 +436,11 @@ describe('dev overlay specifics', () => {
       resources: string[];
     };
     expect(k.resources).not.toContain('secrets.example.yaml');
-    expect(builds.prod.filter((o) => o.kind === 'Secret')).toEqual([]);
+    // The only Secret of the base is the External metrics TLS Secret, shipped empty (the operator fills it).
+    expect(
+      builds.prod
+        .filter((o) => o.kind === 'Secret')
+        .map((o) => [o.metadata.name, o['data'], o['stringData']]),
+    ).toEqual([['executor-external-metrics-tls', undefined, undefined]]);
   });
 });

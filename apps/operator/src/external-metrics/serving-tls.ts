@@ -48,13 +48,14 @@ const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined): string => (s ? Buffer.from(s, 'base64').toString('utf8') : '');
 
 /**
- * The External metrics server's TLS, shared by every operator replica through one Secret
- * (`kubernetes.io/tls` + `ca.crt` + `ca.key`): the first replica that finds it missing generates a CA
- * (`caDays`) and a serving certificate for the Service's DNS names (`certDays`) and creates it (a
- * replica that loses the create race reads the winner's); any replica renews the serving certificate
- * (same CA, so the caBundle stays valid) when less than `renewBeforeDays` remain or the Service's names
- * changed, with optimistic concurrency (resourceVersion). A Secret without `ca.key` is managed elsewhere
- * (e.g. cert-manager): it is only read.
+ * The External metrics server's TLS, shared by every operator replica through one Secret (`tls.crt`,
+ * `tls.key`, `ca.crt`, `ca.key`). The manifests ship it empty, so the operator needs only `get` and
+ * `update` on that one name (RBAC cannot restrict `create` by name): the first replica that finds it
+ * empty generates a CA (`caDays`) and a serving certificate for the Service's DNS names (`certDays`) and
+ * writes them with the Secret's resourceVersion (a replica that loses the race reads the winner's); any
+ * replica renews the serving certificate (same CA, so the caBundle stays valid) when less than
+ * `renewBeforeDays` remain or the Service's names changed. A Secret with `tls.crt`/`tls.key` but no
+ * `ca.key` is managed elsewhere (e.g. cert-manager): it is only read.
  */
 export class ServingTlsStore {
   constructor(
@@ -72,54 +73,28 @@ export class ServingTlsStore {
     const renewMs = this.opts.renewBeforeDays * DAY_MS;
     for (let attempt = 0; attempt < 5; attempt++) {
       const secret = await this.client.get<SecretObject>(this.secretPath).catch((err: unknown) => {
-        if (isApiStatus(err, 404)) return undefined;
+        if (isApiStatus(err, 404)) {
+          throw new Error(
+            `Secret ${this.opts.namespace}/${this.opts.secretName} does not exist: it is part of the manifests (k8s/config/deployment/external-metrics.yaml); the operator may only fill it`,
+          );
+        }
         throw err;
       });
-      if (!secret) {
-        const ca = await createCertificateAuthority(`${this.opts.service}-ca`, this.opts.caDays);
-        const serving = await createServingCertificate(ca, names, this.opts.certDays);
-        try {
-          await this.client.create(`/api/v1/namespaces/${this.opts.namespace}/secrets`, {
-            apiVersion: 'v1',
-            kind: 'Secret',
-            type: 'kubernetes.io/tls',
-            metadata: {
-              name: this.opts.secretName,
-              namespace: this.opts.namespace,
-              labels: {
-                'app.kubernetes.io/part-of': 'executor-platform',
-                'app.kubernetes.io/component': 'external-metrics',
-                'app.kubernetes.io/managed-by': 'executor-operator',
-              },
-            },
-            data: this.encode(ca.certPem, ca.keyPem, serving.certPem, serving.keyPem),
-          });
-        } catch (err) {
-          if (isApiStatus(err, 409)) continue; // another replica created it: read theirs
-          throw err;
-        }
-        return { certPem: serving.certPem, keyPem: serving.keyPem, caPem: ca.certPem, managed: true };
-      }
       const d = secret.data ?? {};
       const certPem = unb64(d['tls.crt']);
       const keyPem = unb64(d['tls.key']);
       const caPem = unb64(d['ca.crt']);
       const caKeyPem = unb64(d['ca.key']);
-      if (!caKeyPem) {
-        if (!certPem || !keyPem) {
-          throw new Error(`Secret ${this.opts.namespace}/${this.opts.secretName} has no tls.crt/tls.key`);
-        }
-        return { certPem, keyPem, caPem, managed: false };
-      }
+      if (!caKeyPem && certPem && keyPem) return { certPem, keyPem, caPem, managed: false };
       const fits =
         certPem &&
         keyPem &&
         servingCertificateFits(certPem, caPem, names) &&
         msUntilExpiry(certPem) > renewMs;
       if (fits) return { certPem, keyPem, caPem, managed: true };
-      // Renew: a new CA only when the old one is about to expire too.
+      // Fill the empty Secret, or renew: a new CA only when there is none or it is about to expire too.
       const ca =
-        caPem && msUntilExpiry(caPem) > renewMs + this.opts.certDays * DAY_MS
+        caPem && caKeyPem && msUntilExpiry(caPem) > renewMs + this.opts.certDays * DAY_MS
           ? { certPem: caPem, keyPem: caKeyPem }
           : await createCertificateAuthority(`${this.opts.service}-ca`, this.opts.caDays);
       const serving = await createServingCertificate(ca, names, this.opts.certDays);
@@ -129,7 +104,7 @@ export class ServingTlsStore {
           data: this.encode(ca.certPem, ca.keyPem, serving.certPem, serving.keyPem),
         });
       } catch (err) {
-        if (isApiStatus(err, 409)) continue; // renewed by another replica meanwhile
+        if (isApiStatus(err, 409)) continue; // filled or renewed by another replica meanwhile: read theirs
         throw err;
       }
       return { certPem: serving.certPem, keyPem: serving.keyPem, caPem: ca.certPem, managed: true };
