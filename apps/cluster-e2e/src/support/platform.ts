@@ -71,6 +71,9 @@ function resetNamespace(): void {
   }
   if (crds.includes('executorpools.executor.ai-orchestrator.io'))
     kubectl(['delete', 'executorpools', '--all', '-A', '--wait=false']);
+  // The External metrics APIService first: once the operator's pods are gone it has no server, and
+  // an unavailable aggregated API makes the namespace controller wait for discovery forever.
+  kubectl(['delete', 'apiservice', 'v1beta1.external.metrics.k8s.io', '--ignore-not-found']);
   if (!namespaceExists()) return;
   log(`deleting namespace ${NS} of a previous run`);
   kubectl(['delete', 'pods', '--all', '-n', NS, '--grace-period=0', '--force'], { timeoutMs: 120_000 });
