@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { DEFAULT_SCALING_METRICS, ScalingMetric } from '@executor/scaling';
 import { TEMPLATE_NAMES } from '@executor/templates';
-import { API_VERSION, KIND_POOL, NetworkEgress, ScalingMode } from './constants';
+import { API_VERSION, KIND_POOL, NetworkEgress, ScalingMetricName, ScalingMode } from './constants';
 import { ConditionsSchema, ObjectMetaSchema } from './common';
 import {
   DateTime,
@@ -38,7 +37,7 @@ export const POOL_DEFAULTS = {
   persistence: { enabled: true, snapshotIntervalSeconds: 60 },
   scaling: {
     mode: ScalingMode.Hpa,
-    metrics: DEFAULT_SCALING_METRICS,
+    metrics: [ScalingMetricName.Cpu, ScalingMetricName.QueueDepth],
     behavior: {
       scaleUp: {
         stabilizationWindowSeconds: 60,
@@ -229,7 +228,7 @@ export const ExecutorPoolSpecSchema = Type.Object(
           ),
           metrics: WithDefault(
             Type.Array(
-              StringEnum([ScalingMetric.Cpu, ScalingMetric.QueueDepth], {
+              StringEnum([ScalingMetricName.Cpu, ScalingMetricName.QueueDepth], {
                 description:
                   'cpu: average CPU utilization (metrics.k8s.io); queueDepth: queued jobs per pod.',
               }),
@@ -241,7 +240,7 @@ export const ExecutorPoolSpecSchema = Type.Object(
                   'Metrics the pool scales on (each at most once). [queueDepth] on clusters without metrics-server: the CPU metric could never be read there and would block every scale-down.',
               },
             ),
-            [...DEFAULT_SCALING_METRICS],
+            [ScalingMetricName.Cpu, ScalingMetricName.QueueDepth],
           ),
           behavior: WithDefault(
             Type.Object(

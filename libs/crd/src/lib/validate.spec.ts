@@ -1,3 +1,5 @@
+import { DEFAULT_SCALING_METRICS, ScalingMetric } from '@executor/scaling';
+import { ScalingMetricName } from './constants';
 import { TEMPLATE_NAMES, getTemplate } from '@executor/templates';
 import {
   API_VERSION,
@@ -368,6 +370,13 @@ const BAD_POOLS: BadCase[] = [
     /must not name a metric twice/,
   ],
 ];
+
+describe('spec.scaling.metrics', () => {
+  it('names the metrics exactly as libs/scaling does (the operator passes them through)', () => {
+    expect(Object.values(ScalingMetricName)).toEqual([...DEFAULT_SCALING_METRICS]);
+    expect(Object.values(ScalingMetricName)).toEqual(Object.values(ScalingMetric));
+  });
+});
 
 describe('validatePool: invalid input', () => {
   it.each(BAD_POOLS)('rejects %s', (_description, input, field, message) => {
