@@ -4,19 +4,28 @@
 const { mkdirSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 
+const root = join(__dirname, '..', '..');
+
 class ResultsFileReporter {
   constructor(globalConfig) {
     this.globalConfig = globalConfig;
   }
 
   onRunComplete(_contexts, results) {
-    const dir = join(__dirname, '..', '..', 'tmp', 'test-results');
+    const dir = join(root, 'tmp', 'test-results');
     mkdirSync(dir, { recursive: true });
     const name = (this.globalConfig.rootDir || 'jest').split('/').slice(-2).join('-');
     const failures = [];
+    const skippedTests = [];
     for (const file of results.testResults) {
+      const rel = file.testFilePath.startsWith(`${root}/`)
+        ? file.testFilePath.slice(root.length + 1)
+        : file.testFilePath;
       for (const t of file.testResults) {
         if (t.status === 'failed') failures.push(`${file.testFilePath}: ${t.fullName}`);
+        // Jest calls skipped tests "pending" (it.skip / describe.skip) and "todo" (it.todo).
+        if (t.status === 'pending' || t.status === 'todo' || t.status === 'skipped')
+          skippedTests.push(`${rel}: ${t.fullName}`);
       }
       if (file.testExecError) failures.push(`${file.testFilePath}: ${file.testExecError.message}`);
     }
@@ -31,6 +40,7 @@ class ResultsFileReporter {
           failedSuites: results.numFailedTestSuites,
           runtimeErrorSuites: results.numRuntimeErrorTestSuites,
           failures,
+          skippedTests,
         },
         null,
         2,

@@ -32,6 +32,7 @@ let failed = 0;
 let skipped = 0;
 let brokenSuites = 0;
 const failures = [];
+const skippedTests = [];
 if (existsSync(resultsDir)) {
   for (const f of readdirSync(resultsDir)) {
     const r = JSON.parse(readFileSync(join(resultsDir, f), 'utf8'));
@@ -40,7 +41,21 @@ if (existsSync(resultsDir)) {
     skipped += r.skipped;
     brokenSuites += r.runtimeErrorSuites;
     failures.push(...r.failures);
+    skippedTests.push(...(r.skippedTests ?? []));
   }
+}
+// In CI a skipped test is a failure unless tools/ci/allowed-skips.txt lists it with a reason:
+// a suite whose tool is missing must fail, never pass by skipping.
+const allowed = readAllowedSkips(join(root, 'tools', 'ci', 'allowed-skips.txt'));
+const unlistedSkips = skippedTests.filter(
+  (t) => !allowed.some((a) => t.startsWith(`${a.file}: ${a.prefix}`)),
+);
+if (unlistedSkips.length) {
+  console.log(
+    `\nSkipped tests not listed in tools/ci/allowed-skips.txt${process.env.CI ? ' (counted as failures)' : ''}:`,
+  );
+  for (const t of unlistedSkips) console.log(`  - ${t}`);
+  if (process.env.CI) failed += unlistedSkips.length;
 }
 // A suite that failed to run (syntax error, crash in beforeAll) has no failed test of its
 // own: count it as one failure so it can never pass silently.
@@ -53,5 +68,27 @@ if (targetFailures && failed === 0) {
   console.log(`\n${targetFailures} target(s) failed outside Jest's results (see the output above).`);
   failed += targetFailures;
 }
-console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+if (skipped) console.log(`\n${skipped} test(s) skipped`);
+// The last line, alone: CI reads it.
+console.log(`\ntests: ${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || targetFailures > 0 || passed === 0 ? 1 : 0);
+
+/** Entries `<file>: <test name prefix>  # reason` of the allowed-skips file (a reason is required). */
+function readAllowedSkips(file) {
+  if (!existsSync(file)) return [];
+  const out = [];
+  for (const [i, raw] of readFileSync(file, 'utf8').split('\n').entries()) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const hash = line.indexOf('  #');
+    const reason = hash >= 0 ? line.slice(hash + 3).trim() : '';
+    const entry = (hash >= 0 ? line.slice(0, hash) : line).trim();
+    const colon = entry.indexOf(': ');
+    if (!reason || colon < 0) {
+      console.error(`${file}:${i + 1}: expected "<file>: <test name prefix>  # reason", got "${raw}"`);
+      process.exit(1);
+    }
+    out.push({ file: entry.slice(0, colon), prefix: entry.slice(colon + 2) });
+  }
+  return out;
+}

@@ -30,7 +30,20 @@ export const ExecutorConfigSchema = Type.Object({
   WORKSPACE_ROOT: Type.String({
     default: '/tmp/executor-workspaces',
     minLength: 1,
-    description: 'Directory under which every session gets its workspace and private tmp (created at boot).',
+    pattern: '^/',
+    description:
+      'Directory under which every session gets its slot (`slot-N/work` = /home/user, `slot-N/tmp` = /tmp; a tmpfs per slot when root). Created at boot, must be owned by the executor; tmpfs mounts of a crashed executor are removed at boot.',
+  }),
+  WORKSPACE_MAX_BYTES: Type.Integer({
+    default: 256 * MiB,
+    minimum: MiB,
+    description:
+      "Size of a slot's tmpfs (root executor): the workspace and the private /tmp together. Writes beyond it fail with ENOSPC. Pages written by session code also count toward the session's MEMORY_LIMIT_MB.",
+  }),
+  WORKSPACE_MAX_FILES: Type.Integer({
+    default: 32_768,
+    minimum: 64,
+    description: "Inodes (files + directories) of a slot's tmpfs (root executor); more fail with ENOSPC.",
   }),
   MAX_SESSIONS: Type.Integer({
     default: 20,
@@ -41,14 +54,13 @@ export const ExecutorConfigSchema = Type.Object({
   SANDBOX: Type.Union([Type.Literal('bwrap'), Type.Literal('none')], {
     default: 'bwrap',
     description:
-      '`bwrap`: every session runs in bubblewrap namespaces (mount/pid/net/ipc/uts), workspace + private /tmp the only writable places. ' +
-      '`none`: plain child processes (only where the pod itself is the boundary: gVisor/Kata RuntimeClass).',
+      '`bwrap`: every session runs in bubblewrap (own user/mount/pid/net/ipc/uts namespaces, uid 1000 inside, seccomp filter, no capabilities, reduced /etc), its workspace at /home/user and a private /tmp the only writable places. ' +
+      '`none` (only when set explicitly; logged at WARN): plain child processes, for pods that are the boundary themselves (one session per gVisor/Kata pod).',
   }),
-  SANDBOX_UID_BASE: Type.Integer({
-    default: 40000,
-    minimum: 0,
+  SANDBOX_UID_BASE: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 0, maximum: 4_000_000_000 })], {
+    default: 'auto',
     description:
-      'When the executor runs as root, session processes run as uid/gid `SANDBOX_UID_BASE + slot` (distinct per session: RLIMIT_NPROC and file permissions then separate sessions). 0 disables.',
+      'Root executor: session processes run as uid/gid `SANDBOX_UID_BASE + slot` outside their user namespace (distinct per session: RLIMIT_NPROC, file ownership and signals then separate sessions). `auto`: a range derived from POD_NAME (see `resolveUidBase`), so that executors sharing a kernel (pods on one node, processes of `npm start`) do not share uids. A root executor refuses to start with 0. Ignored by a non-root executor (sessions share its uid).',
   }),
   HOST: Type.String({ default: '127.0.0.1', description: 'Address of the health/metrics HTTP server.' }),
   PORT: Type.Integer({
@@ -99,13 +111,27 @@ export const ExecutorConfigSchema = Type.Object({
     default: 512,
     minimum: 16,
     description:
-      'Memory limit of one session (memory cgroup when writable, else RLIMIT_AS where the runtime tolerates it).',
+      "Memory limit of one session's cgroup (every process of the session, plus tmpfs and /dev/shm pages it wrote; the OOM killer stops the session's largest process). Without a memory cgroup: RLIMIT_AS where the runtime tolerates it.",
   }),
   MAX_PROCESSES: Type.Integer({
     default: 128,
     minimum: 4,
     description:
-      'Processes/threads of one session (pids cgroup when writable, and RLIMIT_NPROC of its own uid).',
+      "Processes/threads of one session (its cgroup's pids.max, and RLIMIT_NPROC of the session's own uid when root).",
+  }),
+  CPU_SHARES: Type.Integer({
+    default: 1024,
+    minimum: 2,
+    maximum: 262_144,
+    description:
+      "CPU weight of one session's cgroup relative to the others and to the executor (v1 cpu.shares; v2 cpu.weight = shares × 100 / 1024). Under contention each busy session gets its share; idle CPU is used freely.",
+  }),
+  CPU_LIMIT: Type.Number({
+    default: 0,
+    minimum: 0,
+    maximum: 1024,
+    description:
+      'Hard CPU quota of one session in cores (cfs quota / cpu.max, e.g. 1.5); 0: none (only CPU_SHARES applies).',
   }),
   ALLOW_NETWORK: Type.Boolean({
     default: false,
@@ -141,7 +167,15 @@ export const ExecutorConfigSchema = Type.Object({
   }),
   PACKAGES_NETWORK: Type.Boolean({
     default: true,
-    description: 'Package installs may use the network even when the session may not.',
+    description:
+      "Package installs may reach the package index — only its host (PIP_INDEX_URL / NPM_REGISTRY, plus PACKAGES_EXTRA_HOSTS), through the executor's allowlist proxy — even when the session has no network. false: installs have no network at all.",
+  }),
+  PACKAGES_EXTRA_HOSTS: Type.String({
+    default: '',
+    pattern:
+      '^([A-Za-z0-9.-]+|\\[[0-9a-fA-F:.]+\\])?(:[0-9]{1,5})?(,\\s*([A-Za-z0-9.-]+|\\[[0-9a-fA-F:.]+\\])(:[0-9]{1,5})?)*$',
+    description:
+      'More `host[:port]` (443 when absent), comma-separated, that package installs may reach besides the index host (a mirror that serves its files from another host). Empty: none.',
   }),
   PIP_INDEX_URL: Type.String({ default: '', description: 'pip index (empty: pip default, PyPI).' }),
   PIP_FIND_LINKS: Type.String({
@@ -159,6 +193,37 @@ export const ExecutorConfigSchema = Type.Object({
     minimum: 0,
     description: 'Execution records kept per session (oldest dropped).',
   }),
+  MAX_CONTEXTS: Type.Integer({
+    default: 8,
+    minimum: 1,
+    maximum: 64,
+    description:
+      'Contexts (independent kernels: context.create, or a language asked for by an execution) per session, the default one included. Each is a kernel process in the same sandbox and limits.',
+  }),
+  MAX_COMMANDS: Type.Integer({
+    default: 32,
+    minimum: 1,
+    maximum: 1024,
+    description: 'Commands (process.start) running at once per session; more → rate_limited.',
+  }),
+  MAX_WATCHES: Type.Integer({
+    default: 16,
+    minimum: 1,
+    maximum: 1024,
+    description: 'Filesystem watches (fs.watch) per session; more → rate_limited.',
+  }),
+  PIPE_TIMEOUT_MS: Type.Integer({
+    default: 30_000,
+    minimum: 100,
+    description:
+      'Longest wait for the other side of a byte pipe (fs.read / fs.write streams through Redis): a chunk, or room in the window.',
+  }),
+  SMOKE_TIMEOUT_MS: Type.Integer({
+    default: 60_000,
+    minimum: 1000,
+    description:
+      "Timeout of the template's smoke program, run at boot through the real sandbox before the pod takes sessions (compile included).",
+  }),
   PERSISTENCE_TIMEOUT_MS: Type.Integer({
     default: 30_000,
     minimum: 100,
@@ -173,6 +238,28 @@ export const EXECUTOR_CONFIG = Symbol('EXECUTOR_CONFIG');
 /** Reads and validates the executor's configuration (throws ConfigError naming every bad variable). */
 export function loadExecutorConfig(env: NodeJS.ProcessEnv = process.env): ExecutorConfig {
   return loadConfig(ExecutorConfigSchema, env);
+}
+
+/** First uid of the automatic ranges, above the uids images and hosts usually assign. */
+export const AUTO_UID_FIRST = 200_000;
+/** Uids per automatic range (slots of one executor: sessions + warm kernels, with room to spare). */
+export const AUTO_UID_STRIDE = 2048;
+/** Automatic ranges available below 2^31. */
+export const AUTO_UID_RANGES = Math.floor((2 ** 31 - AUTO_UID_FIRST) / AUTO_UID_STRIDE);
+
+/**
+ * The first session uid of this executor. With `auto` it is one of AUTO_UID_RANGES ranges chosen by a
+ * hash (FNV-1a) of POD_NAME: executors on one kernel get distinct uids unless two pod names collide
+ * (probability about n²/2 / 1,048,000 for n pods on a node). Set an explicit base where that is not enough.
+ */
+export function resolveUidBase(cfg: Pick<ExecutorConfig, 'SANDBOX_UID_BASE' | 'POD_NAME'>): number {
+  if (cfg.SANDBOX_UID_BASE !== 'auto') return cfg.SANDBOX_UID_BASE;
+  let h = 0x811c9dc5;
+  for (const ch of Buffer.from(cfg.POD_NAME)) {
+    h ^= ch;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return AUTO_UID_FIRST + (h % AUTO_UID_RANGES) * AUTO_UID_STRIDE;
 }
 
 /** Worker concurrency actually used. */

@@ -1,16 +1,38 @@
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type IOType, type StdioNull, type StdioPipe } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import type { SpawnSpec, Slot } from '../sandbox/sandbox';
 
-/** Starts a sandboxed process as the leader of its own process group. */
-export function spawnTree(spec: SpawnSpec, stdio: StdioOptions): ChildProcess {
-  return spawn(spec.command, spec.args, {
-    cwd: spec.cwd,
-    env: spec.env,
-    uid: spec.uid,
-    gid: spec.gid,
-    stdio,
-    detached: true,
-  });
+type StdioEntry = IOType | StdioNull | StdioPipe | number | 'ipc' | null | undefined;
+
+/**
+ * Starts a sandboxed process as the leader of its own process group. `stdio` is the caller's (fds 0…n);
+ * the spec's `files` (e.g. the seccomp program for bwrap) are opened read-only — a fresh open file
+ * description per spawn, so every child reads from offset 0 — passed at their fds, and closed here once
+ * the child has them.
+ */
+export function spawnTree(spec: SpawnSpec, stdio: StdioEntry[]): ChildProcess {
+  const all: StdioEntry[] = [...stdio];
+  const opened: number[] = [];
+  try {
+    for (const f of spec.files ?? []) {
+      if (f.fd < all.length && all[f.fd] !== undefined)
+        throw new Error(`fd ${f.fd} of ${f.path} collides with the caller's stdio`);
+      while (all.length < f.fd) all.push('ignore');
+      const fd = openSync(f.path, 'r');
+      opened.push(fd);
+      all[f.fd] = fd;
+    }
+    return spawn(spec.command, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      uid: spec.uid,
+      gid: spec.gid,
+      stdio: all,
+      detached: true,
+    });
+  } finally {
+    for (const fd of opened) closeSync(fd);
+  }
 }
 
 /** Kills a process group and every process left in the slot's cgroup (processes that called setsid). */

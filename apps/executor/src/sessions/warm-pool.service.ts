@@ -75,8 +75,15 @@ export class WarmPoolService {
     const deps = this.deps;
     if (!deps?.template.kernel || this.stopped) return;
     if (this.ready.length + this.filling >= this.cfg.WARM_KERNELS || this.filling > 0) return;
+    let slot: Slot;
+    try {
+      slot = this.sandbox.slots.allocate();
+    } catch (err) {
+      // The sandbox refuses sessions (containment not ready) or a slot could not be prepared.
+      this.logger.warn(`warm kernel not started: ${(err as Error).message}`);
+      return;
+    }
     this.filling++;
-    const slot = this.sandbox.slots.allocate();
     this.inFlight = KernelRuntime.startKernel(slot, deps, this.cfg.ALLOW_NETWORK)
       .then(async (kernel) => {
         this.filling--;

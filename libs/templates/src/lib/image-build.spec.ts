@@ -19,8 +19,13 @@ describe('template image packages', () => {
   it('renders one tab-separated line per template, - for none', () => {
     const table = renderImageTable(rows);
     expect(table.split('\n')).toEqual(
-      expect.arrayContaining(['node\t-\t-', 'typescript\t-\ttypescript@5.9.3']),
+      expect.arrayContaining([
+        'node\texecutor-node\t-\t-',
+        'typescript\texecutor-typescript\t-\ttypescript@5.9.3',
+        expect.stringMatching(/^base\texecutor-template-base\t/),
+      ]),
     );
+    expect(rows.find((r) => r.template === 'code-interpreter-v1')?.npmGlobal).toEqual(['typescript@5.9.3']);
     expect(table.split('\n').filter((l) => l && !l.startsWith('#'))).toHaveLength(rows.length);
   });
 });
