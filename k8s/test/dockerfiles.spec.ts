@@ -136,7 +136,7 @@ describe('per-template executor image (k8s/config/deployment/images/Dockerfile)'
       .split('\n')
       .filter((l) => l && !l.startsWith('#'))
       .map((l) => l.split('\t'))
-      .map(([t, debian, npm]) => [t, [debian, npm].map((f) => (f === '-' ? [] : f.split(' ')))] as const),
+      .map(([t, , debian, npm]) => [t, [debian, npm].map((f) => (f === '-' ? [] : f.split(' ')))] as const),
   );
   const repoPkg = JSON.parse(read(join(REPO_ROOT, 'package.json'))) as {
     dependencies?: Record<string, string>;

@@ -30,9 +30,9 @@ t0=$SECONDS
 DOCKER=buildah NETWORK=host IMPORT=1 TAG=${TAG:-dev} \
   NODE_IMAGE=$KCLUSTER_NODE_IMAGE DEBIAN_IMAGE=$KCLUSTER_DEBIAN_IMAGE \
   TIMINGS=$LOG/images.timings CONTAINERD_NAMESPACE=k8s.io \
-  bash "$REPO_ROOT/k8s/config/deployment/build-images.sh" "$@" >"$LOG/images.log" 2>&1 || {
-  tail -40 "$LOG/images.log" >&2
-  kclog "image build failed (full log: $LOG/images.log)"
+  bash "$REPO_ROOT/k8s/config/deployment/build-images.sh" "$@" >"$LOG/images-${TAG:-dev}.log" 2>&1 || {
+  tail -40 "$LOG/images-${TAG:-dev}.log" >&2
+  kclog "image build failed (full log: $LOG/images-${TAG:-dev}.log)"
   exit 1
 }
 printf '%-28s %4d s\n' "TOTAL images.sh" $((SECONDS - t0)) >>"$LOG/images.timings"

@@ -15,6 +15,23 @@ describe('faults', () => {
     await env?.stop();
   });
 
+  // Each test starts with both pods of the pool taking sessions: a pod killed by the previous test is
+  // replaced by a new one, which takes sessions only after its boot smoke test (a few seconds here).
+  beforeEach(async () => {
+    await eventually(
+      async () => {
+        const r = await a.request<{ podDetails: Array<{ healthy: boolean; accepting: boolean }> }>(
+          'GET',
+          '/v1/pools/python',
+        );
+        const ready = r.body.podDetails?.filter((p) => p.healthy && p.accepting).length ?? 0;
+        return r.status === 200 && ready >= 2 ? true : undefined;
+      },
+      60_000,
+      'both pods of the python pool to take sessions',
+    );
+  }, 70_000);
+
   async function session(api: Api, id: string): Promise<Session> {
     const r = await api.request<Session>('GET', `/v1/sessions/${id}`);
     expect(r.status).toBe(200);

@@ -4,7 +4,11 @@ import { PodDriver, startHarness, type Harness } from '../test/harness';
 import { KernelProcess } from '../src/kernels/kernel-process';
 import { SandboxService } from '../src/sandbox/sandbox.service';
 import { kernelArgv } from '../src/runner/runtime';
+import { readdirSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { captureWorkspace, diffWorkspace, stripContent } from '@executor/session-state';
 import { getTemplate } from '@executor/templates';
+import { WORKSPACE_WRITERS_PY } from '@executor/testing';
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -132,6 +136,60 @@ describe('executor benchmark', () => {
     const s = (performance.now() - t0) / 1000;
     report(`${n} session(s) in parallel: ${((n * per) / s).toFixed(0)} executions/s`);
     await Promise.all(ids.map((id) => pod.close(id)));
+  });
+
+  it('snapshot time with busy background writers beside the quiet case', async () => {
+    const { id } = await pod.open({ persist: true });
+    // A workspace of 500 files (~2 MB) in 20 directories, then settled (older than the racy window).
+    await pod.exec(
+      id,
+      'import os\nfor d in range(20):\n    os.makedirs(f"src/d{d}", exist_ok=True)\n    for f in range(25):\n        open(f"src/d{d}/f{f}.txt", "w").write(str((d, f)) * 600)',
+      60_000,
+    );
+    const work = await pod.hostWorkspace(id);
+    const old = Date.now() / 1000 - 3600;
+    for (const d of readdirSync(join(work, 'src'))) {
+      for (const f of readdirSync(join(work, 'src', d))) utimesSync(join(work, 'src', d, f), old, old);
+    }
+    await pod.put(id, 'writers.py', WORKSPACE_WRITERS_PY);
+    await pod.persist(id);
+    await pod.persist(id);
+    const measure = async (): Promise<{ persist: number[]; diff: number[]; exec: number[] }> => {
+      const persist: number[] = [];
+      const diff: number[] = [];
+      const exec: number[] = [];
+      let prev = stripContent(await captureWorkspace(work));
+      for (let i = 0; i < 40; i++) {
+        persist.push(await time(() => pod.persist(id)));
+        exec.push(await time(() => pod.exec(id, `_ = open("c.txt", "w").write("${i}")`)));
+        const t0 = performance.now();
+        const d = await diffWorkspace(prev, work);
+        diff.push(performance.now() - t0);
+        prev = stripContent(d.files);
+      }
+      return { persist, diff, exec };
+    };
+    const quiet = await measure();
+    await pod.exec(
+      id,
+      'import subprocess, sys, os, time\nsubprocess.Popen([sys.executable, "writers.py", ".", "0.0005"], start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\nwhile not os.path.exists("writers.running"): time.sleep(0.001)',
+      30_000,
+    );
+    const busy = await measure();
+    await pod.exec(
+      id,
+      'import os, time\nopen("writers.stop", "w").close()\nwhile not os.path.exists("writers.stopped"): time.sleep(0.001)',
+      30_000,
+    );
+    const line = (label: string, q: number[], b: number[]): string =>
+      `${label}: quiet p50 ${fmt(pct(q, 50))} / p95 ${fmt(pct(q, 95))}; busy writers p50 ${fmt(pct(b, 50))} / p95 ${fmt(pct(b, 95))} (x${(pct(b, 50) / pct(q, 50)).toFixed(2)} p50)`;
+    report(
+      `snapshot bench, 500 settled files (~2 MB) + the writers' files; busy = 7 writer threads (atomic renames, deletes, truncations, in-place rewrites, appends, dir churn, symlink swaps):`,
+    );
+    report(line('  persist round trip (diff + encode + transfer + store)', quiet.persist, busy.persist));
+    report(line('  diffWorkspace of the workspace alone', quiet.diff, busy.diff));
+    report(line('  execution writing a small file (snapshot before reply)', quiet.exec, busy.exec));
+    await pod.close(id);
   });
 
   it('cost of the synchronous snapshot after an execution that changed a small file', async () => {

@@ -121,7 +121,11 @@ describe('neighbour print(1) latency during bombs', () => {
   ];
 
   it('root executor (in-process, the npm start default)', async () => {
-    const pod = await PodDriver.start(h, 'python', { SANDBOX: 'bwrap', WARM_KERNELS: '2', MAX_SESSIONS: '8' });
+    const pod = await PodDriver.start(h, 'python', {
+      SANDBOX: 'bwrap',
+      WARM_KERNELS: '2',
+      MAX_SESSIONS: '8',
+    });
     try {
       out.push(...header('root executor'));
       await measure(pod, out);

@@ -6,9 +6,11 @@ import { JobRpcClient, createRedis } from '@executor/queues';
 import { PlatformHealthModule, type ReadinessCheck } from '@executor/platform';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from './config/executor.config';
 import { FilesService } from './files/files.service';
+import { SandboxFsService } from './fs/sandbox-fs.service';
 import { HeartbeatService } from './heartbeat/heartbeat.service';
 import { ExecutorMetrics, defaultMetricsRegistered, metricProviders } from './metrics/metrics';
 import { PackagesService } from './packages/packages.service';
+import { ReadinessService } from './readiness/readiness.service';
 import { SandboxService } from './sandbox/sandbox.service';
 import { SessionsService } from './sessions/sessions.service';
 import { WarmPoolService } from './sessions/warm-pool.service';
@@ -51,8 +53,12 @@ class ExecutorCoreModule {
         },
         {
           provide: READINESS_CHECKS,
-          inject: [PodWorkerService, SessionsService],
-          useFactory: (worker: PodWorkerService, sessions: SessionsService): ReadinessCheck[] => [
+          inject: [PodWorkerService, SessionsService, ReadinessService],
+          useFactory: (
+            worker: PodWorkerService,
+            sessions: SessionsService,
+            readiness: ReadinessService,
+          ): ReadinessCheck[] => [
             async () => ({
               worker: {
                 status: worker.running && sessions.accepting ? 'up' : 'down',
@@ -60,14 +66,38 @@ class ExecutorCoreModule {
                 accepting: sessions.accepting,
               },
             }),
+            async () => {
+              const r = readiness.current;
+              return {
+                template: {
+                  status: r.ready ? 'up' : 'down',
+                  template: cfg.TEMPLATE,
+                  ...(r.reason ? { reason: r.reason } : {}),
+                  ...(r.smoke ? { smokeMs: r.smoke.ms } : {}),
+                },
+              };
+            },
+            async () => {
+              const c = readiness.current.containment;
+              return {
+                sandbox: {
+                  status: c.ready ? 'up' : 'down',
+                  mode: c.mode,
+                  ...(c.reason ? { reason: c.reason } : {}),
+                  warnings: c.warnings,
+                },
+              };
+            },
           ],
         },
         ...metricProviders,
         ExecutorMetrics,
         SandboxService,
+        ReadinessService,
         WarmPoolService,
         SessionsService,
         FilesService,
+        SandboxFsService,
         PackagesService,
         PodWorkerService,
         HeartbeatService,
@@ -84,6 +114,7 @@ class ExecutorCoreModule {
         HeartbeatService,
         PodWorkerService,
         SandboxService,
+        ReadinessService,
       ],
     };
   }

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { JobCallError, PodJobDefs } from '@executor/queues';
 import { PodDriver, startHarness, type Harness } from './harness';
 
@@ -80,10 +81,19 @@ describe('files through the pod queue', () => {
     for (const path of ['etc-link/passwd', 'etc-link', 'dangling', 'etc-link/new.txt']) {
       expect(await code(pod.get(id, path))).toBe('invalid_argument');
       expect(await code(pod.put(id, path, 'x'))).toBe('invalid_argument');
-      expect(await code(del(path))).toBe('invalid_argument');
     }
-    // a link that stays inside is fine
+    for (const path of ['etc-link/passwd', 'etc-link/new.txt'])
+      expect(await code(del(path))).toBe('invalid_argument');
+    // a link that stays inside is followed, for reads and writes
     expect((await pod.get(id, 'sub/inner-link')).toString()).toBe('by kernel');
+    await pod.put(id, 'sub/inner-link', 'through the link');
+    expect((await pod.get(id, 'made.txt')).toString()).toBe('through the link');
+    // deleting a link removes the link itself, never what it points to
+    expect(await del('etc-link')).toEqual({ deleted: true });
+    expect(await del('dangling')).toEqual({ deleted: true });
+    expect(existsSync('/etc/passwd')).toBe(true);
+    const after = await pod.exec(id, 'import os\nprint(sorted(os.listdir(".")))');
+    expect(after.stdout).not.toMatch(/etc-link|dangling/);
   });
 
   it('refuses a file over MAX_FILE_BYTES (payload_too_large) and files of sessions it does not hold', async () => {

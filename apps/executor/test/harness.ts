@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker, type Job } from 'bullmq';
 import type Redis from 'ioredis';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -210,23 +211,14 @@ export function executorConfig(
   });
 }
 
-/** A running in-process executor and helpers that drive it through its queue, as the load balancer does. */
-export class PodDriver {
+/** Helpers that drive an executor (in this process or another) through its queue, as the load balancer does. */
+export class PodClient {
   private n = 0;
 
   constructor(
     readonly h: Harness,
     readonly cfg: ExecutorConfig,
-    readonly app: NestFastifyApplication,
-    /** Stops an executor that is not `app` (e.g. the bundle in a child process). */
-    private readonly stopper?: () => Promise<void>,
   ) {}
-
-  static async start(h: Harness, template: string, extra: Record<string, string> = {}): Promise<PodDriver> {
-    const cfg = executorConfig(h, template, extra);
-    const app = await startExecutor(cfg, ['warn', 'error']);
-    return new PodDriver(h, cfg, app);
-  }
 
   get queue(): string {
     return podQueueName(this.cfg.POD_NAME);
@@ -300,6 +292,48 @@ export class PodDriver {
     return readTransfer(this.h.commands, r.blob);
   }
 
+  persist(sessionId: string): Promise<{ version: number; bytes: number; at: string }> {
+    return this.h.client.call(
+      this.queue,
+      PodJobDefs.persist,
+      { sessionId, tenant: 'acme' },
+      { timeoutMs: 60_000 },
+    );
+  }
+
+  async list(sessionId: string): Promise<Array<{ path: string; size: number; modifiedAt: string }>> {
+    const r = await this.h.client.call(
+      this.queue,
+      PodJobDefs.filesList,
+      { sessionId, tenant: 'acme' },
+      { timeoutMs: 20_000 },
+    );
+    return r.items;
+  }
+
+  del(sessionId: string, path: string): Promise<{ deleted: boolean }> {
+    return this.h.client.call(
+      this.queue,
+      PodJobDefs.filesDelete,
+      { sessionId, tenant: 'acme', path },
+      { timeoutMs: 20_000 },
+    );
+  }
+
+  /** Host path of a session's workspace (found by a marker file the session writes). */
+  async hostWorkspace(sessionId: string): Promise<string> {
+    const marker = `.where-${Math.random().toString(36).slice(2)}`;
+    await this.exec(sessionId, `open(${JSON.stringify(marker)}, "w").close()`);
+    for (const slot of readdirSync(this.cfg.WORKSPACE_ROOT)) {
+      const work = join(this.cfg.WORKSPACE_ROOT, slot, 'work');
+      if (existsSync(join(work, marker))) {
+        rmSync(join(work, marker));
+        return work;
+      }
+    }
+    throw new Error(`workspace of ${sessionId} not found under ${this.cfg.WORKSPACE_ROOT}`);
+  }
+
   close(sessionId: string, deleteState = false): Promise<{ closed: boolean }> {
     return this.h.client.call(
       this.queue,
@@ -307,6 +341,25 @@ export class PodDriver {
       { sessionId, tenant: 'acme', deleteState, reason: 'deleted' },
       { timeoutMs: 20_000 },
     );
+  }
+}
+
+/** A running in-process executor, driven through its queue. */
+export class PodDriver extends PodClient {
+  constructor(
+    h: Harness,
+    cfg: ExecutorConfig,
+    readonly app: NestFastifyApplication,
+    /** Stops an executor that is not `app` (e.g. the bundle in a child process). */
+    private readonly stopper?: () => Promise<void>,
+  ) {
+    super(h, cfg);
+  }
+
+  static async start(h: Harness, template: string, extra: Record<string, string> = {}): Promise<PodDriver> {
+    const cfg = executorConfig(h, template, extra);
+    const app = await startExecutor(cfg, ['warn', 'error']);
+    return new PodDriver(h, cfg, app);
   }
 
   async stop(): Promise<void> {

@@ -42,6 +42,7 @@ describe('sandbox configuration and containment report', () => {
 
   it('root executor: distinct uid, cgroups nested under its own cgroup with the limits, a bounded tmpfs per slot', async () => {
     const pod = await PodDriver.start(h, 'python', {
+      SANDBOX_UID_BASE: '40000',
       MEMORY_LIMIT_MB: '300',
       MAX_PROCESSES: '50',
       CPU_SHARES: '512',

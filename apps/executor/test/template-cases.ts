@@ -1,4 +1,30 @@
+import { TEMPLATE_NAMES } from '@executor/templates';
 import { PodDriver, startHarness, type Harness } from './harness';
+
+/** Interpreted and quick-to-compile templates (templates-light.spec.ts). */
+export const LIGHT_TEMPLATES = [
+  'python',
+  'python-data',
+  'node',
+  'typescript',
+  'bash',
+  'c',
+  'cpp',
+  'ruby',
+  'r',
+  'code-interpreter-v1',
+  'base',
+];
+/** Compile-heavy templates (templates-compiled.spec.ts). */
+export const COMPILED_TEMPLATES = ['rust', 'java', 'go'];
+
+/** The two suites together run every template: a template added to the catalogue cannot be left out. */
+export function describeCoverage(): void {
+  it('the template suites cover every template of the catalogue', () => {
+    expect([...LIGHT_TEMPLATES, ...COMPILED_TEMPLATES].sort()).toEqual([...TEMPLATE_NAMES].sort());
+    for (const t of TEMPLATE_NAMES) expect(TEMPLATE_CASES[t]).toBeDefined();
+  });
+}
 /** A hello-world and an error case per template (the error must give a non-zero exit and a message). */
 export interface TemplateCase {
   hello: string;
@@ -77,6 +103,18 @@ export const TEMPLATE_CASES: Record<string, TemplateCase> = {
     errorMatch: /bad ruby/,
   },
   r: { hello: 'cat("hello r\\n")', helloOut: 'hello r\n', error: 'stop("bad r")', errorMatch: /bad r/ },
+  'code-interpreter-v1': {
+    hello: 'import numpy as np, matplotlib\nprint("hello ci", int(np.arange(3).sum()))',
+    helloOut: 'hello ci 3\n',
+    error: 'raise ValueError("bad ci")',
+    errorMatch: /ValueError: bad ci/,
+  },
+  base: {
+    hello: 'echo "hello base"',
+    helloOut: 'hello base\n',
+    error: 'echo oops >&2; false',
+    errorMatch: /oops/,
+  },
 };
 
 /**

@@ -1,4 +1,4 @@
-import { describeTemplates } from './template-cases';
+import { COMPILED_TEMPLATES, describeTemplates } from './template-cases';
 
 // Compile-heavy templates (one suite, generous timeouts).
-describeTemplates(['rust', 'java', 'go'], 120_000, 240_000);
+describeTemplates(COMPILED_TEMPLATES, 120_000, 240_000);

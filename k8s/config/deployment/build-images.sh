@@ -12,6 +12,7 @@
 #   executor-base                  apps/executor/Dockerfile (the executor app + its sandbox's packages)
 #   executor-<template>            k8s/config/deployment/images/Dockerfile: the runtime of one line of
 #                                  images/templates.tsv (generated from libs/templates) + executor-base's app
+#                                  (the `base` template's image is executor-template-base)
 #   executor-redis, executor-redis-exporter   images/redis*.Dockerfile: Redis and its exporter from
 #                                  Debian (the dev overlay's; the base manifests use the upstream images)
 #
@@ -50,6 +51,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 TABLE=k8s/config/deployment/images/templates.tsv
 APPS=(operator load-balancer persistence)
 mapfile -t TEMPLATES < <(awk -F'\t' '!/^#/ && NF {print $1}' "$ROOT/$TABLE")
+image_name() { # <template> → its image name (column 2 of the table: libs/templates templateImageName)
+  awk -F'\t' -v t="$1" '!/^#/ && $1 == t {print $2}' "$ROOT/$TABLE"
+}
 
 usage() {
   echo "usage: $0 [image...]   images: ${APPS[*]} executor ${TEMPLATES[*]/#/executor-} redis redis-exporter" >&2
@@ -127,7 +131,7 @@ build_one() {
       local t=${1#executor-}
       [[ " ${TEMPLATES[*]} " == *" $t "* ]] || usage
       mapfile -t extra < <(node_args)
-      build "executor-$t" k8s/config/deployment/images/Dockerfile "TEMPLATE=$t" "EXECUTOR_IMAGE=$REGISTRY/executor-base:$TAG" "${extra[@]}"
+      build "$(image_name "$t")" k8s/config/deployment/images/Dockerfile "TEMPLATE=$t" "EXECUTOR_IMAGE=$REGISTRY/executor-base:$TAG" "${extra[@]}"
       ;;
     *) usage ;;
   esac

@@ -5,6 +5,7 @@
  * the host routes the Service range into the cluster bridge and kube-proxy forwards it), as a
  * user's client on a node would.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,15 +70,19 @@ function resetNamespace(): void {
         '{"metadata":{"finalizers":null}}',
       ]);
   }
-  if (crds.includes('executorpools.executor.ai-orchestrator.io'))
-    kubectl(['delete', 'executorpools', '--all', '-A', '--wait=false']);
   // The External metrics APIService first: once the operator's pods are gone it has no server, and
   // an unavailable aggregated API makes the namespace controller wait for discovery forever.
   kubectl(['delete', 'apiservice', 'v1beta1.external.metrics.k8s.io', '--ignore-not-found']);
   if (!namespaceExists()) return;
   log(`deleting namespace ${NS} of a previous run`);
-  kubectl(['delete', 'pods', '--all', '-n', NS, '--grace-period=0', '--force'], { timeoutMs: 120_000 });
-  kubectl(['delete', 'namespace', NS, '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
+  kubectl(['delete', 'namespace', NS, '--wait=false']);
+  // Pods (executors: 95 s grace) are killed at once, including those a ReplicaSet makes meanwhile.
+  const deadline = Date.now() + 240_000;
+  while (namespaceExists()) {
+    if (Date.now() > deadline) throw new Error(`namespace ${NS} still there after 240 s`);
+    kubectl(['delete', 'pods', '--all', '-n', NS, '--grace-period=0', '--force', '--wait=false']);
+    execFileSync('sleep', ['1']);
+  }
 }
 
 function rollout(kind: string, name: string, timeout = '240s'): void {

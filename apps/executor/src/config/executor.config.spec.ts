@@ -1,5 +1,12 @@
 import { ConfigError, describeConfig } from '@executor/platform';
-import { ExecutorConfigSchema, loadExecutorConfig, workerConcurrency } from './executor.config';
+import {
+  AUTO_UID_FIRST,
+  AUTO_UID_STRIDE,
+  ExecutorConfigSchema,
+  loadExecutorConfig,
+  resolveUidBase,
+  workerConcurrency,
+} from './executor.config';
 
 const required = { POOL_NAME: 'py', POD_NAME: 'py-0', TEMPLATE: 'python' };
 
@@ -46,5 +53,18 @@ describe('executor config', () => {
     for (const [, s] of Object.entries(ExecutorConfigSchema.properties))
       expect((s as { description?: string }).description?.length).toBeGreaterThan(10);
     expect(table.split('\n').length).toBe(Object.keys(ExecutorConfigSchema.properties).length + 2);
+  });
+
+  it('SANDBOX_UID_BASE: explicit numbers as given; auto gives distinct, stable ranges per pod name', () => {
+    expect(resolveUidBase(loadExecutorConfig({ ...required, SANDBOX_UID_BASE: '40000' }))).toBe(40000);
+    const auto = (pod: string): number => resolveUidBase(loadExecutorConfig({ ...required, POD_NAME: pod }));
+    expect(auto('python-abc123')).toBe(auto('python-abc123'));
+    const bases = new Set(Array.from({ length: 200 }, (_, i) => auto(`python-${i.toString(36)}x`)));
+    expect(bases.size).toBe(200);
+    for (const b of bases) {
+      expect(b).toBeGreaterThanOrEqual(AUTO_UID_FIRST);
+      expect((b - AUTO_UID_FIRST) % AUTO_UID_STRIDE).toBe(0);
+      expect(b + AUTO_UID_STRIDE).toBeLessThanOrEqual(2 ** 31);
+    }
   });
 });

@@ -57,12 +57,10 @@ export const ExecutorConfigSchema = Type.Object({
       '`bwrap`: every session runs in bubblewrap (own user/mount/pid/net/ipc/uts namespaces, uid 1000 inside, seccomp filter, no capabilities, reduced /etc), its workspace at /home/user and a private /tmp the only writable places. ' +
       '`none` (only when set explicitly; logged at WARN): plain child processes, for pods that are the boundary themselves (one session per gVisor/Kata pod).',
   }),
-  SANDBOX_UID_BASE: Type.Integer({
-    default: 40000,
-    minimum: 0,
-    maximum: 4_000_000_000,
+  SANDBOX_UID_BASE: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 0, maximum: 4_000_000_000 })], {
+    default: 'auto',
     description:
-      'Root executor: session processes run as uid/gid `SANDBOX_UID_BASE + slot` outside their user namespace (distinct per session: RLIMIT_NPROC, file ownership and signals then separate sessions). A root executor refuses to start with 0. Ignored by a non-root executor (sessions share its uid).',
+      'Root executor: session processes run as uid/gid `SANDBOX_UID_BASE + slot` outside their user namespace (distinct per session: RLIMIT_NPROC, file ownership and signals then separate sessions). `auto`: a range derived from POD_NAME (see `resolveUidBase`), so that executors sharing a kernel (pods on one node, processes of `npm start`) do not share uids. A root executor refuses to start with 0. Ignored by a non-root executor (sessions share its uid).',
   }),
   HOST: Type.String({ default: '127.0.0.1', description: 'Address of the health/metrics HTTP server.' }),
   PORT: Type.Integer({
@@ -169,7 +167,15 @@ export const ExecutorConfigSchema = Type.Object({
   }),
   PACKAGES_NETWORK: Type.Boolean({
     default: true,
-    description: 'Package installs may use the network even when the session may not.',
+    description:
+      "Package installs may reach the package index — only its host (PIP_INDEX_URL / NPM_REGISTRY, plus PACKAGES_EXTRA_HOSTS), through the executor's allowlist proxy — even when the session has no network. false: installs have no network at all.",
+  }),
+  PACKAGES_EXTRA_HOSTS: Type.String({
+    default: '',
+    pattern:
+      '^([A-Za-z0-9.-]+|\\[[0-9a-fA-F:.]+\\])?(:[0-9]{1,5})?(,\\s*([A-Za-z0-9.-]+|\\[[0-9a-fA-F:.]+\\])(:[0-9]{1,5})?)*$',
+    description:
+      'More `host[:port]` (443 when absent), comma-separated, that package installs may reach besides the index host (a mirror that serves its files from another host). Empty: none.',
   }),
   PIP_INDEX_URL: Type.String({ default: '', description: 'pip index (empty: pip default, PyPI).' }),
   PIP_FIND_LINKS: Type.String({
@@ -187,6 +193,37 @@ export const ExecutorConfigSchema = Type.Object({
     minimum: 0,
     description: 'Execution records kept per session (oldest dropped).',
   }),
+  MAX_CONTEXTS: Type.Integer({
+    default: 8,
+    minimum: 1,
+    maximum: 64,
+    description:
+      'Contexts (independent kernels: context.create, or a language asked for by an execution) per session, the default one included. Each is a kernel process in the same sandbox and limits.',
+  }),
+  MAX_COMMANDS: Type.Integer({
+    default: 32,
+    minimum: 1,
+    maximum: 1024,
+    description: 'Commands (process.start) running at once per session; more → rate_limited.',
+  }),
+  MAX_WATCHES: Type.Integer({
+    default: 16,
+    minimum: 1,
+    maximum: 1024,
+    description: 'Filesystem watches (fs.watch) per session; more → rate_limited.',
+  }),
+  PIPE_TIMEOUT_MS: Type.Integer({
+    default: 30_000,
+    minimum: 100,
+    description:
+      'Longest wait for the other side of a byte pipe (fs.read / fs.write streams through Redis): a chunk, or room in the window.',
+  }),
+  SMOKE_TIMEOUT_MS: Type.Integer({
+    default: 60_000,
+    minimum: 1000,
+    description:
+      "Timeout of the template's smoke program, run at boot through the real sandbox before the pod takes sessions (compile included).",
+  }),
   PERSISTENCE_TIMEOUT_MS: Type.Integer({
     default: 30_000,
     minimum: 100,
@@ -201,6 +238,28 @@ export const EXECUTOR_CONFIG = Symbol('EXECUTOR_CONFIG');
 /** Reads and validates the executor's configuration (throws ConfigError naming every bad variable). */
 export function loadExecutorConfig(env: NodeJS.ProcessEnv = process.env): ExecutorConfig {
   return loadConfig(ExecutorConfigSchema, env);
+}
+
+/** First uid of the automatic ranges, above the uids images and hosts usually assign. */
+export const AUTO_UID_FIRST = 200_000;
+/** Uids per automatic range (slots of one executor: sessions + warm kernels, with room to spare). */
+export const AUTO_UID_STRIDE = 2048;
+/** Automatic ranges available below 2^31. */
+export const AUTO_UID_RANGES = Math.floor((2 ** 31 - AUTO_UID_FIRST) / AUTO_UID_STRIDE);
+
+/**
+ * The first session uid of this executor. With `auto` it is one of AUTO_UID_RANGES ranges chosen by a
+ * hash (FNV-1a) of POD_NAME: executors on one kernel get distinct uids unless two pod names collide
+ * (probability about n²/2 / 1,048,000 for n pods on a node). Set an explicit base where that is not enough.
+ */
+export function resolveUidBase(cfg: Pick<ExecutorConfig, 'SANDBOX_UID_BASE' | 'POD_NAME'>): number {
+  if (cfg.SANDBOX_UID_BASE !== 'auto') return cfg.SANDBOX_UID_BASE;
+  let h = 0x811c9dc5;
+  for (const ch of Buffer.from(cfg.POD_NAME)) {
+    h ^= ch;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return AUTO_UID_FIRST + (h % AUTO_UID_RANGES) * AUTO_UID_STRIDE;
 }
 
 /** Worker concurrency actually used. */

@@ -1,6 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { lstat, mkdir, readdir, readFile, rm, writeFile, chown } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
 import type Redis from 'ioredis';
 import {
   JobError,
@@ -10,92 +8,92 @@ import {
   type FileEntry,
   type FileGetResult,
 } from '@executor/queues';
+import { workspacePath, type WorkspaceFs } from '@executor/workspace-fs';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from '../config/executor.config';
+import { SandboxService } from '../sandbox/sandbox.service';
 import type { Session } from '../sessions/session';
 import { REDIS } from '../tokens';
-import { resolveWorkspacePath } from './workspace-paths';
+import { toJobError, type FileOp } from './fs-errors';
+import { workspaceFs } from './session-fs';
 
-/** File operations on a session's workspace (called under the session's mutex). */
+/**
+ * File operations on a session's workspace (called under the session's mutex), all through
+ * libs/workspace-fs: every component opened without following links, symlinks followed only while
+ * they stay inside the workspace, files written as the session's uid and replaced atomically.
+ */
 @Injectable()
 export class FilesService {
   constructor(
     @Inject(EXECUTOR_CONFIG) private readonly cfg: ExecutorConfig,
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly sandbox: SandboxService,
   ) {}
 
-  async put(s: Session, path: string, blob: BlobRef): Promise<{ size: number }> {
-    const abs = await resolveWorkspacePath(s.slot.work, path);
-    if (blob.size > this.cfg.MAX_FILE_BYTES) {
-      await this.redis.del(blob.key);
-      throw new JobError(
-        'payload_too_large',
-        `file is ${blob.size} bytes; the limit is ${this.cfg.MAX_FILE_BYTES}`,
-      );
+  /** The session's workspace as a WorkspaceFs (no-follow I/O, owner = the session's uid). */
+  workspace(s: Session): WorkspaceFs {
+    return workspaceFs(this.sandbox.sandbox, s.slot, this.cfg.MAX_FILE_BYTES);
+  }
+
+  private async run<T>(op: FileOp, path: string, fn: (rel: string) => Promise<T>): Promise<T> {
+    let rel: string;
+    try {
+      rel = workspacePath(path);
+    } catch (err) {
+      throw toJobError(err, op, path);
     }
-    const bytes = await takeTransfer(this.redis, blob);
-    const existing = await lstat(abs).catch(() => undefined);
-    if (existing?.isDirectory()) throw new JobError('conflict', `"${path}" is a directory`);
-    await this.mkdirs(s, dirname(abs));
-    // Re-check after creating parents: nothing on the way may have become a link out.
-    await resolveWorkspacePath(s.slot.work, path);
-    if (existing?.isSymbolicLink()) await rm(abs, { force: true });
-    await writeFile(abs, bytes, { flag: 'w' });
-    if (s.slot.uid !== undefined) await chown(abs, s.slot.uid, s.slot.uid);
-    return { size: bytes.length };
+    try {
+      return await fn(rel);
+    } catch (err) {
+      throw toJobError(err, op, path);
+    }
+  }
+
+  async put(s: Session, path: string, blob: BlobRef): Promise<{ size: number }> {
+    return this.run('write', path, async (rel) => {
+      if (blob.size > this.cfg.MAX_FILE_BYTES) {
+        await this.redis.del(blob.key);
+        throw new JobError(
+          'payload_too_large',
+          `file is ${blob.size} bytes; the limit is ${this.cfg.MAX_FILE_BYTES}`,
+        );
+      }
+      const bytes = await takeTransfer(this.redis, blob);
+      await this.workspace(s).writeFile(rel, bytes);
+      return { size: bytes.length };
+    });
   }
 
   async get(s: Session, path: string): Promise<FileGetResult> {
-    const abs = await resolveWorkspacePath(s.slot.work, path);
-    const st = await lstat(abs).catch(() => undefined);
-    if (!st || st.isDirectory()) throw new JobError('not_found', `no file "${path}" in the workspace`);
-    if (st.size > this.cfg.MAX_FILE_BYTES)
-      throw new JobError(
-        'payload_too_large',
-        `file is ${st.size} bytes; the limit is ${this.cfg.MAX_FILE_BYTES}`,
-      );
-    const bytes = await readFile(abs);
-    const blob = await putTransfer(this.redis, bytes, { prefix: this.cfg.QUEUE_PREFIX });
-    return { blob, size: bytes.length };
+    return this.run('read', path, async (rel) => {
+      const bytes = await this.workspace(s).readFile(rel);
+      const blob = await putTransfer(this.redis, bytes, { prefix: this.cfg.QUEUE_PREFIX });
+      return { blob, size: bytes.length };
+    });
   }
 
+  /** Every regular file, recursively (symlinks are not followed; entries that vanish meanwhile are left out). */
   async list(s: Session): Promise<FileEntry[]> {
     const out: FileEntry[] = [];
-    const walk = async (dir: string, rel: string): Promise<void> => {
-      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-      for (const e of entries) {
-        const abs = join(dir, e.name);
-        const r = rel ? `${rel}/${e.name}` : e.name;
-        if (e.isDirectory()) await walk(abs, r);
-        else if (e.isFile()) {
-          const st = await lstat(abs).catch(() => undefined);
-          if (st) out.push({ path: r, size: st.size, modifiedAt: st.mtime.toISOString() });
-        }
-      }
-    };
-    await walk(s.slot.work, '');
+    try {
+      await this.workspace(s).walk('', {
+        visit: (e) => {
+          if (e.type === 'file')
+            out.push({ path: e.path, size: e.stat.size, modifiedAt: e.stat.mtime.toISOString() });
+          return e.type === 'dir';
+        },
+      });
+    } catch (err) {
+      throw toJobError(err, 'list', '');
+    }
     out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return out;
   }
 
+  /** Removes a file or a directory tree (a symlink itself, never what it points to). */
   async delete(s: Session, path: string): Promise<boolean> {
-    const abs = await resolveWorkspacePath(s.slot.work, path);
-    const st = await lstat(abs).catch(() => undefined);
-    if (!st) throw new JobError('not_found', `no file "${path}" in the workspace`);
-    await rm(abs, { recursive: true, force: true });
-    return true;
-  }
-
-  private async mkdirs(s: Session, dir: string): Promise<void> {
-    const created = await mkdir(dir, { recursive: true });
-    if (created && s.slot.uid !== undefined) {
-      // chown every directory mkdir created (from the first new one down)
-      let d = dir;
-      const made: string[] = [];
-      while (d.length >= created.length) {
-        made.push(d);
-        d = dirname(d);
-      }
-      for (const m of made) await chown(m, s.slot.uid, s.slot.uid);
-    }
+    return this.run('delete', path, async (rel) => {
+      await this.workspace(s).remove(rel);
+      return true;
+    });
   }
 }

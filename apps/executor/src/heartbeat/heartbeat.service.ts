@@ -9,6 +9,7 @@ import { cpus, loadavg } from 'node:os';
 import type Redis from 'ioredis';
 import { podQueueName, removeHeartbeat, writeHeartbeat, type PodHeartbeat } from '@executor/queues';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from '../config/executor.config';
+import { ReadinessService } from '../readiness/readiness.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { REDIS } from '../tokens';
 
@@ -27,7 +28,10 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
     @Inject(EXECUTOR_CONFIG) private readonly cfg: ExecutorConfig,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly sessions: SessionsService,
-  ) {}
+    private readonly readiness: ReadinessService,
+  ) {
+    readiness.onChange(() => void this.beat());
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.beat();
@@ -47,6 +51,8 @@ export class HeartbeatService implements OnApplicationBootstrap, OnModuleDestroy
       version: EXECUTOR_VERSION,
       queue: podQueueName(this.cfg.POD_NAME),
       accepting: this.sessions.accepting,
+      healthy: this.readiness.current.ready,
+      ...(this.readiness.current.reason ? { reason: this.readiness.current.reason.slice(0, 2000) } : {}),
       startedAt: this.startedAt,
       at: new Date().toISOString(),
     };

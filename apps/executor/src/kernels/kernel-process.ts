@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import type { ExecutionError, ResultItem } from '@executor/queues';
 import type { Slot, SpawnSpec } from '../sandbox/sandbox';
 import { OutputCollector } from './output-collector';
-import { exitCodeOf, killTree, spawnTree } from './process-tree';
+import { killProcessTree } from '../processes/descendants';
+import { exitCodeOf, spawnTree } from './process-tree';
 
 /** Outcome of one execution (the fields of ExecuteResult the runner fills). */
 export interface RunOutcome {
@@ -14,6 +17,19 @@ export interface RunOutcome {
   truncated: boolean;
   /** The kernel process died during this execution (it must be restarted). */
   kernelDied: boolean;
+  /** Rich results in the order the kernel produced them (kernels only). */
+  results?: ResultItem[];
+  /** The kernel's structured error (exception, timeout). */
+  error?: ExecutionError;
+  /** The kernel's execution counter after this execution. */
+  executionCount?: number;
+}
+
+/** Receives an execution's output and results as they are produced (streaming). */
+export interface ExecutionSink {
+  /** A piece of stdout/stderr text (whole UTF-8 characters), `ts` = epoch ms it was read. */
+  output(stream: 'stdout' | 'stderr', text: string, ts: number): void;
+  result(item: ResultItem): void;
 }
 
 /** Grace after the timeout during which the kernel may interrupt the cell itself (keeping its state). */
@@ -26,6 +42,10 @@ interface Reply {
   ready?: boolean;
   exitCode?: number;
   timedOut?: boolean;
+  executionCount?: number;
+  error?: ExecutionError;
+  /** An interim rich result (not the final reply). */
+  display?: ResultItem;
 }
 
 interface Pending {
@@ -33,6 +53,9 @@ interface Pending {
   reply?: Reply;
   outDone: boolean;
   errDone: boolean;
+  results: ResultItem[];
+  sink?: ExecutionSink;
+  decoders: { stdout: StringDecoder; stderr: StringDecoder };
   finish: (o: RunOutcome) => void;
 }
 
@@ -115,6 +138,7 @@ export class KernelProcess {
     timeoutMs: number,
     env?: Record<string, string>,
     invalidateImports = false,
+    sink?: ExecutionSink,
   ): Promise<RunOutcome> {
     if (this.dead || !this.child) {
       return Promise.resolve({
@@ -135,22 +159,42 @@ export class KernelProcess {
         id,
         outDone: false,
         errDone: false,
+        results: [],
+        sink,
+        decoders: { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') },
         finish: (o) => {
           if (timers.hard) clearTimeout(timers.hard);
+          this.out.detach();
+          this.err.detach();
+          this.endStreams(pending);
           this.pending = undefined;
           resolve(o);
         },
       };
       this.pending = pending;
       const marker = `\0${nonce}\0`;
-      this.out.begin(marker, () => {
-        pending.outDone = true;
-        this.maybeFinish();
-      });
-      this.err.begin(marker, () => {
-        pending.errDone = true;
-        this.maybeFinish();
-      });
+      const stream =
+        (name: 'stdout' | 'stderr') =>
+        (d: Buffer): void => {
+          const text = pending.decoders[name].write(d);
+          if (text) pending.sink?.output(name, text, Date.now());
+        };
+      this.out.begin(
+        marker,
+        () => {
+          pending.outDone = true;
+          this.maybeFinish();
+        },
+        sink ? stream('stdout') : undefined,
+      );
+      this.err.begin(
+        marker,
+        () => {
+          pending.errDone = true;
+          this.maybeFinish();
+        },
+        sink ? stream('stderr') : undefined,
+      );
       timers.hard = setTimeout(() => {
         // The cell did not stop by itself (e.g. blocked in C code or a child process): kill the kernel.
         this.timedOutHard = true;
@@ -185,6 +229,12 @@ export class KernelProcess {
         this.err.begin();
         r();
       } else if (this.pending && msg.id === this.pending.id) {
+        if (msg.display && typeof msg.display === 'object') {
+          const item: ResultItem = { ...msg.display, isMain: msg.display.isMain === true };
+          this.pending.results.push(item);
+          this.pending.sink?.result(item);
+          continue;
+        }
         this.pending.reply = msg;
         this.maybeFinish();
       }
@@ -194,16 +244,32 @@ export class KernelProcess {
   private maybeFinish(): void {
     const p = this.pending;
     if (!p || !p.reply || !p.outDone || !p.errDone) return;
+    const error = p.reply.error;
     p.finish({
       exitCode: p.reply.exitCode ?? 0,
-      stdout: this.out.text(),
-      stderr: this.err.text(),
+      // Callers that read text only see what a REPL shows: the main result's text after the output,
+      // the error's traceback after stderr (neither is streamed as output: they are events of their own).
+      stdout: withLine(this.out.text(), this.out.truncated ? undefined : mainText(p.results)),
+      stderr: withLine(this.err.text(), error?.traceback || undefined),
       timedOut: !!p.reply.timedOut,
       truncated: this.out.truncated || this.err.truncated,
       kernelDied: false,
+      results: p.results,
+      ...(error ? { error } : {}),
+      ...(typeof p.reply.executionCount === 'number' ? { executionCount: p.reply.executionCount } : {}),
     });
     this.out.begin();
     this.err.begin();
+  }
+
+  /** Flushes the UTF-8 decoders of a finished execution to its sink. */
+  private endStreams(p: Pending): void {
+    if (!p.sink) return;
+    const ts = Date.now();
+    for (const name of ['stdout', 'stderr'] as const) {
+      const rest = p.decoders[name].end();
+      if (rest) p.sink.output(name, rest, ts);
+    }
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -229,6 +295,10 @@ export class KernelProcess {
         timedOut,
         truncated: this.out.truncated || this.err.truncated,
         kernelDied: true,
+        results: p.results,
+        error: timedOut
+          ? { name: 'TimeoutError', value: 'execution exceeded its timeout', traceback: note }
+          : { name: 'KernelDied', value: why || this.exitInfo, traceback: note },
       });
     };
     let open = 2;
@@ -244,9 +314,12 @@ export class KernelProcess {
     }
   }
 
-  /** Kills the kernel and every process of its tree. */
+  /**
+   * Kills the kernel and every process of its tree — not the rest of the slot's cgroup: the
+   * session's other contexts and its commands live there too.
+   */
   kill(): void {
-    if (this.child) killTree(this.child, this.slot);
+    if (this.child?.pid !== undefined) killProcessTree(this.child.pid);
   }
 
   /** Closes the kernel: kill and wait for it to be gone. */
@@ -260,4 +333,17 @@ export class KernelProcess {
     }
     this.dead = true;
   }
+}
+
+/** The text/plain of the main result (the last expression's value), if any. */
+function mainText(results: ResultItem[]): string | undefined {
+  const main = results.find((r) => r.isMain);
+  const text = main?.['text/plain'];
+  return typeof text === 'string' ? text : undefined;
+}
+
+/** `text` followed by `line` and a newline, as a REPL writes it after the cell's own output. */
+function withLine(text: string, line: string | undefined): string {
+  if (line === undefined || line === '') return text;
+  return text + line + (line.endsWith('\n') ? '' : '\n');
 }

@@ -4,7 +4,9 @@
  *
  * Protocol (one JSON object per line):
  *   fd 3 (executor -> kernel): {"id", "code", "nonce", "timeoutMs", "env"?}
- *   fd 4 (kernel -> executor): {"ready": true} once, then {"id", "exitCode", "timedOut"} per request.
+ *   fd 4 (kernel -> executor): {"ready": true} once; per request any number of
+ *     {"id", "display": {"isMain": bool, "<mime>": data}} (rich results), then the final
+ *     {"id", "exitCode", "timedOut", "executionCount", "error"?: {"name", "value", "traceback"}}.
  * Output goes to fds 1/2 with synchronous writes (never buffered in the kernel); after each execution
  * the marker "\0<nonce>\0" is written to both.
  *
@@ -15,7 +17,10 @@
  * (loading the compiler in every node kernel would cost ~50 MB): re-declaring a top-level const/let
  * of an earlier cell fails as in any script ("Identifier 'x' has already been declared").
  * Cells containing top-level `await` run inside an async function (their declarations are local).
- * The completion value of a cell is printed (util.inspect) unless undefined, as in the node REPL.
+ * The completion value of a cell (unless undefined) is its main result, text/plain via util.inspect
+ * (the executor adds it to stdout for callers that read text only, as the node REPL prints it);
+ * `display(value)` sends more results. A thrown error is a structured error (err.name, err.message,
+ * the stack without the kernel's frames), not printed: the executor adds it to stderr.
  */
 const fs = require('node:fs');
 const net = require('node:net');
@@ -144,6 +149,27 @@ function transpile(code, name) {
   return hoistTopLevel(r.outputText);
 }
 
+/**
+ * For a cell run inside an async function (top-level await): `return` the value of its last
+ * expression statement, so it is the cell's result as in the REPL. Needs the typescript parser
+ * (present for the typescript kernel and wherever the executor ships it); without it the cell's
+ * value is undefined.
+ */
+function returnLast(js) {
+  let t;
+  try {
+    t = typescript();
+  } catch {
+    return js;
+  }
+  const sf = t.createSourceFile('cell.js', js, t.ScriptTarget.ES2022, true, t.ScriptKind.JS);
+  const last = sf.statements[sf.statements.length - 1];
+  if (!last || !t.isExpressionStatement(last)) return js;
+  const start = last.getStart(sf);
+  const expr = js.slice(start, last.expression.end);
+  return `${js.slice(0, start)}return (${expr});${js.slice(last.end)}`;
+}
+
 function compileScript(js, name) {
   try {
     return new vm.Script(js, { filename: name });
@@ -151,7 +177,7 @@ function compileScript(js, name) {
     if (e instanceof SyntaxError && /\bawait\b/.test(js)) {
       return {
         async: true,
-        script: new vm.Script(`(async () => {\n${js}\n})()`, { filename: name, lineOffset: -1 }),
+        script: new vm.Script(`(async () => {\n${returnLast(js)}\n})()`, { filename: name, lineOffset: -1 }),
       };
     }
     throw e;
@@ -178,13 +204,62 @@ function withTimeout(promise, ms) {
   ]);
 }
 
+let current = null; // id of the request being run (display() needs it)
+
+function bundleOf(value, isMain) {
+  const item = { isMain, 'text/plain': util.inspect(value, { colors: false, depth: 4 }) };
+  if (value && (typeof value === 'object' || typeof value === 'function')) {
+    for (const [method, mime] of [
+      ['_repr_html_', 'text/html'],
+      ['_repr_markdown_', 'text/markdown'],
+      ['_repr_svg_', 'image/svg+xml'],
+      ['_repr_png_', 'image/png'],
+      ['_repr_latex_', 'text/latex'],
+      ['_repr_json_', 'application/json'],
+    ]) {
+      try {
+        if (typeof value[method] === 'function') {
+          const v = value[method]();
+          if (v !== undefined && v !== null) item[mime] = Buffer.isBuffer(v) ? v.toString('base64') : v;
+        }
+      } catch {
+        // a broken _repr_ is skipped
+      }
+    }
+  }
+  return item;
+}
+
+function sendDisplay(item) {
+  if (current === null) return;
+  try {
+    reply({ id: current, display: item });
+  } catch {
+    reply({ id: current, display: { isMain: item.isMain, 'text/plain': item['text/plain'] } });
+  }
+}
+
+/** Jupyter-style display(): every argument becomes a result (isMain false). */
+globalThis.display = (...values) => {
+  for (const v of values) sendDisplay(bundleOf(v, false));
+};
+
+function errorOf(e) {
+  if (e instanceof Error) {
+    return { name: String(e.name || 'Error'), value: String(e.message ?? ''), traceback: cleanStack(e) };
+  }
+  return { name: 'Error', value: util.inspect(e), traceback: `Uncaught ${util.inspect(e)}` };
+}
+
 let cellNo = 0;
 async function runCell(req) {
   cellNo += 1;
+  current = req.id;
   const name = MODE === 'typescript' ? `cell-${cellNo}.ts` : `cell-${cellNo}.js`;
   const timeoutMs = Math.max(1, Number(req.timeoutMs) || 30000);
   let exitCode = 0;
   let timedOut = false;
+  let error;
   const savedEnv = {};
   if (req.env) {
     for (const k of Object.keys(req.env)) savedEnv[k] = process.env[k];
@@ -210,25 +285,28 @@ async function runCell(req) {
         value = await withTimeout(value, Math.max(1, timeoutMs - (Date.now() - started)));
       }
     }
-    if (value !== undefined) writeAllSync(1, util.inspect(value, { colors: false, depth: 4 }) + '\n');
+    if (value !== undefined) sendDisplay(bundleOf(value, true));
   } catch (e) {
     if (e && (e.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT' || e.executionTimeout)) {
       timedOut = true;
       exitCode = 124;
-      writeAllSync(2, `TimeoutError: execution exceeded ${timeoutMs} ms\n`);
+      const message = `execution exceeded ${timeoutMs} ms`;
+      error = { name: 'TimeoutError', value: message, traceback: `TimeoutError: ${message}\n` };
     } else if (e && e.executorExit !== undefined) {
       exitCode = e.executorExit;
     } else {
       exitCode = 1;
-      writeAllSync(2, cleanStack(e) + '\n');
+      error = errorOf(e);
+      if (!error.traceback.endsWith('\n')) error.traceback += '\n';
     }
   } finally {
+    current = null;
     for (const [k, v] of Object.entries(savedEnv)) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
   }
-  return { exitCode, timedOut };
+  return { exitCode, timedOut, error, executionCount: cellNo };
 }
 
 // process.exit() in a cell ends the cell with that code instead of killing the kernel.
@@ -266,7 +344,14 @@ async function main() {
         const marker = `\0${req.nonce}\0`;
         writeAllSync(1, marker);
         writeAllSync(2, marker);
-        reply({ id: req.id, exitCode: r.exitCode, timedOut: r.timedOut });
+        const out = {
+          id: req.id,
+          exitCode: r.exitCode,
+          timedOut: r.timedOut,
+          executionCount: r.executionCount,
+        };
+        if (r.error) out.error = r.error;
+        reply(out);
       });
     }
   });

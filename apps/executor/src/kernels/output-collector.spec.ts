@@ -1,4 +1,4 @@
-import { OutputCollector } from './output-collector';
+import { OutputCollector, markerPrefixAtEnd } from './output-collector';
 
 describe('OutputCollector', () => {
   it('keeps output up to the limit, drops the rest and says so', () => {
@@ -38,5 +38,41 @@ describe('OutputCollector', () => {
     c.push(Buffer.from('partial#EN'));
     c.flush();
     expect(c.text()).toBe('partial#EN');
+  });
+
+  it('streams output to a listener at once (no hold-back unless the tail may start the marker)', () => {
+    const c = new OutputCollector(100);
+    const seen: string[] = [];
+    c.begin(
+      '\0NONCE\0',
+      () => undefined,
+      (d) => seen.push(d.toString()),
+    );
+    c.push(Buffer.from('a\n'));
+    expect(seen).toEqual(['a\n']); // not held until the next chunk
+    c.push(Buffer.from('b\0NO'));
+    expect(seen).toEqual(['a\n', 'b']);
+    c.push(Buffer.from('T\0'));
+    expect(seen).toEqual(['a\n', 'b', '\0NOT']); // the last \0 may start the marker
+    c.push(Buffer.from('\0NONCE\0'));
+    expect(c.text()).toBe('a\nb\0NOT\0');
+  });
+
+  it('streams nothing past the limit', () => {
+    const c = new OutputCollector(4);
+    const seen: string[] = [];
+    c.begin(undefined, undefined, (d) => seen.push(d.toString()));
+    c.push(Buffer.from('abc'));
+    c.push(Buffer.from('defg'));
+    expect(seen).toEqual(['abc', 'd']);
+  });
+
+  it('finds marker prefixes at the end of a chunk', () => {
+    const m = Buffer.from('\0XY\0');
+    expect(markerPrefixAtEnd(Buffer.from('abc'), m)).toBe(0);
+    expect(markerPrefixAtEnd(Buffer.from('abc\0'), m)).toBe(1);
+    expect(markerPrefixAtEnd(Buffer.from('abc\0X'), m)).toBe(2);
+    expect(markerPrefixAtEnd(Buffer.from('abc\0Z'), m)).toBe(0);
+    expect(markerPrefixAtEnd(Buffer.from('\0XY'), m)).toBe(3);
   });
 });

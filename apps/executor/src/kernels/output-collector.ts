@@ -10,18 +10,23 @@ export class OutputCollector {
   private tail = Buffer.alloc(0);
   private marker: Buffer | undefined;
   private onMarker: (() => void) | undefined;
+  private listener: ((data: Buffer) => void) | undefined;
   truncated = false;
 
   constructor(private readonly limit: number) {}
 
-  /** Starts a new execution: clears the buffer; `marker` (if any) ends it. */
-  begin(marker?: string, onMarker?: () => void): void {
+  /**
+   * Starts a new execution: clears the buffer; `marker` (if any) ends it. `listener` (streaming) gets
+   * each piece of output as soon as it is known not to be part of the marker, within the limit.
+   */
+  begin(marker?: string, onMarker?: () => void, listener?: (data: Buffer) => void): void {
     this.chunks = [];
     this.kept = 0;
     this.tail = Buffer.alloc(0);
     this.truncated = false;
     this.marker = marker === undefined ? undefined : Buffer.from(marker);
     this.onMarker = onMarker;
+    this.listener = listener;
   }
 
   push(data: Buffer): void {
@@ -41,7 +46,9 @@ export class OutputCollector {
       cb?.();
       return;
     }
-    const hold = Math.min(joined.length, this.marker.length - 1);
+    // Hold back only a suffix that could be the start of the marker (none for ordinary text), so
+    // streamed output is never delayed until the next chunk.
+    const hold = markerPrefixAtEnd(joined, this.marker);
     this.keep(joined.subarray(0, joined.length - hold));
     this.tail = Buffer.from(joined.subarray(joined.length - hold));
   }
@@ -52,6 +59,11 @@ export class OutputCollector {
     this.tail = Buffer.alloc(0);
     this.marker = undefined;
     this.onMarker = undefined;
+  }
+
+  /** Stops calling the listener (the execution it streamed for is over). */
+  detach(): void {
+    this.listener = undefined;
   }
 
   text(): string {
@@ -67,7 +79,21 @@ export class OutputCollector {
     }
     const part = data.length > room ? data.subarray(0, room) : data;
     if (part.length < data.length) this.truncated = true;
-    this.chunks.push(Buffer.from(part));
+    const copy = Buffer.from(part);
+    this.chunks.push(copy);
     this.kept += part.length;
+    this.listener?.(copy);
   }
+}
+
+/** Length of the longest proper prefix of `marker` that `data` ends with. */
+export function markerPrefixAtEnd(data: Buffer, marker: Buffer): number {
+  const max = Math.min(data.length, marker.length - 1);
+  const first = marker[0];
+  for (let k = max; k > 0; k--) {
+    const start = data.length - k;
+    if (data[start] !== first) continue;
+    if (data.subarray(start).equals(marker.subarray(0, k))) return k;
+  }
+  return 0;
 }

@@ -2,11 +2,12 @@ import { mkdirSync, rmSync, writeFileSync, chownSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { resolveRunEnv, type Template } from '@executor/templates';
-import { KernelProcess, type RunOutcome } from '../kernels/kernel-process';
+import { StringDecoder } from 'node:string_decoder';
+import { resolveRunEnv, type KernelKind, type Template } from '@executor/templates';
+import { KernelProcess, type ExecutionSink, type RunOutcome } from '../kernels/kernel-process';
 import { OutputCollector } from '../kernels/output-collector';
 import { closed, exitCodeOf, killTree, spawnTree } from '../kernels/process-tree';
-import type { Sandbox, Slot, SpawnSpec } from '../sandbox/sandbox';
+import type { Sandbox, Slot, SpawnRequest, SpawnSpec } from '../sandbox/sandbox';
 
 /** Exit code reported for an execution that hit its timeout. */
 export const TIMEOUT_EXIT_CODE = 124;
@@ -15,6 +16,8 @@ const ORPHAN_GRACE_MS = 100;
 
 /** Runtimes whose own virtual memory reservations do not break under RLIMIT_AS. */
 const AS_LIMIT_OK = new Set(['python', 'python-data', 'bash', 'c', 'cpp', 'rust', 'ruby', 'r']);
+/** Kernels that tolerate RLIMIT_AS (node's V8 reserves large ranges: it gets --max-old-space-size instead). */
+const AS_LIMIT_KERNELS = new Set<KernelKind>(['python', 'bash']);
 /** Real binaries (never the pyenv shim on the executor's PATH). */
 const BINARIES: Record<string, string> = { python3: '/usr/bin/python3', node: '/usr/bin/node' };
 
@@ -30,13 +33,30 @@ export interface RuntimeDeps {
 export interface ExecuteOptions {
   /** Packages appeared since the last execution (install, restore): python drops its import caches. */
   invalidateImports?: boolean;
+  /** Gets output and results as they are produced (streaming executions). */
+  sink?: ExecutionSink;
+}
+
+/** Which kernel a KernelRuntime runs, and where (a context of a session). */
+export interface KernelOptions {
+  /** Default: the template's kernel. */
+  kind?: KernelKind;
+  /** Working directory inside the sandbox (default: the workspace). */
+  cwd?: string;
 }
 
 export interface CommandOptions {
   timeoutMs: number;
   env?: Record<string, string>;
+  /** Use `env` alone: none of the session's base or template environment (package installers). */
+  cleanEnv?: boolean;
   network: boolean;
   roBinds?: string[];
+  binds?: SpawnRequest['binds'];
+  /** Working directory inside the sandbox (default: the workspace). */
+  cwd?: string;
+  /** RLIMIT_AS as for the template's snippets (default true; false for node-based helpers). */
+  addressSpaceLimit?: boolean;
 }
 
 /** Executes snippets for one session. */
@@ -69,19 +89,26 @@ export function templateEnv(template: Template, sandbox: Sandbox, slot: Slot): R
   return env;
 }
 
-/** The argv of a template's kernel. */
-export function kernelArgv(template: Template, sandbox: Sandbox, memoryMb: number): string[] {
+/** The argv of a kernel (the template's own, or another kind for a context). */
+export function kernelArgv(
+  template: Template,
+  sandbox: Sandbox,
+  memoryMb: number,
+  kind: KernelKind | null = template.kernel,
+): string[] {
   const dir = sandbox.kernelsDir();
-  switch (template.kernel) {
+  switch (kind) {
     case 'python':
       return [binary('python3'), '-u', '-s', join(dir, 'python_kernel.py')];
+    case 'bash':
+      return [binary('python3'), '-u', '-s', join(dir, 'bash_kernel.py')];
     case 'node':
     case 'typescript':
       return [
         binary('node'),
         `--max-old-space-size=${Math.max(32, Math.floor(memoryMb * 0.75))}`,
         join(dir, 'node_kernel.js'),
-        template.kernel,
+        kind,
       ];
     default:
       throw new Error(`template ${template.name} has no kernel`);
@@ -94,9 +121,19 @@ export async function runProcess(
   slot: Slot,
   timeoutMs: number,
   maxOutputBytes: number,
+  sink?: ExecutionSink,
 ): Promise<RunOutcome & { spawnError?: string }> {
   const out = new OutputCollector(maxOutputBytes);
   const err = new OutputCollector(maxOutputBytes);
+  if (sink) {
+    const decoders = { stdout: new StringDecoder('utf8'), stderr: new StringDecoder('utf8') };
+    const listen = (name: 'stdout' | 'stderr') => (d: Buffer) => {
+      const text = decoders[name].write(d);
+      if (text) sink.output(name, text, Date.now());
+    };
+    out.begin(undefined, undefined, listen('stdout'));
+    err.begin(undefined, undefined, listen('stderr'));
+  }
   let child: ChildProcess;
   try {
     child = spawnTree(spec, ['ignore', 'pipe', 'pipe']);
@@ -161,23 +198,30 @@ abstract class BaseRuntime implements Runtime {
   protected spec(
     argv: string[],
     env: Record<string, string>,
-    opts: { network?: boolean; cwd?: string; roBinds?: string[] } = {},
+    opts: Partial<Omit<CommandOptions, 'timeoutMs' | 'env'>> & {
+      /** A kernel of a multi-kernel template: RLIMIT_AS decided by its kind, not the template. */
+      kernelAddressSpaceLimit?: boolean;
+    } = {},
   ): SpawnSpec {
     const { sandbox, template } = this.deps;
     return sandbox.spec(this.slot, {
       argv,
-      env: { ...sandbox.baseEnv(this.slot), ...templateEnv(template, sandbox, this.slot), ...env },
+      env: opts.cleanEnv
+        ? env
+        : { ...sandbox.baseEnv(this.slot), ...templateEnv(template, sandbox, this.slot), ...env },
       network: opts.network ?? this.network,
-      addressSpaceLimit: AS_LIMIT_OK.has(template.name),
+      addressSpaceLimit:
+        opts.kernelAddressSpaceLimit ?? ((opts.addressSpaceLimit ?? true) && AS_LIMIT_OK.has(template.name)),
       cwd: opts.cwd,
       roBinds: opts.roBinds,
+      binds: opts.binds,
     });
   }
 
   command(argv: string[], opts: CommandOptions): Promise<RunOutcome> {
-    const spec = this.spec(argv, opts.env ?? {}, { network: opts.network, roBinds: opts.roBinds });
-    // Package managers are node/python programs: no RLIMIT_AS for node (V8 reserves large ranges).
-    return runProcess(spec, this.slot, opts.timeoutMs, this.deps.maxOutputBytes);
+    const { timeoutMs, env, ...rest } = opts;
+    const spec = this.spec(argv, env ?? {}, rest);
+    return runProcess(spec, this.slot, timeoutMs, this.deps.maxOutputBytes);
   }
 }
 
@@ -185,11 +229,26 @@ abstract class BaseRuntime implements Runtime {
 export class KernelRuntime extends BaseRuntime {
   private kernel: KernelProcess;
   private starting?: Promise<void>;
+  readonly kind: KernelKind;
 
-  constructor(slot: Slot, deps: RuntimeDeps, network: boolean, kernel?: KernelProcess) {
+  constructor(
+    slot: Slot,
+    deps: RuntimeDeps,
+    network: boolean,
+    kernel?: KernelProcess,
+    private readonly kernelOpts: KernelOptions = {},
+  ) {
     super(slot, deps, network);
+    const kind = kernelOpts.kind ?? deps.template.kernel;
+    if (!kind) throw new Error(`template ${deps.template.name} has no kernel`);
+    this.kind = kind;
     this.kernel = kernel ?? this.newKernel();
     if (!kernel) this.starting = this.kernel.start();
+  }
+
+  /** Resolves once the kernel is ready (rejects when it failed to start). */
+  async ready(): Promise<void> {
+    await this.starting;
   }
 
   /** Starts a kernel for a slot (used by the warm pool as well). */
@@ -205,10 +264,26 @@ export class KernelRuntime extends BaseRuntime {
 
   private newKernel(): KernelProcess {
     const { template, sandbox, memoryMb, maxOutputBytes } = this.deps;
-    const spec = this.spec(kernelArgv(template, sandbox, memoryMb), {});
+    const spec = this.spec(
+      kernelArgv(template, sandbox, memoryMb, this.kind),
+      {},
+      {
+        cwd: this.kernelOpts.cwd,
+        kernelAddressSpaceLimit: template.kernels.length > 1 ? AS_LIMIT_KERNELS.has(this.kind) : undefined,
+      },
+    );
     return new KernelProcess(spec, this.slot, maxOutputBytes, () =>
       this.slot.cgroup?.oomKilled() ? `killed by the out-of-memory killer: memory limit ${memoryMb} MB` : '',
     );
+  }
+
+  /** Replaces the kernel by a fresh one (variables gone); resolves once it is ready. */
+  async restartNow(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    await this.kernel.close();
+    this.restart();
+    await this.starting;
+    this.starting = undefined;
   }
 
   private restart(): void {
@@ -248,6 +323,7 @@ export class KernelRuntime extends BaseRuntime {
       timeoutMs,
       Object.keys(env).length ? env : undefined,
       opts.invalidateImports,
+      opts.sink,
     );
     if (outcome.kernelDied) this.restart(); // be ready for the next execution
     return outcome;
@@ -263,7 +339,12 @@ export class KernelRuntime extends BaseRuntime {
 export class OneShotRuntime extends BaseRuntime {
   private counter = 0;
 
-  async execute(code: string, timeoutMs: number, env: Record<string, string>): Promise<RunOutcome> {
+  async execute(
+    code: string,
+    timeoutMs: number,
+    env: Record<string, string>,
+    opts: ExecuteOptions = {},
+  ): Promise<RunOutcome> {
     const { template, sandbox, maxOutputBytes, compileTimeoutMs, memoryMb } = this.deps;
     const steps = template.run;
     const name = `build-${++this.counter}`;
@@ -286,6 +367,7 @@ export class OneShotRuntime extends BaseRuntime {
           this.slot,
           compileTimeoutMs + timeoutMs,
           maxOutputBytes,
+          opts.sink,
         );
         if (compiled.exitCode !== 0 || compiled.timedOut) return compiled;
       }
@@ -303,7 +385,7 @@ export class OneShotRuntime extends BaseRuntime {
           '-Xss1m',
           ...argv.slice(1),
         ];
-      return await runProcess(this.spec(argv, env), this.slot, timeoutMs, maxOutputBytes);
+      return await runProcess(this.spec(argv, env), this.slot, timeoutMs, maxOutputBytes, opts.sink);
     } finally {
       rmSync(hostBuild, { recursive: true, force: true });
     }

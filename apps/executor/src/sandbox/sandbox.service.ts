@@ -3,7 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { chownSync, closeSync, existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { EXECUTOR_CONFIG, type ExecutorConfig } from '../config/executor.config';
+import {
+  AUTO_UID_STRIDE,
+  EXECUTOR_CONFIG,
+  resolveUidBase,
+  type ExecutorConfig,
+} from '../config/executor.config';
 import { Cgroups, type CgroupLimits } from './cgroups';
 import { assessContainment, type ContainmentReport } from './containment';
 import { mountTmpfs, mountsUnder, unmount } from './mounts';
@@ -45,14 +50,17 @@ export function findTypescriptDir(): string | undefined {
 /** Throws when a root executor would give sessions uid 0 or uids outside the valid range. */
 export function checkUidRange(cfg: ExecutorConfig, root: boolean): void {
   if (!root) return;
-  if (cfg.SANDBOX_UID_BASE === 0)
+  const base = resolveUidBase(cfg);
+  if (base === 0)
     throw new Error(
-      'refusing to start: the executor runs as root and SANDBOX_UID_BASE=0 would run sessions as root; set SANDBOX_UID_BASE to a free uid range (default 40000)',
+      'refusing to start: the executor runs as root and SANDBOX_UID_BASE=0 would run sessions as root; set SANDBOX_UID_BASE to a free uid range or to auto (the default)',
     );
-  const last = cfg.SANDBOX_UID_BASE + cfg.MAX_SESSIONS + cfg.WARM_KERNELS + 64;
+  const last = base + cfg.MAX_SESSIONS + cfg.WARM_KERNELS + 64;
   if (last >= 0xffff_fffe)
+    throw new Error(`refusing to start: SANDBOX_UID_BASE ${base} leaves no room for the slot uids`);
+  if (cfg.SANDBOX_UID_BASE === 'auto' && cfg.MAX_SESSIONS + cfg.WARM_KERNELS + 64 > AUTO_UID_STRIDE)
     throw new Error(
-      `refusing to start: SANDBOX_UID_BASE ${cfg.SANDBOX_UID_BASE} leaves no room for the slot uids`,
+      `refusing to start: MAX_SESSIONS + WARM_KERNELS needs more than the ${AUTO_UID_STRIDE} uids of an automatic range; set SANDBOX_UID_BASE explicitly`,
     );
 }
 
@@ -69,6 +77,8 @@ export class SandboxService implements OnApplicationShutdown {
   readonly slots: SlotAllocator;
   readonly cgroups?: Cgroups;
   readonly distinctUids: boolean;
+  /** First session uid (SANDBOX_UID_BASE resolved; see resolveUidBase). */
+  readonly uidBase: number;
   /** What contains this pod's sessions (plain value, see ContainmentReport). */
   readonly containment: ContainmentReport;
   /** Host directory of the sandbox's generated files (seccomp program, /etc files). */
@@ -78,7 +88,8 @@ export class SandboxService implements OnApplicationShutdown {
     const uid = process.getuid?.() ?? 0;
     const root = uid === 0;
     checkUidRange(cfg, root);
-    this.distinctUids = root && cfg.SANDBOX_UID_BASE > 0;
+    this.uidBase = resolveUidBase(cfg);
+    this.distinctUids = root && this.uidBase > 0;
     const bwrap = cfg.SANDBOX === 'bwrap';
     if (!bwrap)
       this.logger.warn(
@@ -129,7 +140,7 @@ export class SandboxService implements OnApplicationShutdown {
     this.containment = assessContainment({
       mode: cfg.SANDBOX,
       executorUid: uid,
-      uidBase: this.distinctUids ? cfg.SANDBOX_UID_BASE : undefined,
+      uidBase: this.distinctUids ? this.uidBase : undefined,
       cgroups: cgroups.support,
       tmpfs: { ...tmpfs, maxBytes: cfg.WORKSPACE_MAX_BYTES, maxFiles: cfg.WORKSPACE_MAX_FILES },
       seccomp,
@@ -146,7 +157,7 @@ export class SandboxService implements OnApplicationShutdown {
     };
     this.slots = new SlotAllocator({
       root: cfg.WORKSPACE_ROOT,
-      uidBase: this.distinctUids ? cfg.SANDBOX_UID_BASE : undefined,
+      uidBase: this.distinctUids ? this.uidBase : undefined,
       limits,
       cgroups: this.cgroups,
       tmpfs: tmpfs.enabled
@@ -191,8 +202,8 @@ export class SandboxService implements OnApplicationShutdown {
     const dir = join(this.runtimeDir, 'probe');
     const slot: Slot = {
       index: -1,
-      uid: this.distinctUids ? this.cfg.SANDBOX_UID_BASE : undefined,
-      gid: this.distinctUids ? this.cfg.SANDBOX_UID_BASE : undefined,
+      uid: this.distinctUids ? this.uidBase : undefined,
+      gid: this.distinctUids ? this.uidBase : undefined,
       dir,
       work: join(dir, 'work'),
       tmp: join(dir, 'tmp'),

@@ -90,6 +90,12 @@ export interface SpawnRequest {
   cwd?: string;
   /** Host directories bound read-only at the same path (bwrap). */
   roBinds?: string[];
+  /**
+   * Host paths bound at another path inside the sandbox (bwrap; with SANDBOX=none the caller uses
+   * `src` directly). Used by the package installer for its private staging directory and the
+   * index proxy's socket, which no other process of the session sees.
+   */
+  binds?: Array<{ src: string; dest: string; writable?: boolean }>;
 }
 
 const ROOT_LINKS = ['bin', 'lib', 'lib32', 'lib64', 'libx32', 'sbin'];
@@ -251,6 +257,7 @@ export class Sandbox {
       slot.tmp,
       SANDBOX_TMP,
       ...(req.roBinds ?? []).flatMap((d) => ['--ro-bind', d, d]),
+      ...(req.binds ?? []).flatMap((b) => [b.writable ? '--bind' : '--ro-bind', b.src, b.dest]),
       // /dev (bwrap's tmpfs of device nodes) and the sandbox's own root (a tmpfs holding the mount
       // points) are read-only: the workspace, /tmp and /dev/shm are the only writable places.
       '--remount-ro',

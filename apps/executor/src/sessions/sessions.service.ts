@@ -6,8 +6,14 @@ import {
   JobError,
   PersistenceJobDefs,
   QueueNames,
+  isStreamChannel,
+  procChannel,
+  publishEvent,
   putTransfer,
   takeTransfer,
+  watchChannel,
+  type ContextInfo,
+  type ExecutionEvent,
   type ExecutePayload,
   type ExecuteResult,
   type JobRpcClient,
@@ -24,12 +30,20 @@ import {
   encodeState,
   restoreWorkspace,
   stripContent,
+  type CaptureOptions,
   type SessionState,
 } from '@executor/session-state';
-import { getTemplate, type Template } from '@executor/templates';
+import { KERNEL_LANGUAGES, getTemplate, type Template } from '@executor/templates';
 import { EXECUTOR_CONFIG, type ExecutorConfig } from '../config/executor.config';
 import { ExecutionOutcomes, ExecutorMetrics, type ExecutionOutcome } from '../metrics/metrics';
-import { createRuntime, type RuntimeDeps } from '../runner/runtime';
+import { SessionContexts } from '../contexts/session-contexts';
+import { SandboxFs } from '../fs/sandbox-fs';
+import { WatchManager } from '../fs/watches';
+import type { ExecutionSink } from '../kernels/kernel-process';
+import { ProcessManager } from '../processes/process-manager';
+import { ReadinessService } from '../readiness/readiness.service';
+import { createRuntime, templateEnv, type RuntimeDeps } from '../runner/runtime';
+import { slotOwner, workspaceAliases } from '../files/session-fs';
 import { SandboxService } from '../sandbox/sandbox.service';
 import { PERSISTENCE_RPC, REDIS } from '../tokens';
 import { newMutex, type Session } from './session';
@@ -60,6 +74,7 @@ export class SessionsService implements OnModuleDestroy {
     private readonly sandbox: SandboxService,
     private readonly warm: WarmPoolService,
     private readonly metrics: ExecutorMetrics,
+    private readonly readiness: ReadinessService,
   ) {
     this.template = getTemplate(cfg.TEMPLATE);
     this.deps = {
@@ -113,6 +128,18 @@ export class SessionsService implements OnModuleDestroy {
     });
   }
 
+  /**
+   * The session without taking its mutex (or `session_not_on_pod`): for jobs that run beside
+   * executions (commands, reads, watches). Moves its idle expiry like any use.
+   */
+  lookup(sessionId: string): Session {
+    const s = this.sessions.get(sessionId);
+    if (!s)
+      throw new JobError('session_not_on_pod', `session ${sessionId} is not on pod ${this.cfg.POD_NAME}`);
+    this.touch(s);
+    return s;
+  }
+
   // ------------------------------------------------------------------ open
   async open(p: OpenSessionPayload): Promise<OpenSessionResult> {
     if (p.template !== this.template.name) {
@@ -130,6 +157,7 @@ export class SessionsService implements OnModuleDestroy {
     const inFlight = this.opening.get(p.sessionId);
     if (inFlight) return inFlight;
     if (this.draining) throw new JobError('unavailable', `pod ${this.cfg.POD_NAME} is shutting down`);
+    this.readiness.assertReady();
     if (this.sessions.size + this.opening.size >= this.cfg.MAX_SESSIONS) {
       throw new JobError(
         'unavailable',
@@ -146,6 +174,10 @@ export class SessionsService implements OnModuleDestroy {
     const warm = network === this.cfg.ALLOW_NETWORK ? this.warm.take() : undefined;
     const slot = warm?.slot ?? this.sandbox.slots.allocate();
     const now = new Date();
+    const runtime = createRuntime(slot, this.deps, network, warm?.kernel);
+    const fs = new SandboxFs(this.sandbox.sandbox, slot, this.cfg.MAX_FILE_BYTES);
+    const prefix = this.cfg.QUEUE_PREFIX;
+    let sessionEnv: () => Record<string, string> = () => ({});
     const session: Session = {
       id: p.sessionId,
       tenant: p.tenant,
@@ -159,13 +191,38 @@ export class SessionsService implements OnModuleDestroy {
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + p.ttlSeconds * 1000).toISOString(),
       slot,
-      runtime: createRuntime(slot, this.deps, network, warm?.kernel),
+      runtime,
+      fs,
+      contexts: new SessionContexts(
+        { slot, deps: this.deps, network, fs, maxContexts: this.cfg.MAX_CONTEXTS },
+        runtime,
+      ),
+      processes: new ProcessManager({
+        sandbox: this.sandbox.sandbox,
+        slot,
+        fs,
+        network,
+        env: () => sessionEnv(),
+        maxRunning: this.cfg.MAX_COMMANDS,
+        maxOutputBytes: this.cfg.MAX_OUTPUT_BYTES,
+        publish: (procId, e) => void publishEvent(this.redis, procChannel(prefix, p.sessionId, procId), e),
+      }),
+      watches: new WatchManager({
+        fs,
+        maxWatches: this.cfg.MAX_WATCHES,
+        publish: (watchId, e) => void publishEvent(this.redis, watchChannel(prefix, p.sessionId, watchId), e),
+      }),
       history: [],
       packages: [],
       stateDirty: false,
       invalidateImports: false,
       mutex: newMutex(),
     };
+    sessionEnv = () => ({
+      ...this.sandbox.sandbox.baseEnv(slot),
+      ...templateEnv(this.template, this.sandbox.sandbox, slot),
+      ...session.env,
+    });
     let restoredVersion: number | undefined;
     try {
       if (p.restore) restoredVersion = await this.restoreInto(session, p);
@@ -194,8 +251,8 @@ export class SessionsService implements OnModuleDestroy {
     const state = decodeState(await takeTransfer(this.redis, res.state));
     if (state.sessionId !== s.id)
       throw new JobError('internal', `restored state belongs to ${state.sessionId}, not ${s.id}`);
-    await restoreWorkspace(s.slot.work, state.files, { clean: true });
-    this.sandbox.slots.chownTree(s.slot, s.slot.work);
+    // No-follow writes, everything owned by the session's uid as it is written (libs/workspace-fs).
+    await restoreWorkspace(s.slot.work, state.files, { clean: true, owner: slotOwner(s.slot) });
     s.env = { ...state.env, ...p.env };
     s.metadata = { ...state.metadata, ...p.metadata };
     s.history = state.history;
@@ -220,31 +277,50 @@ export class SessionsService implements OnModuleDestroy {
         `code is ${codeBytes} bytes; the limit is ${this.cfg.MAX_CODE_BYTES}`,
       );
     }
-    if (p.language && !this.languageMatches(p.language)) {
-      throw new JobError(
-        'invalid_argument',
-        `this session runs ${this.template.language} (template ${this.template.name}), not ${p.language}`,
-      );
+    if (p.stream !== undefined && !isStreamChannel(this.cfg.QUEUE_PREFIX, p.stream)) {
+      throw new JobError('invalid_argument', `stream "${p.stream}" is not a stream channel of this platform`);
     }
     return this.withSession(p.sessionId, async (s) => {
+      const context = await s.contexts.forExecution(p.context, p.language);
+      if (!context && p.language && !this.languageMatches(p.language)) {
+        throw new JobError(
+          'invalid_argument',
+          `this session runs ${this.template.language} (template ${this.template.name}), not ${p.language}` +
+            (this.template.kernels.length > 1
+              ? ` (its kernels: ${this.template.kernels.map((k) => KERNEL_LANGUAGES[k]).join(', ')})`
+              : ''),
+        );
+      }
+      const ctx = context ?? s.contexts.get('default');
       const at = new Date();
       const t0 = performance.now();
       this.runningCount++;
       this.metrics.running.set(this.runningCount);
+      const channel = p.stream;
+      const emit = (e: ExecutionEvent): void => {
+        if (channel) void publishEvent(this.redis, channel, e);
+      };
+      const sink: ExecutionSink | undefined = channel
+        ? {
+            output: (stream, text, ts) => emit({ t: stream, text, ts }),
+            result: (result) => emit({ t: 'result', result }),
+          }
+        : undefined;
       let outcome;
       try {
         const invalidate = s.invalidateImports;
         s.invalidateImports = false;
-        outcome = await s.runtime.execute(
+        outcome = await ctx.runtime.execute(
           p.code,
           p.timeoutMs,
           { ...s.env, ...(p.env ?? {}) },
-          { invalidateImports: invalidate },
+          { invalidateImports: invalidate, sink },
         );
       } finally {
         this.runningCount--;
         this.metrics.running.set(this.runningCount);
       }
+      if (outcome.error) emit({ t: 'error', error: outcome.error });
       const durationMs = Math.round((performance.now() - t0) * 1000) / 1000;
       const label: ExecutionOutcome = outcome.timedOut
         ? ExecutionOutcomes.timeout
@@ -274,6 +350,10 @@ export class SessionsService implements OnModuleDestroy {
         timedOut: outcome.timedOut,
         truncated: outcome.truncated,
         at: at.toISOString(),
+        results: outcome.results ?? [],
+        context: ctx.id,
+        ...(outcome.error ? { error: outcome.error } : {}),
+        ...(outcome.executionCount !== undefined ? { executionCount: outcome.executionCount } : {}),
       };
       if (s.persist && this.cfg.SNAPSHOT_AFTER_EXECUTION) {
         // Committed before the result is returned: a completed execution's files survive a crash.
@@ -281,6 +361,29 @@ export class SessionsService implements OnModuleDestroy {
         if (snap) result.snapshotVersion = snap.version;
       }
       return result;
+    });
+  }
+
+  // ------------------------------------------------------------------ contexts
+  createContext(sessionId: string, language: string, cwd?: string): Promise<ContextInfo> {
+    return this.withSession(sessionId, (s) => s.contexts.create(language, cwd));
+  }
+
+  listContexts(sessionId: string): Promise<{ items: ContextInfo[] }> {
+    return this.withSession(sessionId, async (s) => ({ items: s.contexts.list() }));
+  }
+
+  restartContext(sessionId: string, context: string): Promise<Record<string, never>> {
+    return this.withSession(sessionId, async (s) => {
+      await s.contexts.restart(context);
+      return {};
+    });
+  }
+
+  removeContext(sessionId: string, context: string): Promise<Record<string, never>> {
+    return this.withSession(sessionId, async (s) => {
+      await s.contexts.remove(context);
+      return {};
     });
   }
 
@@ -318,7 +421,7 @@ export class SessionsService implements OnModuleDestroy {
   ): Promise<{ version: number; bytes: number; at: string } | undefined> {
     const t0 = performance.now();
     const prev = s.lastSnapshot;
-    const diff = await diffWorkspace(prev?.files ?? [], s.slot.work);
+    const diff = await diffWorkspace(prev?.files ?? [], s.slot.work, this.captureOptions(s));
     const filesChanged = diff.changedFiles > 0 || diff.removed.length > 0 || (!prev && diff.files.length > 0);
     if (opts.onlyIfFilesChanged && !filesChanged && !(opts.orStateChanged && s.stateDirty)) return undefined;
     const state: SessionState = {
@@ -350,6 +453,20 @@ export class SessionsService implements OnModuleDestroy {
     s.stateDirty = false;
     this.metrics.snapshotDuration.observe({ trigger }, (performance.now() - t0) / 1000);
     return { version: res.version, bytes: res.bytes, at: res.at };
+  }
+
+  /**
+   * How snapshots read the workspace: never following links (absolute links into the workspace,
+   * as session code or the host names it, are kept relative), files over MAX_FILE_BYTES left out
+   * (session code cannot write them: RLIMIT_FSIZE; a sparse or foreign one must not be read),
+   * and whatever changes under the capture handled as a race, not an error (libs/session-state).
+   */
+  private captureOptions(s: Session): CaptureOptions {
+    return {
+      linkAliases: workspaceAliases(this.sandbox.sandbox, s.slot),
+      maxFileBytes: this.cfg.MAX_FILE_BYTES,
+      onSkip: (path, reason) => this.logger.debug(`snapshot of ${s.id}: "${path}" left out: ${reason}`),
+    };
   }
 
   private async storeSnapshot(
@@ -389,7 +506,11 @@ export class SessionsService implements OnModuleDestroy {
         ['conflict', 'not_found', 'invalid_argument'].includes(err.code)
       ) {
         this.logger.warn(`delta snapshot of ${s.id} refused (${err.message}); sending a full state`);
-        return send({ ...state, files: await captureWorkspace(s.slot.work), baseVersion: null });
+        return send({
+          ...state,
+          files: await captureWorkspace(s.slot.work, this.captureOptions(s)),
+          baseVersion: null,
+        });
       }
       throw err;
     }
@@ -460,6 +581,9 @@ export class SessionsService implements OnModuleDestroy {
   }
 
   private async dispose(s: Session): Promise<void> {
+    await s.watches.closeAll('the session was closed').catch(() => undefined);
+    await s.processes.killAll().catch(() => undefined);
+    await s.contexts.closeAll();
     await s.runtime
       .close()
       .catch((err: Error) => this.logger.warn(`closing the runtime of ${s.id}: ${err.message}`));

@@ -18,7 +18,10 @@ import {
 } from '@executor/queues';
 import { EXECUTOR_CONFIG, workerConcurrency, type ExecutorConfig } from '../config/executor.config';
 import { FilesService } from '../files/files.service';
+import { SandboxFsService } from '../fs/sandbox-fs.service';
+import type { Session } from '../sessions/session';
 import { PackagesService } from '../packages/packages.service';
+import { ReadinessService } from '../readiness/readiness.service';
 import { SessionsService } from '../sessions/sessions.service';
 import { REDIS } from '../tokens';
 
@@ -40,6 +43,8 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly sessions: SessionsService,
     private readonly files: FilesService,
     private readonly packages: PackagesService,
+    private readonly sandboxFs: SandboxFsService,
+    private readonly readiness: ReadinessService,
   ) {
     this.queueName = podQueueName(cfg.POD_NAME);
   }
@@ -49,6 +54,9 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // Jobs wait in the queue while the boot smoke test runs (the heartbeat says healthy: false, so
+    // no new session is routed here); a pod that failed it still answers them: `unavailable`.
+    await this.readiness.settled;
     const worker = new Worker(this.queueName, (job: Job) => this.process(job), {
       connection: bullConnection(this.cfg.REDIS_URL),
       prefix: this.cfg.QUEUE_PREFIX,
@@ -69,6 +77,20 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
 
   async onModuleDestroy(): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * A change to the session's files made beside executions (no mutex for the change itself); a
+   * persistent session then commits a snapshot (under its mutex) before the answer, as files.put does.
+   */
+  private async changed<T>(sessionId: string, fn: (s: Session) => Promise<T>): Promise<T> {
+    const s = this.sessions.lookup(sessionId);
+    const result = await fn(s);
+    if (s.persist)
+      await this.sessions.withSession(sessionId, (x) =>
+        this.sessions.snapshot(x, 'execution', { onlyIfFilesChanged: true }),
+      );
+    return result;
   }
 
   /** Dispatches one job (payload validated at the edge). */
@@ -124,6 +146,88 @@ export class PodWorkerService implements OnApplicationBootstrap, OnModuleDestroy
         return this.sessions.withSession(p.sessionId, async (s) => ({
           items: s.packages.map((x) => ({ ...x })),
         }));
+      }
+      // ---------------------------------------------------------------- contexts (session mutex)
+      case PodJobs.contextCreate: {
+        const p = parsePayload(PodJobDefs.contextCreate, data);
+        return this.sessions.createContext(p.sessionId, p.language, p.cwd);
+      }
+      case PodJobs.contextList:
+        return this.sessions.listContexts(parsePayload(PodJobDefs.contextList, data).sessionId);
+      case PodJobs.contextRestart: {
+        const p = parsePayload(PodJobDefs.contextRestart, data);
+        return this.sessions.restartContext(p.sessionId, p.context);
+      }
+      case PodJobs.contextRemove: {
+        const p = parsePayload(PodJobDefs.contextRemove, data);
+        return this.sessions.removeContext(p.sessionId, p.context);
+      }
+      // ---------------------------------------------------------------- processes (beside executions)
+      case PodJobs.processStart: {
+        const p = parsePayload(PodJobDefs.processStart, data);
+        return this.sessions.lookup(p.sessionId).processes.start(p);
+      }
+      case PodJobs.processList: {
+        const p = parsePayload(PodJobDefs.processList, data);
+        return { items: this.sessions.lookup(p.sessionId).processes.list() };
+      }
+      case PodJobs.processGet: {
+        const p = parsePayload(PodJobDefs.processGet, data);
+        return this.sessions.lookup(p.sessionId).processes.get(p);
+      }
+      case PodJobs.processInput: {
+        const p = parsePayload(PodJobDefs.processInput, data);
+        await this.sessions.lookup(p.sessionId).processes.input(p, p.data);
+        return {};
+      }
+      case PodJobs.processCloseStdin: {
+        const p = parsePayload(PodJobDefs.processCloseStdin, data);
+        this.sessions.lookup(p.sessionId).processes.closeStdin(p);
+        return {};
+      }
+      case PodJobs.processSignal: {
+        const p = parsePayload(PodJobDefs.processSignal, data);
+        this.sessions.lookup(p.sessionId).processes.signal(p, p.signal);
+        return {};
+      }
+      // ---------------------------------------------------------------- filesystem on sandbox paths
+      case PodJobs.fsStat: {
+        const p = parsePayload(PodJobDefs.fsStat, data);
+        return this.sandboxFs.stat(this.sessions.lookup(p.sessionId), p.path);
+      }
+      case PodJobs.fsList: {
+        const p = parsePayload(PodJobDefs.fsList, data);
+        return this.sandboxFs.list(this.sessions.lookup(p.sessionId), p.path, p.depth);
+      }
+      case PodJobs.fsRead: {
+        const p = parsePayload(PodJobDefs.fsRead, data);
+        return this.sandboxFs.read(this.sessions.lookup(p.sessionId), p.path, p.pipe);
+      }
+      case PodJobs.fsMkdir: {
+        const p = parsePayload(PodJobDefs.fsMkdir, data);
+        return this.changed(p.sessionId, (s) => this.sandboxFs.mkdir(s, p.path));
+      }
+      case PodJobs.fsMove: {
+        const p = parsePayload(PodJobDefs.fsMove, data);
+        return this.changed(p.sessionId, (s) => this.sandboxFs.move(s, p.source, p.destination));
+      }
+      case PodJobs.fsRemove: {
+        const p = parsePayload(PodJobDefs.fsRemove, data);
+        return this.changed(p.sessionId, (s) => this.sandboxFs.remove(s, p.path));
+      }
+      case PodJobs.fsWrite: {
+        const p = parsePayload(PodJobDefs.fsWrite, data);
+        return this.changed(p.sessionId, (s) => this.sandboxFs.write(s, p.path, p.pipe));
+      }
+      case PodJobs.fsWatch: {
+        const p = parsePayload(PodJobDefs.fsWatch, data);
+        await this.sessions.lookup(p.sessionId).watches.watch(p.watchId, p.path, p.recursive);
+        return {};
+      }
+      case PodJobs.fsUnwatch: {
+        const p = parsePayload(PodJobDefs.fsUnwatch, data);
+        await this.sessions.lookup(p.sessionId).watches.unwatch(p.watchId);
+        return {};
       }
       default:
         throw new JobError('invalid_argument', `unknown job "${job.name}" on ${this.queueName}`);

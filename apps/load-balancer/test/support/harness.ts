@@ -95,7 +95,10 @@ export interface ExecutorOptions {
   standIn?: boolean;
 }
 
-/** Starts an executor process (real bundle or the stand-in) and waits for its first heartbeat. */
+/**
+ * Starts an executor process (real bundle or the stand-in) and waits for its first healthy
+ * heartbeat (the real executor beats `healthy: false` until its boot smoke test passed).
+ */
 export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<Proc> {
   // mkdtemp makes 0700 dirs; session processes run under sandbox uids and must traverse the root.
   const workspaceRoot = mkdtempSync(join(tmpdir(), `ws-${o.pod}-`));
@@ -120,9 +123,12 @@ export async function startExecutor(redis: Redis, o: ExecutorOptions): Promise<P
     useRealExecutor() && !o.standIn ? [REAL_EXECUTOR] : [...SWC_ARGS, join(__dirname, 'fake-executor.ts')];
   const p = track(spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] }));
   await waitFor(
-    async () => !!(await podHeartbeat(redis, o.pod, o.prefix)),
+    async () => {
+      const hb = await podHeartbeat(redis, o.pod, o.prefix);
+      return !!hb && hb.healthy !== false;
+    },
     30_000,
-    () => `no heartbeat from ${o.pod}: ${p.output().slice(-2000)}`,
+    () => `no healthy heartbeat from ${o.pod}: ${p.output().slice(-2000)}`,
   );
   return p;
 }

@@ -197,7 +197,7 @@ const BAD_POOLS: BadCase[] = [
     'unknown template',
     pool({ template: 'cobol' }),
     'spec.template',
-    /one of: python, python-data, .*, r \(got "cobol"\)/,
+    /one of: python, python-data, .*, r, code-interpreter-v1, base \(got "cobol"\)/,
   ],
   ['missing template', pool({ minReplicas: 1 }), 'spec.template', /spec.template is required/],
   [

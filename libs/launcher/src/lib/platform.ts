@@ -29,6 +29,8 @@ export interface PoolSpec {
   replicas: number;
   region?: string;
   weight?: number;
+  /** Extra env of this pool's executors (over `env.executor`). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface PlatformOptions {
@@ -42,6 +44,8 @@ export interface PlatformOptions {
   lbPorts?: number[];
   /** `tenant:key,...` for EXECUTOR_API_KEYS. */
   apiKeys: string;
+  /** `name:key,...` for EXECUTOR_ADMIN_KEYS (pool management, admin UI); registers the pools. */
+  adminKeys?: string;
   pools: PoolSpec[];
   /** Redis port (default: a free port); an existing `redisUrl` skips starting one. */
   redisPort?: number;
@@ -49,7 +53,7 @@ export interface PlatformOptions {
   /** AOF fsync policy of the Redis child (default everysec). */
   appendfsync?: 'always' | 'everysec';
   queuePrefix?: string;
-  /** SANDBOX of the executors (default none: processes on this machine). */
+  /** SANDBOX of the executors (default bwrap; `none` only when asked for: plain processes). */
   sandbox?: 'none' | 'bwrap';
   output?: OutputMode;
   /** Replace an executor that dies with a new one under a new pod name (default true). */
@@ -66,9 +70,12 @@ export interface ExecutorInfo {
   template: string;
   port: number;
   pid: number;
+  /** Its sandbox and template work (boot smoke test passed); else `reason`. */
+  healthy: boolean;
+  reason?: string;
 }
 
-interface ExecutorProc extends ExecutorInfo {
+interface ExecutorProc extends Omit<ExecutorInfo, 'healthy' | 'reason'> {
   proc: ManagedProcess;
   stopping: boolean;
 }
@@ -87,8 +94,9 @@ export class Platform extends EventEmitter {
   private stopping = false;
   private persistencePort = 0;
   private podEvents?: Queue;
-  private readonly opts: Required<Omit<PlatformOptions, 'redisUrl' | 'redisPort' | 'env'>> &
-    Pick<PlatformOptions, 'redisUrl' | 'redisPort' | 'env'>;
+  private readonly opts: Required<Omit<PlatformOptions, 'redisUrl' | 'redisPort' | 'env' | 'adminKeys'>> &
+    Pick<PlatformOptions, 'redisUrl' | 'redisPort' | 'env' | 'adminKeys'>;
+  private readonly health = new Map<string, { healthy: boolean; reason?: string }>();
 
   private constructor(options: PlatformOptions) {
     super();
@@ -97,7 +105,7 @@ export class Platform extends EventEmitter {
       lbPorts: [8080],
       appendfsync: 'everysec',
       queuePrefix: 'executor',
-      sandbox: 'none',
+      sandbox: 'bwrap',
       output: 'file',
       replaceExecutors: true,
       readyTimeoutMs: 60_000,
@@ -132,13 +140,44 @@ export class Platform extends EventEmitter {
 
   /** The first API key (what `npm start` prints). */
   get apiKey(): string {
-    return (this.opts.apiKeys.split(',')[0] ?? '').split(':')[1] ?? '';
+    return firstKey(this.opts.apiKeys);
+  }
+
+  /** The first admin key ('' without admin keys). */
+  get adminKey(): string {
+    return firstKey(this.opts.adminKeys ?? '');
+  }
+
+  get sandbox(): 'none' | 'bwrap' {
+    return this.opts.sandbox;
   }
 
   executors(pool?: string): ExecutorInfo[] {
     return [...this.execs.values()]
       .filter((e) => !pool || e.pool === pool)
-      .map(({ pool: p, pod, template, port, pid }) => ({ pool: p, pod, template, port, pid }));
+      .map(({ pool: p, pod, template, port, pid }) => ({
+        pool: p,
+        pod,
+        template,
+        port,
+        pid,
+        ...(this.health.get(pod) ?? { healthy: false, reason: 'starting' }),
+      }));
+  }
+
+  /** GET /v1/pools of the first load balancer: each pool's health as routing sees it. */
+  async pools(): Promise<
+    Array<{ name: string; template: string; pods: number; healthy: boolean; reason?: string }>
+  > {
+    const res = await fetch(`${this.urls[0]}/v1/pools`, {
+      headers: { authorization: `Bearer ${this.apiKey}` },
+    });
+    if (!res.ok) throw new Error(`GET /v1/pools: HTTP ${res.status} ${await res.text()}`);
+    return (
+      (await res.json()) as {
+        items: Array<{ name: string; template: string; pods: number; healthy: boolean; reason?: string }>;
+      }
+    ).items;
   }
 
   /** Every running process of the platform by name (redis excluded when external). */
@@ -232,12 +271,7 @@ export class Platform extends EventEmitter {
   }
 
   private takeLock(): void {
-    if (existsSync(this.lockFile)) {
-      const pid = Number(readFileSync(this.lockFile, 'utf8'));
-      if (pid && pid !== process.pid && isAlive(pid)) {
-        throw new Error(`the platform already runs from ${this.opts.dataDir} (pid ${pid}); stop it first`);
-      }
-    }
+    assertNotRunning(this.opts.dataDir);
     writeFileSync(this.lockFile, String(process.pid));
   }
 
@@ -271,6 +305,7 @@ export class Platform extends EventEmitter {
       PORT: String(port),
       REPLICA_ID: `lb-${index}-${randomBytes(3).toString('hex')}`,
       EXECUTOR_API_KEYS: this.opts.apiKeys,
+      ...(this.opts.adminKeys ? { EXECUTOR_ADMIN_KEYS: this.opts.adminKeys } : {}),
       ...this.opts.env?.loadBalancer,
     });
     this.lbs.push({ proc, port });
@@ -292,6 +327,7 @@ export class Platform extends EventEmitter {
       WORKSPACE_ROOT: workspaceRoot,
       SANDBOX: this.opts.sandbox,
       ...this.opts.env?.executor,
+      ...pool.env,
     });
     const e: ExecutorProc = {
       pool: pool.name,
@@ -304,8 +340,12 @@ export class Platform extends EventEmitter {
     };
     this.execs.set(pod, e);
     void proc.exited.then((r) => this.onExecutorExit(e, pool, r));
-    await waitHealthy(`http://${this.opts.host}:${port}/health/ready`, proc, this.opts.readyTimeoutMs);
-    const info = { pool: e.pool, pod, template: e.template, port, pid: e.pid };
+    // /health/live answers once the executor listens, which is after its boot smoke test; a pod
+    // whose sandbox or template does not work stays up, not ready, with the reason.
+    await waitHealthy(`http://${this.opts.host}:${port}/health/live`, proc, this.opts.readyTimeoutMs);
+    const health = await executorReadiness(`http://${this.opts.host}:${port}/health/ready`);
+    this.health.set(pod, health);
+    const info: ExecutorInfo = { pool: e.pool, pod, template: e.template, port, pid: e.pid, ...health };
     this.emit('executor-started', info);
     return info;
   }
@@ -317,6 +357,7 @@ export class Platform extends EventEmitter {
     r: { code: number | null; signal: NodeJS.Signals | null },
   ): void {
     this.execs.delete(e.pod);
+    this.health.delete(e.pod);
     rmSync(join(this.opts.dataDir, 'workspaces', e.pod), { recursive: true, force: true });
     const replaced = !this.stopping && !e.stopping && this.opts.replaceExecutors;
     this.emit('executor-exited', {
@@ -325,6 +366,7 @@ export class Platform extends EventEmitter {
       template: e.template,
       port: e.port,
       pid: e.pid,
+      healthy: false,
       ...r,
       replaced,
     });
@@ -367,24 +409,64 @@ export class Platform extends EventEmitter {
     }
   }
 
+  /**
+   * Registers the pools, with the admin key (pool management is admin-only). A load balancer that
+   * does not know admin keys yet answers 401/403 to it: then the tenant key is used.
+   */
   private async registerPools(): Promise<void> {
     const base = this.urls[0];
     if (!base) return;
+    const keys = [this.adminKey, this.apiKey].filter(Boolean);
     for (const pool of this.opts.pools) {
-      const res = await fetch(`${base}/v1/pools`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          name: pool.name,
-          template: pool.template,
-          region: pool.region,
-          weight: pool.weight ?? 1,
-        }),
-      });
-      if (!res.ok && res.status !== 409) {
+      let res: Response | undefined;
+      for (const key of keys) {
+        res = await fetch(`${base}/v1/pools`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            name: pool.name,
+            template: pool.template,
+            region: pool.region,
+            weight: pool.weight ?? 1,
+          }),
+        });
+        if (res.status !== 401 && res.status !== 403) break;
+      }
+      if (res && !res.ok && res.status !== 409) {
         throw new Error(`registering pool ${pool.name} failed: HTTP ${res.status} ${await res.text()}`);
       }
     }
+  }
+}
+
+function firstKey(keys: string): string {
+  return (keys.split(',')[0] ?? '').split(':')[1] ?? '';
+}
+
+/** Throws when a platform already runs from `dataDir` (its `platform.pid` names a live process). */
+export function assertNotRunning(dataDir: string): void {
+  const lock = join(dataDir, 'platform.pid');
+  if (!existsSync(lock)) return;
+  const pid = Number(readFileSync(lock, 'utf8'));
+  if (pid && pid !== process.pid && isAlive(pid)) {
+    throw new Error(`the platform already runs from ${dataDir} (pid ${pid}); stop it first`);
+  }
+}
+
+/** An executor's /health/ready, as {healthy, reason} (the reason of its template or sandbox check). */
+async function executorReadiness(url: string): Promise<{ healthy: boolean; reason?: string }> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    if (res.ok) return { healthy: true };
+    const body = (await res.json().catch(() => ({}))) as {
+      error?: Record<string, { status?: string; reason?: string }>;
+    };
+    const reasons = Object.entries(body.error ?? {}).map(
+      ([check, v]) => v.reason ?? `${check}: ${v.status ?? 'down'}`,
+    );
+    return { healthy: false, reason: reasons.join('; ') || `HTTP ${res.status}` };
+  } catch (err) {
+    return { healthy: false, reason: (err as Error).message };
   }
 }
 

@@ -28,10 +28,22 @@ export const PodHeartbeat = Type.Object({
   queue: Type.String(),
   /** False while draining (SIGTERM received): no new sessions. */
   accepting: Type.Boolean(),
+  /**
+   * False while the pod's sandbox or template does not work (its boot smoke test has not passed):
+   * no new sessions, `reason` says why. Absent (executors before this field) counts as healthy.
+   */
+  healthy: Type.Optional(Type.Boolean()),
+  /** Why the pod is not healthy (with `healthy: false`). */
+  reason: Type.Optional(Type.String({ maxLength: 2000 })),
   startedAt: Type.String(),
   at: Type.String(),
 });
 export type PodHeartbeat = Static<typeof PodHeartbeat>;
+
+/** True when the pod takes new sessions: accepting (not draining) and healthy. */
+export function podTakesSessions(hb: Pick<PodHeartbeat, 'accepting' | 'healthy'>): boolean {
+  return hb.accepting && hb.healthy !== false;
+}
 
 export const heartbeatKeys = {
   pod: (pod: string, prefix = DEFAULT_QUEUE_PREFIX): string => `${prefix}:hb:pod:${pod}`,

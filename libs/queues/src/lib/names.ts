@@ -43,6 +43,28 @@ export const PodJobs = {
   filesDelete: 'files.delete',
   packagesInstall: 'packages.install',
   packagesList: 'packages.list',
+  // Contexts: several independent kernels of one session (E2B-CONTRACT.md).
+  contextCreate: 'context.create',
+  contextList: 'context.list',
+  contextRestart: 'context.restart',
+  contextRemove: 'context.remove',
+  // Processes (commands) in the session's sandbox.
+  processStart: 'process.start',
+  processList: 'process.list',
+  processGet: 'process.get',
+  processInput: 'process.input',
+  processCloseStdin: 'process.closeStdin',
+  processSignal: 'process.signal',
+  // Filesystem on sandbox paths (/home/user/..., /tmp/...).
+  fsStat: 'fs.stat',
+  fsList: 'fs.list',
+  fsMkdir: 'fs.mkdir',
+  fsMove: 'fs.move',
+  fsRemove: 'fs.remove',
+  fsRead: 'fs.read',
+  fsWrite: 'fs.write',
+  fsWatch: 'fs.watch',
+  fsUnwatch: 'fs.unwatch',
 } as const;
 export type PodJobName = (typeof PodJobs)[keyof typeof PodJobs];
 

@@ -5,7 +5,8 @@ import { bullConnection, createRedis, redisOptionsFromUrl } from './connection';
 import { JobError, parseJobError } from './errors';
 import { livePods, podHeartbeat, removeHeartbeat, writeHeartbeat, type PodHeartbeat } from './heartbeat';
 import { podFromQueueName, podQueueName, QueueNames } from './names';
-import { JobCallError, JobRpcClient, publishReplies } from './rpc';
+import { isDeepStrictEqual } from 'node:util';
+import { JobCallError, JobRpcClient, REPLY_TO_FIELD, publishReplies } from './rpc';
 import { EventJobDefs, PersistenceJobDefs, PodJobDefs, type JobDef } from './schemas';
 import { putTransfer, readTransfer, takeTransfer } from './transfer';
 import { parsePayload } from './validate';
@@ -13,6 +14,20 @@ import { parsePayload } from './validate';
 const now = new Date().toISOString();
 const env = { sessionId: 's-1', tenant: 'acme' };
 const blob = { key: 'executor:xfer:x', size: 3 };
+const ctx = { id: 'c1', language: 'javascript', cwd: '/home/user' };
+const proc = { pid: 42, procId: 'p1', cmd: '/bin/bash', args: ['-c', 'x'], envs: {}, cwd: '/home/user' };
+const pipe = { key: 'executor:pipe:0f8fad5b-d9cb-469f-a165-70867728950e', chunkBytes: 65536 };
+const entry = {
+  name: 'a',
+  type: 'file',
+  path: '/home/user/a',
+  size: 3,
+  mode: 0o644,
+  permissions: '-rw-r--r--',
+  owner: 'user',
+  group: 'user',
+  modifiedTime: now,
+};
 
 /** A valid payload and result for every job type (the round trip proves both schemas). */
 const cases: Array<[string, JobDef, unknown, unknown]> = [
@@ -48,6 +63,7 @@ const cases: Array<[string, JobDef, unknown, unknown]> = [
   ],
   ['persist', PodJobDefs.persist, env, { version: 1, bytes: 10, at: now }],
   ['close', PodJobDefs.close, { ...env, deleteState: true, reason: 'deleted' }, { closed: true }],
+  ['close (paused)', PodJobDefs.close, { ...env, deleteState: false, reason: 'paused' }, { closed: true }],
   ['filesPut', PodJobDefs.filesPut, { ...env, path: 'a.txt', blob }, { size: 3 }],
   ['filesGet', PodJobDefs.filesGet, { ...env, path: 'a.txt' }, { blob, size: 3 }],
   ['filesList', PodJobDefs.filesList, env, { items: [{ path: 'a.txt', size: 3, modifiedAt: now }] }],
@@ -59,6 +75,54 @@ const cases: Array<[string, JobDef, unknown, unknown]> = [
     { installed: [{ name: 'x', version: '1' }] },
   ],
   ['packagesList', PodJobDefs.packagesList, env, { items: [{ manager: 'pip', name: 'x', version: '1' }] }],
+  [
+    'execute (rich)',
+    PodJobDefs.execute,
+    { ...env, executionId: 'e2', code: '1', timeoutMs: 1000, context: 'default', stream: 'q:stream:e2' },
+    {
+      id: 'e2',
+      exitCode: 1,
+      stdout: '',
+      stderr: 'Traceback…',
+      durationMs: 1,
+      timedOut: false,
+      truncated: false,
+      at: now,
+      results: [{ isMain: true, 'text/plain': '1', 'application/json': { a: 1 } }],
+      error: { name: 'ValueError', value: 'bad', traceback: 'Traceback…' },
+      executionCount: 3,
+      context: 'default',
+    },
+  ],
+  ['contextCreate', PodJobDefs.contextCreate, { ...env, language: 'js', cwd: '/home/user' }, ctx],
+  ['contextList', PodJobDefs.contextList, env, { items: [ctx] }],
+  ['contextRestart', PodJobDefs.contextRestart, { ...env, context: 'c1' }, {}],
+  ['contextRemove', PodJobDefs.contextRemove, { ...env, context: 'c1' }, {}],
+  [
+    'processStart',
+    PodJobDefs.processStart,
+    { ...env, procId: 'p1', cmd: '/bin/bash', args: ['-l', '-c', 'echo hi'], envs: { A: '1' }, stdin: false },
+    { pid: 42 },
+  ],
+  ['processList', PodJobDefs.processList, env, { items: [proc] }],
+  [
+    'processGet',
+    PodJobDefs.processGet,
+    { ...env, pid: 42 },
+    { ...proc, ended: { exitCode: -1, exited: false, status: 'signal: killed' } },
+  ],
+  ['processInput', PodJobDefs.processInput, { ...env, pid: 42, data: 'aGkK' }, {}],
+  ['processCloseStdin', PodJobDefs.processCloseStdin, { ...env, tag: 't' }, {}],
+  ['processSignal', PodJobDefs.processSignal, { ...env, pid: 42, signal: 'SIGKILL' }, {}],
+  ['fsStat', PodJobDefs.fsStat, { ...env, path: '/home/user/a' }, { entry }],
+  ['fsList', PodJobDefs.fsList, { ...env, path: '/home/user', depth: 2 }, { entries: [entry] }],
+  ['fsMkdir', PodJobDefs.fsMkdir, { ...env, path: 'd' }, { entry, created: true }],
+  ['fsMove', PodJobDefs.fsMove, { ...env, source: 'a', destination: 'b' }, { entry }],
+  ['fsRemove', PodJobDefs.fsRemove, { ...env, path: 'a' }, {}],
+  ['fsRead', PodJobDefs.fsRead, { ...env, path: 'a', pipe }, { size: 3 }],
+  ['fsWrite', PodJobDefs.fsWrite, { ...env, path: 'a', pipe }, { entry }],
+  ['fsWatch', PodJobDefs.fsWatch, { ...env, watchId: 'w1', path: '/home/user', recursive: true }, {}],
+  ['fsUnwatch', PodJobDefs.fsUnwatch, { ...env, watchId: 'w1' }, {}],
   [
     'snapshot',
     PersistenceJobDefs.snapshot,
@@ -117,7 +181,13 @@ describe('libs/queues against a real redis', () => {
   let publisher: Redis;
   let worker: Worker;
   const queue = 'contract-test';
-  const results = new Map(cases.map(([, def, , result]) => [def.name, { def, result }]));
+  /** The case a job stands for: same name and payload (several cases may share a job name). */
+  const caseOf = (job: Job): { def: JobDef; result: unknown } | undefined => {
+    const { [REPLY_TO_FIELD]: _r, ...data } = job.data as Record<string, unknown>;
+    const same = cases.filter(([, def]) => def.name === job.name);
+    const c = same.find(([, , payload]) => isDeepStrictEqual(payload, data)) ?? same[0];
+    return c && { def: c[1], result: c[3] };
+  };
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -127,7 +197,7 @@ describe('libs/queues against a real redis', () => {
     worker = new Worker(
       queue,
       async (job: Job) => {
-        const entry = results.get(job.name);
+        const entry = caseOf(job);
         if (!entry) throw new JobError('invalid_argument', `unknown job ${job.name}`);
         parsePayload(entry.def, job.data);
         return entry.result;

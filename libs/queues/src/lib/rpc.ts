@@ -84,6 +84,11 @@ export class JobRpcClient {
   private readonly subscriber: Redis;
   private readonly queues = new Map<string, Queue>();
   private readonly pending = new Map<string, Pending>();
+  private readonly channels = new Map<
+    string,
+    { handlers: Set<(event: unknown) => void>; ready: Promise<void> }
+  >();
+  private readonly replyChannelName: string;
   private ready: Promise<void>;
 
   constructor(opts: JobRpcClientOptions) {
@@ -91,10 +96,14 @@ export class JobRpcClient {
     this.callerId = opts.callerId ?? randomUUID();
     this.commands = createRedis(opts.redisUrl);
     this.subscriber = createRedis(opts.redisUrl);
-    this.subscriber.on('message', (_channel: string, message: string) => this.onReply(message));
+    this.replyChannelName = replyChannel(this.callerId, this.prefix);
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.replyChannelName) this.onReply(message);
+      else this.onEvent(channel, message);
+    });
     // After a reconnect, replies published while we were away are gone: re-read pending jobs.
     this.subscriber.on('ready', () => void this.recheckPending());
-    this.ready = this.subscriber.subscribe(replyChannel(this.callerId, this.prefix)).then(() => undefined);
+    this.ready = this.subscriber.subscribe(this.replyChannelName).then(() => undefined);
     // Closing before the subscription completes rejects it: callers awaiting `ready` see that;
     // nobody else must get an unhandled rejection.
     this.ready.catch(() => undefined);
@@ -152,6 +161,51 @@ export class JobRpcClient {
     return job.id as string;
   }
 
+  /**
+   * Subscribes to an event channel (`streamChannel`, `procChannel`, `watchChannel`) on this client's
+   * subscriber connection — the one that receives job replies — so events published by a worker on
+   * its reply connection arrive before the job's reply. Resolves once Redis confirmed the
+   * subscription (add the job after that); `onMessage` gets each message parsed as JSON (messages that
+   * are not JSON are dropped). The returned function unsubscribes this handler.
+   */
+  async subscribe(channel: string, onMessage: (event: unknown) => void): Promise<() => Promise<void>> {
+    if (channel === this.replyChannelName) throw new Error('the reply channel is not an event channel');
+    await this.ready;
+    let entry = this.channels.get(channel);
+    if (!entry) {
+      const ready = this.subscriber.subscribe(channel).then(() => undefined);
+      entry = { handlers: new Set(), ready };
+      this.channels.set(channel, entry);
+      ready.catch(() => {
+        if (this.channels.get(channel) === entry) this.channels.delete(channel);
+      });
+    }
+    const handler = (event: unknown): void => onMessage(event);
+    entry.handlers.add(handler);
+    const current = entry;
+    try {
+      await current.ready;
+    } catch (err) {
+      current.handlers.delete(handler);
+      throw err;
+    }
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      current.handlers.delete(handler);
+      if (current.handlers.size === 0 && this.channels.get(channel) === current) {
+        this.channels.delete(channel);
+        await this.subscriber.unsubscribe(channel).catch(() => undefined);
+      }
+    };
+  }
+
+  /** Channels this client is subscribed to for events (tests, leak checks). */
+  get subscribedChannels(): number {
+    return this.channels.size;
+  }
+
   /** Number of calls waiting for a reply. */
   get inFlight(): number {
     return this.pending.size;
@@ -165,8 +219,27 @@ export class JobRpcClient {
       this.pending.delete(id);
     }
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+    this.channels.clear();
     this.subscriber.disconnect();
     this.commands.disconnect();
+  }
+
+  private onEvent(channel: string, message: string): void {
+    const entry = this.channels.get(channel);
+    if (!entry) return;
+    let event: unknown;
+    try {
+      event = JSON.parse(message);
+    } catch {
+      return; // not an event
+    }
+    for (const h of [...entry.handlers]) {
+      try {
+        h(event);
+      } catch {
+        // one handler's failure must not stop the others (nor the reply path)
+      }
+    }
   }
 
   private onReply(message: string): void {

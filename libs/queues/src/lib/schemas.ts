@@ -1,12 +1,40 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { PersistenceJobs, PodJobs, PodEventTypes, PoolRegistryJobs, SessionEventTypes } from './names';
-
-const Id = (description: string) =>
-  Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$', description });
-const StringMap = Type.Record(
-  Type.String({ minLength: 1, maxLength: 256 }),
-  Type.String({ maxLength: 65536 }),
-);
+import { Id, SessionEnvelope, StringMap } from './envelope';
+import { ExecutionError, ResultItem } from './execution';
+import {
+  ContextCreatePayload,
+  ContextCreateResult,
+  ContextListPayload,
+  ContextListResult,
+  ContextRemovePayload,
+  ContextRestartPayload,
+} from './contexts';
+import {
+  ProcessGetPayload,
+  ProcessGetResult,
+  ProcessInputPayload,
+  ProcessListPayload,
+  ProcessListResult,
+  ProcessSelectorPayload,
+  ProcessSignalPayload,
+  ProcessStartPayload,
+  ProcessStartResult,
+} from './processes';
+import {
+  FsEntryResult,
+  FsListPayload,
+  FsListResult,
+  FsMkdirPayload,
+  FsMkdirResult,
+  FsMovePayload,
+  FsPathPayload,
+  FsReadPayload,
+  FsReadResult,
+  FsUnwatchPayload,
+  FsWatchPayload,
+  FsWritePayload,
+} from './filesystem';
 
 /** A Redis key holding raw bytes handed from one service to another (see `transfer.ts`). */
 export const BlobRef = Type.Object({
@@ -14,12 +42,6 @@ export const BlobRef = Type.Object({
   size: Type.Integer({ minimum: 0 }),
 });
 export type BlobRef = Static<typeof BlobRef>;
-
-/** Fields every pod-queue job carries. */
-const SessionEnvelope = {
-  sessionId: Id('session id'),
-  tenant: Id('tenant that owns the session'),
-};
 
 // ---------------------------------------------------------------- pod queue payloads/results
 export const OpenSessionPayload = Type.Object({
@@ -48,6 +70,13 @@ export const ExecutePayload = Type.Object({
   language: Type.Optional(Type.String({ maxLength: 32 })),
   timeoutMs: Type.Integer({ minimum: 1, maximum: 300_000 }),
   env: Type.Optional(StringMap),
+  /** Context (kernel) to run in; default: the session's default context, or `language`'s default context. */
+  context: Type.Optional(Id('context id')),
+  /**
+   * A `streamChannel()` of this platform's prefix: when set, the executor publishes the execution's
+   * events (`ExecutionEvent`) on it as they are produced (subscribe before adding the job).
+   */
+  stream: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
 });
 export const ExecuteResult = Type.Object({
   id: Type.String(),
@@ -61,6 +90,17 @@ export const ExecuteResult = Type.Object({
   at: Type.String(),
   /** Snapshot version committed after this execution (persistent sessions whose files changed). */
   snapshotVersion: Type.Optional(Type.Integer()),
+  /**
+   * Rich results in order: display() calls and figures (isMain false), the last expression (isMain
+   * true). Always set by executors of this version (optional for older executors and test doubles).
+   */
+  results: Type.Optional(Type.Array(ResultItem)),
+  /** The kernel error of this execution (an exception, a timeout), if any. */
+  error: Type.Optional(ExecutionError),
+  /** The kernel's execution counter (per context; restarts at 1 with the kernel). */
+  executionCount: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Context the execution ran in (always set by executors of this version). */
+  context: Type.Optional(Type.String()),
 });
 
 export const PersistPayload = Type.Object({ ...SessionEnvelope });
@@ -74,7 +114,13 @@ export const ClosePayload = Type.Object({
   ...SessionEnvelope,
   /** Also delete persisted state (explicit DELETE / expiry), not only the kernel and files. */
   deleteState: Type.Boolean(),
-  reason: Type.Union([Type.Literal('deleted'), Type.Literal('expired'), Type.Literal('migrated')]),
+  reason: Type.Union([
+    Type.Literal('deleted'),
+    Type.Literal('expired'),
+    Type.Literal('migrated'),
+    /** E2B pause: state persisted, the session leaves the pod, resumed later with `restore: true`. */
+    Type.Literal('paused'),
+  ]),
 });
 export const CloseResult = Type.Object({ closed: Type.Boolean() });
 
@@ -222,6 +268,25 @@ export const PodJobDefs = {
   filesDelete: def(PodJobs.filesDelete, FileDeletePayload, FileDeleteResult),
   packagesInstall: def(PodJobs.packagesInstall, PackagesInstallPayload, PackagesInstallResult),
   packagesList: def(PodJobs.packagesList, PackagesListPayload, PackagesListResult),
+  contextCreate: def(PodJobs.contextCreate, ContextCreatePayload, ContextCreateResult),
+  contextList: def(PodJobs.contextList, ContextListPayload, ContextListResult),
+  contextRestart: def(PodJobs.contextRestart, ContextRestartPayload, Type.Object({})),
+  contextRemove: def(PodJobs.contextRemove, ContextRemovePayload, Type.Object({})),
+  processStart: def(PodJobs.processStart, ProcessStartPayload, ProcessStartResult),
+  processList: def(PodJobs.processList, ProcessListPayload, ProcessListResult),
+  processGet: def(PodJobs.processGet, ProcessGetPayload, ProcessGetResult),
+  processInput: def(PodJobs.processInput, ProcessInputPayload, Type.Object({})),
+  processCloseStdin: def(PodJobs.processCloseStdin, ProcessSelectorPayload, Type.Object({})),
+  processSignal: def(PodJobs.processSignal, ProcessSignalPayload, Type.Object({})),
+  fsStat: def(PodJobs.fsStat, FsPathPayload, FsEntryResult),
+  fsList: def(PodJobs.fsList, FsListPayload, FsListResult),
+  fsMkdir: def(PodJobs.fsMkdir, FsMkdirPayload, FsMkdirResult),
+  fsMove: def(PodJobs.fsMove, FsMovePayload, FsEntryResult),
+  fsRemove: def(PodJobs.fsRemove, FsPathPayload, Type.Object({})),
+  fsRead: def(PodJobs.fsRead, FsReadPayload, FsReadResult),
+  fsWrite: def(PodJobs.fsWrite, FsWritePayload, FsEntryResult),
+  fsWatch: def(PodJobs.fsWatch, FsWatchPayload, Type.Object({})),
+  fsUnwatch: def(PodJobs.fsUnwatch, FsUnwatchPayload, Type.Object({})),
 } as const;
 
 /** Jobs of the persistence service (snapshot → QueueNames.snapshot, the rest → their queues). */

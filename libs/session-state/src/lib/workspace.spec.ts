@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
@@ -5,6 +6,7 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
@@ -15,6 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WorkspaceFsError } from '@executor/workspace-fs';
 import { decodeState, encodeState } from './codec';
 import { WorkspaceEntryError, WorkspaceEscapeError, WorkspaceLimitError } from './errors';
 import type { WorkspaceEntry } from './model';
@@ -242,5 +245,95 @@ describe('diffWorkspace', () => {
     const d = await diffWorkspace(prev, a);
     expect(d.changedFiles).toBe(2);
     expect(d.changedBytes).toBe(0);
+  });
+});
+
+describe('restore on a hostile disk (never follows what is there)', () => {
+  const dir = (path: string): WorkspaceEntry => ({ path, type: 'dir', mode: 0o755, size: 0, mtimeMs: 1 });
+  const link = (path: string, target: string): WorkspaceEntry => ({
+    path,
+    type: 'symlink',
+    mode: 0o777,
+    size: 0,
+    mtimeMs: 1,
+    target,
+  });
+
+  it('with clean: links to outside are removed as links, FIFOs replaced without blocking, owner applied', async () => {
+    const root = mk();
+    const outside = mk();
+    writeFileSync(join(outside, 'victim.txt'), 'original');
+    mkdirSync(join(outside, 'deep'));
+    writeFileSync(join(outside, 'deep/v2'), 'original');
+    symlinkSync(outside, join(root, 'stale-link')); // not listed: removed (the link only)
+    symlinkSync(outside, join(root, 'd')); // listed as a dir: the link is replaced
+    execFileSync('mkfifo', [join(root, 'f.txt')]); // listed as a file
+    const owner = { uid: 43210, gid: 43211 };
+    await restoreWorkspace(
+      root,
+      [dir('d'), file('d/victim.txt', 'restored'), file('f.txt', 'file'), link('l', 'f.txt')],
+      { clean: true, owner },
+    );
+    expect(readFileSync(join(outside, 'victim.txt'), 'utf8')).toBe('original');
+    expect(readFileSync(join(outside, 'deep/v2'), 'utf8')).toBe('original');
+    expect(existsSync(join(root, 'stale-link'))).toBe(false);
+    expect(lstatSync(join(root, 'd')).isDirectory()).toBe(true);
+    expect(readFileSync(join(root, 'd/victim.txt'), 'utf8')).toBe('restored');
+    expect(readFileSync(join(root, 'f.txt'), 'utf8')).toBe('file');
+    for (const p of ['d', 'd/victim.txt', 'f.txt', 'l']) {
+      const st = lstatSync(join(root, p));
+      expect([p, st.uid, st.gid]).toEqual([p, owner.uid, owner.gid]);
+    }
+  });
+
+  it('never writes outside while a racing process swaps a directory of the list for a link out', async () => {
+    const root = mk();
+    const outside = mk();
+    const racer = spawn(
+      'python3',
+      [
+        '-c',
+        `import os
+while True:
+    try:
+        os.rename("d", "d.old")
+        os.symlink(${JSON.stringify(outside)}, "d")
+        os.rename("d.old", "d.x")
+        os.unlink("d")
+        os.rename("d.x", "d")
+    except OSError:
+        pass`,
+      ],
+      { cwd: root, stdio: 'ignore' },
+    );
+    try {
+      for (let i = 0; i < 100; i++) {
+        await restoreWorkspace(root, [dir('d'), file(`d/x${i}.txt`, 'x')]).catch((err: unknown) => {
+          // a restore may lose the race (its directory renamed away, or "keeps changing"): never outside
+          if (err instanceof WorkspaceFsError) return;
+          if (!['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+        });
+      }
+    } finally {
+      racer.kill('SIGKILL');
+    }
+    expect(readdirSync(outside)).toEqual([]);
+  });
+
+  it('keeps absolute links into the workspace (as session code names it) as relative ones', async () => {
+    const a = mk();
+    mkdirSync(join(a, 'sub'));
+    writeFileSync(join(a, 'x.txt'), 'x');
+    symlinkSync('/home/user/x.txt', join(a, 'sub/home-link'));
+    symlinkSync('/home/user', join(a, 'root-link'));
+    symlinkSync('/home/userx/x.txt', join(a, 'not-home'));
+    const skipped: string[] = [];
+    const files = await captureWorkspace(a, {
+      linkAliases: ['/home/user', a],
+      onSkip: (p) => skipped.push(p),
+    });
+    expect(files.find((f) => f.path === 'sub/home-link')?.target).toBe('../x.txt');
+    expect(files.find((f) => f.path === 'root-link')?.target).toBe('.');
+    expect(skipped).toEqual(['not-home']);
   });
 });

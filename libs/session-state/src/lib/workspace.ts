@@ -1,17 +1,21 @@
-import { constants as fsc, type Stats } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Stats } from 'node:fs';
 import {
-  chmod,
-  lstat,
-  mkdir,
-  open,
-  readFile,
-  readdir,
-  readlink,
-  rm,
-  symlink,
-  utimes,
-} from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+  DirChain,
+  DirHandle,
+  WorkspaceFsError,
+  eachLimit,
+  errnoCode,
+  isRaceError,
+  readConsistent,
+  removeEntry,
+  replaceFileAt,
+  replaceSymlinkAt,
+  walkTree,
+  type Owner,
+  type TreeEntry,
+} from '@executor/workspace-fs';
 import {
   StateIntegrityError,
   WorkspaceEntryError,
@@ -41,10 +45,20 @@ export interface WorkspaceLimits {
 export interface CaptureOptions extends WorkspaceLimits {
   /** Leaves out an entry (and, for a dir, everything under it). `path` is relative. */
   exclude?: (path: string, type: WorkspaceEntry['type']) => boolean;
-  /** Told about entries that are skipped: special files, symlinks pointing outside. */
+  /**
+   * Told about entries that are left out: special files, symlinks pointing outside, files over
+   * `maxFileBytes`, files that kept changing while read (and had no previous version).
+   */
   onSkip?: (path: string, reason: string) => void;
   /** Re-read and re-hash every file, ignoring the stat fast path of {@link diffWorkspace}. */
   fullHash?: boolean;
+  /** Largest single file captured; bigger ones are skipped (onSkip). Default unlimited. */
+  maxFileBytes?: number;
+  /**
+   * Absolute symlink targets that name the workspace root (how session code sees it, e.g.
+   * `/home/user`, and its host path): such links are kept, made relative. Default: `[dir]`.
+   */
+  linkAliases?: readonly string[];
 }
 
 export interface RestoreOptions extends WorkspaceLimits {
@@ -52,6 +66,8 @@ export interface RestoreOptions extends WorkspaceLimits {
   clean?: boolean;
   /** Check each file content against its `hash` before writing (default true). */
   verify?: boolean;
+  /** Owner of everything written (the session's uid/gid); the executor's when absent. */
+  owner?: Owner;
 }
 
 export interface WorkspaceDiff {
@@ -63,33 +79,6 @@ export interface WorkspaceDiff {
   changedFiles: number;
   /** Bytes of content carried by `files`. */
   changedBytes: number;
-}
-
-interface Scanned extends Omit<WorkspaceEntry, 'content'> {
-  abs: string;
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function eachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const runners = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  });
-  await Promise.all(runners);
-}
-
-function typeOf(st: Stats): WorkspaceEntry['type'] | undefined {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  return undefined;
 }
 
 function checkLimits(entries: number, bytes: number, limits: WorkspaceLimits): void {
@@ -109,67 +98,26 @@ function checkLimits(entries: number, bytes: number, limits: WorkspaceLimits): v
   }
 }
 
-/** Walks the tree with lstat only (no content), checking limits as it goes. */
-async function scan(dir: string, opts: CaptureOptions): Promise<Scanned[]> {
-  const root = resolve(dir);
-  const out: Scanned[] = [];
-  let bytes = 0;
-  const startedAt = Date.now();
-  const walk = async (absDir: string, relDir: string): Promise<void> => {
-    const names = await readdir(absDir);
-    const subdirs: Array<[string, string]> = [];
-    await eachLimit(names, IO_CONCURRENCY, async (name) => {
-      const abs = join(absDir, name);
-      const rel = relDir ? `${relDir}/${name}` : name;
-      const st = await lstat(abs);
-      const type = typeOf(st);
-      if (!type) return opts.onSkip?.(rel, 'not a regular file, directory or symlink');
-      if (opts.exclude?.(rel, type)) return;
-      const e: Scanned = {
-        abs,
-        path: rel,
-        type,
-        mode: st.mode & 0o7777,
-        size: type === 'file' ? st.size : 0,
-        mtimeMs: st.mtimeMs,
-      };
-      if (type === 'file' && startedAt - st.mtimeMs < RACY_WINDOW_MS) e.racy = true;
-      if (type === 'symlink') {
-        const target = await linkTarget(root, abs, rel);
-        if (target === undefined) return opts.onSkip?.(rel, 'symlink points outside the workspace');
-        e.target = target;
-      }
-      if (type === 'dir') subdirs.push([abs, rel]);
-      bytes += e.size;
-      out.push(e);
-      checkLimits(out.length, bytes, opts);
-    });
-    for (const [abs, rel] of subdirs) await walk(abs, rel);
-  };
-  await walk(root, '');
-  out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return dropEscapingLinks(out, opts);
-}
-
-/** The link's target made relative; undefined when it is absolute and outside the root. */
-async function linkTarget(root: string, abs: string, rel: string): Promise<string | undefined> {
-  const raw = await readlink(abs);
-  if (!isAbsolute(raw)) return raw;
-  const inside = relative(root, raw);
-  if (inside === '' || inside.startsWith('..') || isAbsolute(inside))
-    return inside === '' ? relativeFromLink(rel, '') : undefined;
-  return relativeFromLink(rel, inside.split(sep).join('/'));
-}
-
-function relativeFromLink(linkRel: string, targetRel: string): string {
-  const depth = linkRel.split('/').length - 1;
-  const up = Array.from({ length: depth }, () => '..');
-  return [...up, ...(targetRel ? [targetRel] : [])].join('/') || '.';
+/** The link's target made relative when absolute into the root (an alias); undefined when it leaves. */
+function linkTarget(raw: string, rel: string, aliases: readonly string[]): string | undefined {
+  if (!raw.startsWith('/')) return raw;
+  for (const a0 of aliases) {
+    const a = a0.replace(/\/+$/, '');
+    if (raw !== a && !raw.startsWith(`${a}/`)) continue;
+    const inside = raw
+      .slice(a.length)
+      .split('/')
+      .filter((s) => s !== '' && s !== '.');
+    if (inside.includes('..')) return undefined; // not worth resolving: treated as leaving
+    const depth = rel.split('/').length - 1;
+    return [...Array.from({ length: depth }, () => '..'), ...inside].join('/') || '.';
+  }
+  return undefined;
 }
 
 /** Symlinks whose target resolves outside the root are not part of the workspace. */
-function dropEscapingLinks(entries: Scanned[], opts: CaptureOptions): Scanned[] {
-  const map = new Map<string, Scanned>(entries.map((e) => [e.path, e]));
+function dropEscapingLinks(entries: WorkspaceEntry[], opts: CaptureOptions): WorkspaceEntry[] {
+  const map = new Map<string, WorkspaceEntry>(entries.map((e) => [e.path, e]));
   return entries.filter((e) => {
     if (e.type !== 'symlink') return true;
     try {
@@ -184,27 +132,139 @@ function dropEscapingLinks(entries: Scanned[], opts: CaptureOptions): Scanned[] 
   });
 }
 
-function toEntry(s: Scanned): WorkspaceEntry {
-  const { abs: _abs, ...e } = s;
-  return e;
+const byPath = (a: { path: string }, b: { path: string }): number =>
+  a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+
+/**
+ * One pass over the live tree (no link ever followed, every entry reached through its parent's
+ * descriptor), reading file contents as it goes. Tolerates a tree that changes under it:
+ * - an entry that vanishes between readdir and lstat, or between lstat and open, is left out;
+ * - a directory that vanishes or is swapped for a symlink while walked ends its branch;
+ * - a file is read consistently ({@link readConsistent}: one descriptor, fstat before/after
+ *   agree, hot files read twice); one that changes type is left out, one that keeps changing
+ *   keeps its previous version from `prev` (or is left out if it has none);
+ * - a symlink that is replaced by something else before readlink is left out.
+ * With `prev`, files whose lstat matches their previous entry (size, mtime, mode, not racy) keep
+ * its hash without being read.
+ */
+async function collect(
+  dir: string,
+  prev: ReadonlyMap<string, WorkspaceEntry> | undefined,
+  opts: CaptureOptions,
+): Promise<WorkspaceEntry[]> {
+  const aliases = opts.linkAliases ?? [resolve(dir)];
+  const maxFileBytes = opts.maxFileBytes ?? Number.MAX_SAFE_INTEGER;
+  const out: WorkspaceEntry[] = [];
+  let bytes = 0;
+  const startedAt = Date.now();
+  const add = (e: WorkspaceEntry): void => {
+    out.push(e);
+    bytes += e.size;
+    checkLimits(out.length, bytes, opts);
+  };
+  const base = (e: TreeEntry, st: Stats, type: WorkspaceEntry['type']): WorkspaceEntry => ({
+    path: e.path,
+    type,
+    mode: st.mode & 0o7777,
+    size: type === 'file' ? st.size : 0,
+    mtimeMs: st.mtimeMs,
+  });
+  const visit = async (e: TreeEntry): Promise<boolean> => {
+    if (e.type === 'other') {
+      opts.onSkip?.(e.path, 'not a regular file, directory or symlink');
+      return false;
+    }
+    if (opts.exclude?.(e.path, e.type)) return false;
+    if (e.type === 'dir') {
+      add(base(e, e.stat, 'dir'));
+      return true;
+    }
+    if (e.type === 'symlink') {
+      let raw: string;
+      try {
+        raw = await e.dir.readlink(e.name);
+      } catch (err) {
+        if (isRaceError(err)) return false; // gone, or no longer a link
+        throw err;
+      }
+      const target = linkTarget(raw, e.path, aliases);
+      if (target === undefined) {
+        opts.onSkip?.(e.path, 'symlink points outside the workspace');
+        return false;
+      }
+      add({ ...base(e, e.stat, 'symlink'), target });
+      return false;
+    }
+    // a regular file
+    if (e.stat.size > maxFileBytes) {
+      opts.onSkip?.(e.path, `file is larger than ${maxFileBytes} bytes`);
+      return false;
+    }
+    const p = prev?.get(e.path);
+    if (
+      p &&
+      !opts.fullHash &&
+      p.type === 'file' &&
+      p.hash &&
+      !p.racy &&
+      p.size === e.stat.size &&
+      p.mtimeMs === e.stat.mtimeMs &&
+      p.mode === (e.stat.mode & 0o7777)
+    ) {
+      add({ ...base(e, e.stat, 'file'), hash: p.hash });
+      return false;
+    }
+    let r;
+    try {
+      r = await readConsistent(e.dir, e.name, e.path, { maxBytes: maxFileBytes });
+    } catch (err) {
+      if (err instanceof WorkspaceFsError && err.code === 'too_large') {
+        opts.onSkip?.(e.path, `file is larger than ${maxFileBytes} bytes`);
+        return false;
+      }
+      throw err;
+    }
+    if (r.status === 'gone') return false;
+    if (r.status === 'not_regular') {
+      opts.onSkip?.(e.path, 'changed type while it was captured');
+      return false;
+    }
+    if (r.status === 'unstable') {
+      if (p?.type === 'file' && p.hash) {
+        // The previous consistent version stands in; the next capture tries again.
+        const { content: _c, ...kept } = p;
+        add({ ...kept, racy: true });
+      } else {
+        opts.onSkip?.(e.path, 'kept changing while it was captured');
+      }
+      return false;
+    }
+    const entry: WorkspaceEntry = {
+      ...base(e, r.stat, 'file'),
+      size: r.content.byteLength,
+      hash: r.hash,
+      content: r.content,
+    };
+    if (startedAt - r.stat.mtimeMs < RACY_WINDOW_MS) entry.racy = true;
+    add(entry);
+    return false;
+  };
+  const root = await DirHandle.openRoot(dir);
+  try {
+    await walkTree(root, { concurrency: IO_CONCURRENCY, visit });
+  } finally {
+    await root.close();
+  }
+  out.sort(byPath);
+  return dropEscapingLinks(out, opts);
 }
 
-/** Captures the whole workspace under `dir`, every file with its content and sha256. */
+/**
+ * Captures the whole workspace under `dir`, every file with its content and sha256. Never follows
+ * a symlink; tolerates concurrent changes (see the persistence README: what a snapshot guarantees).
+ */
 export async function captureWorkspace(dir: string, opts: CaptureOptions = {}): Promise<WorkspaceEntry[]> {
-  const scanned = await scan(dir, opts);
-  const out = scanned.map(toEntry);
-  await eachLimit(
-    scanned.map((s, i) => [s, i] as const).filter(([s]) => s.type === 'file'),
-    IO_CONCURRENCY,
-    async ([s, i]) => {
-      const content = await readFile(s.abs);
-      const e = out[i] as WorkspaceEntry;
-      e.content = content;
-      e.size = content.byteLength;
-      e.hash = hashContent(content);
-    },
-  );
-  return out;
+  return collect(dir, undefined, opts);
 }
 
 /**
@@ -223,42 +283,18 @@ export async function diffWorkspace(
 ): Promise<WorkspaceDiff> {
   const before = new Map(prev.map((e) => [e.path, e]));
   const knownHashes = new Set(prev.filter((e) => e.hash).map((e) => e.hash as string));
-  const scanned = await scan(dir, opts);
-  const files = scanned.map(toEntry);
+  const files = await collect(dir, before, opts);
   let changedFiles = 0;
   let changedBytes = 0;
-  await eachLimit(
-    scanned.map((s, i) => [s, i] as const),
-    IO_CONCURRENCY,
-    async ([s, i]) => {
-      const e = files[i] as WorkspaceEntry;
-      const p = before.get(s.path);
-      if (s.type === 'file') {
-        if (
-          !opts.fullHash &&
-          p &&
-          p.type === 'file' &&
-          p.hash &&
-          !p.racy &&
-          p.size === s.size &&
-          p.mtimeMs === s.mtimeMs &&
-          p.mode === s.mode
-        ) {
-          e.hash = p.hash;
-          return;
-        }
-        const content = await readFile(s.abs);
-        e.size = content.byteLength;
-        e.hash = hashContent(content);
-        if (!knownHashes.has(e.hash)) {
-          knownHashes.add(e.hash); // two new files with one content: carry it once
-          e.content = content;
-          changedBytes += content.byteLength;
-        }
-      }
-    },
-  );
   for (const e of files) {
+    if (e.type === 'file' && e.content) {
+      if (knownHashes.has(e.hash as string)) {
+        delete e.content; // the store has it (or an earlier file of this diff carries it)
+      } else {
+        knownHashes.add(e.hash as string);
+        changedBytes += e.content.byteLength;
+      }
+    }
     const p = before.get(e.path);
     if (!p || p.type !== e.type || p.mode !== e.mode || p.hash !== e.hash || p.target !== e.target)
       changedFiles++;
@@ -273,11 +309,17 @@ export function stripContent(files: readonly WorkspaceEntry[]): WorkspaceEntry[]
   return files.map(({ content: _c, ...e }) => e);
 }
 
+const parentOf = (p: string): string => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
+const nameOf = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+
 /**
  * Writes `files` under `dir`: contents with their modes and mtimes, empty dirs, symlinks.
- * The whole list is validated first (nothing is written when one entry is hostile), and
- * writes never follow a symlink found on disk. With `clean`, whatever is not in the list
- * is removed.
+ * The whole list is validated first (nothing is written when one entry is hostile). Writes never
+ * follow a symlink found on disk: every directory is opened `O_NOFOLLOW` relative to its parent
+ * (a file or symlink where a directory belongs is removed, the link itself), files are new
+ * `O_EXCL` siblings renamed over the entry, symlinks replace whatever is there. With `clean`,
+ * whatever is not in the list is removed (never following links). Everything written gets
+ * `owner` when given.
  */
 export async function restoreWorkspace(
   dir: string,
@@ -295,79 +337,89 @@ export async function restoreWorkspace(
     bytes += f.content.byteLength;
   }
   checkLimits(files.length, bytes, opts);
-  const root = resolve(dir);
-  await mkdir(root, { recursive: true });
-  if (opts.clean) await removeUnlisted(root, '', map);
-  const dirs = new Set<string>(['']);
-  const ensureDir = async (rel: string): Promise<void> => {
-    if (dirs.has(rel)) return;
-    const i = rel.lastIndexOf('/');
-    await ensureDir(i < 0 ? '' : rel.slice(0, i));
-    const abs = join(root, rel);
-    const st = await lstat(abs).catch(() => undefined);
-    if (st && !st.isDirectory()) await rm(abs, { recursive: true, force: true }); // a stale file or symlink: never follow it
-    if (!st || !st.isDirectory()) await mkdir(abs, { mode: 0o700 });
-    dirs.add(rel);
-  };
-  const parent = (p: string): string => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '');
-  const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : 1));
-  for (const e of sorted) if (e.type === 'dir') await ensureDir(e.path);
-  for (const e of sorted) if (e.type !== 'dir') await ensureDir(parent(e.path));
-  await eachLimit(
-    sorted.filter((e) => e.type === 'file'),
-    IO_CONCURRENCY,
-    (e) => writeEntryFile(join(root, e.path), e),
-  );
-  for (const e of sorted) {
-    if (e.type !== 'symlink') continue;
-    const abs = join(root, e.path);
-    await rm(abs, { recursive: true, force: true });
-    await symlink(e.target as string, abs);
-  }
-  for (const e of sorted.reverse()) {
-    if (e.type !== 'dir') continue;
-    const abs = join(root, e.path);
-    await chmod(abs, e.mode);
-    await setTimes(abs, e.mtimeMs);
+  await mkdir(resolve(dir), { recursive: true });
+  const root = await DirHandle.openRoot(resolve(dir));
+  try {
+    if (opts.clean) await removeUnlisted(root, map);
+    const sorted = [...files].sort(byPath);
+    const chain = new DirChain(root, { mode: 0o700, owner: opts.owner, replace: true });
+    try {
+      // Directories first (sorted: parents before children), then each directory's files and links.
+      for (const e of sorted) if (e.type === 'dir') await chain.cd(e.path);
+      const byParent = new Map<string, WorkspaceEntry[]>();
+      for (const e of sorted) {
+        if (e.type === 'dir') continue;
+        const p = parentOf(e.path);
+        const list = byParent.get(p) ?? [];
+        list.push(e);
+        byParent.set(p, list);
+      }
+      for (const [parent, entries] of [...byParent].sort((a, b) =>
+        a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
+      )) {
+        const d = await chain.cd(parent);
+        await eachLimit(entries, IO_CONCURRENCY, async (e) => {
+          if (e.type === 'file') {
+            await replaceFileAt(d, nameOf(e.path), e.content as Uint8Array, {
+              mode: e.mode,
+              owner: opts.owner,
+              mtimeMs: e.mtimeMs,
+              replace: true,
+            });
+          } else {
+            await replaceSymlinkAt(d, nameOf(e.path), e.target as string, opts.owner);
+          }
+        });
+      }
+      // Directory modes and mtimes last, deepest first (writing inside a dir moves its mtime).
+      for (const e of [...sorted].reverse()) {
+        if (e.type !== 'dir') continue;
+        const d = await chain.cd(e.path);
+        if (opts.owner) await d.fh.chown(opts.owner.uid, opts.owner.gid);
+        await d.fh.chmod(e.mode);
+        if (Number.isFinite(e.mtimeMs) && e.mtimeMs > 0)
+          await d.fh.utimes(e.mtimeMs / 1000, e.mtimeMs / 1000);
+      }
+    } finally {
+      await chain.close();
+    }
+  } finally {
+    await root.close();
   }
   return { files: files.length, bytes };
 }
 
-async function writeEntryFile(abs: string, e: WorkspaceEntry): Promise<void> {
-  const st = await lstat(abs).catch(() => undefined);
-  if (st && !st.isFile()) await rm(abs, { recursive: true, force: true });
-  const fh = await open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o600);
-  try {
-    await fh.writeFile(e.content as Uint8Array);
-    await fh.chmod(e.mode);
-  } finally {
-    await fh.close();
-  }
-  await setTimes(abs, e.mtimeMs);
-}
-
-async function setTimes(abs: string, mtimeMs: number): Promise<void> {
-  if (!Number.isFinite(mtimeMs) || mtimeMs <= 0) return;
-  const t = mtimeMs / 1000;
-  await utimes(abs, t, t);
-}
-
 /** Removes what is on disk but not listed (or listed with another type); never follows links. */
-async function removeUnlisted(
-  absDir: string,
-  relDir: string,
-  map: ReadonlyMap<string, WorkspaceEntry>,
-): Promise<void> {
-  const names = await readdir(absDir);
-  for (const name of names) {
-    const rel = relDir ? `${relDir}/${name}` : name;
-    const abs = join(absDir, name);
-    const st = await lstat(abs);
-    const want = map.get(rel);
-    if (!want || want.type !== typeOf(st)) {
-      await rm(abs, { recursive: true, force: true });
-    } else if (want.type === 'dir') {
-      await removeUnlisted(abs, rel, map);
+async function removeUnlisted(root: DirHandle, map: ReadonlyMap<string, WorkspaceEntry>): Promise<void> {
+  const walk = async (d: DirHandle): Promise<void> => {
+    for (const name of await d.names()) {
+      const rel = d.path ? `${d.path}/${name}` : name;
+      let st: Stats;
+      try {
+        st = await d.lstat(name);
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT') continue;
+        throw err;
+      }
+      const want = map.get(rel);
+      const type = st.isFile()
+        ? 'file'
+        : st.isDirectory()
+          ? 'dir'
+          : st.isSymbolicLink()
+            ? 'symlink'
+            : undefined;
+      if (!want || want.type !== type) {
+        await removeEntry(d, name);
+      } else if (type === 'dir') {
+        const child = await d.child(name, rel);
+        try {
+          await walk(child);
+        } finally {
+          await child.close();
+        }
+      }
     }
-  }
+  };
+  await walk(root);
 }

@@ -6,14 +6,17 @@ import {
   DEFAULT_IMAGE_REGISTRY,
   DEFAULT_IMAGE_TAG,
   KERNEL_KINDS,
+  KERNEL_LANGUAGES,
   TEMPLATE_NAMES,
   UnknownTemplateError,
   getTemplate,
   isTemplateName,
+  kernelForLanguage,
   kernelTemplateNames,
   listTemplates,
   resolveRunEnv,
   templateImage,
+  templateImageName,
   type Template,
   type TemplateName,
 } from '../index';
@@ -38,7 +41,7 @@ function quantity(q: string): number {
 }
 
 describe('template catalogue', () => {
-  it('has exactly the 12 built-in templates, unique, in TEMPLATE_NAMES order', () => {
+  it('has exactly the 14 built-in templates, unique, in TEMPLATE_NAMES order', () => {
     expect(TEMPLATE_NAMES).toEqual([
       'python',
       'python-data',
@@ -52,19 +55,59 @@ describe('template catalogue', () => {
       'go',
       'ruby',
       'r',
+      'code-interpreter-v1',
+      'base',
     ]);
     expect(new Set(TEMPLATE_NAMES).size).toBe(TEMPLATE_NAMES.length);
     expect(listTemplates().map((t) => t.name)).toEqual([...TEMPLATE_NAMES]);
-    expect(new Set(listTemplates().map((t) => t.image)).size).toBe(12);
-    expect(new Set(listTemplates().map((t) => t.displayName)).size).toBe(12);
+    expect(new Set(listTemplates().map((t) => t.image)).size).toBe(14);
+    expect(new Set(listTemplates().map((t) => t.displayName)).size).toBe(14);
   });
 
-  it('has stateful kernels for exactly python, python-data, node and typescript', () => {
-    expect(kernelTemplateNames()).toEqual(['python', 'python-data', 'node', 'typescript']);
+  it('has stateful kernels for python, python-data, node, typescript and the two E2B templates', () => {
+    expect(kernelTemplateNames()).toEqual([
+      'python',
+      'python-data',
+      'node',
+      'typescript',
+      'code-interpreter-v1',
+      'base',
+    ]);
+    expect(KERNEL_KINDS).toEqual(['python', 'node', 'typescript', 'bash']);
     for (const t of listTemplates()) {
-      if (t.kernel !== null) expect(KERNEL_KINDS).toContain(t.kernel);
+      if (t.kernel !== null) {
+        expect(KERNEL_KINDS).toContain(t.kernel);
+        expect(t.kernels[0]).toBe(t.kernel);
+      } else expect(t.kernels).toEqual([]);
+      for (const k of t.kernels) expect(KERNEL_KINDS).toContain(k);
     }
     expect(getTemplate('python-data').kernel).toBe('python');
+  });
+
+  it('keeps one kernel for the existing templates; the E2B templates have several', () => {
+    for (const name of ['python', 'python-data', 'node', 'typescript'] as const) {
+      expect(getTemplate(name).kernels).toEqual([getTemplate(name).kernel]);
+    }
+    expect(getTemplate('bash').kernel).toBeNull(); // one-shot, as before
+    expect(getTemplate('code-interpreter-v1').kernels).toEqual(['python', 'node', 'typescript', 'bash']);
+    expect(getTemplate('code-interpreter-v1').preinstalledPackages).toEqual(
+      expect.arrayContaining(['numpy', 'pandas', 'matplotlib', 'typescript']),
+    );
+    expect(getTemplate('base').kernels).toEqual(['bash', 'python']);
+    expect(getTemplate('base').language).toBe('bash');
+  });
+
+  it('maps languages to kernels of a template (aliases included)', () => {
+    const ci = getTemplate('code-interpreter-v1');
+    expect(kernelForLanguage(ci, 'js')).toBe('node');
+    expect(kernelForLanguage(ci, 'JavaScript')).toBe('node');
+    expect(kernelForLanguage(ci, 'ts')).toBe('typescript');
+    expect(kernelForLanguage(ci, 'python3')).toBe('python');
+    expect(kernelForLanguage(ci, 'bash')).toBe('bash');
+    expect(kernelForLanguage(ci, 'r')).toBeUndefined();
+    expect(kernelForLanguage(getTemplate('base'), 'javascript')).toBeUndefined();
+    expect(kernelForLanguage(getTemplate('c'), 'c')).toBeUndefined();
+    expect(KERNEL_LANGUAGES.node).toBe('javascript');
   });
 
   describe.each(TEMPLATE_NAMES.map((n) => [n]))('%s', (name) => {
@@ -73,7 +116,8 @@ describe('template catalogue', () => {
     it('has a consistent identity and image', () => {
       expect(t.name).toBe(name);
       expect(t.displayName.length).toBeGreaterThan(0);
-      expect(t.image).toBe(`${DEFAULT_IMAGE_REGISTRY}/executor-${name}:${DEFAULT_IMAGE_TAG}`);
+      expect(t.image).toBe(`${DEFAULT_IMAGE_REGISTRY}/${templateImageName(name)}:${DEFAULT_IMAGE_TAG}`);
+      expect(templateImageName(name)).toBe(name === 'base' ? 'executor-template-base' : `executor-${name}`);
       expect(t.language).toMatch(/^[a-z]+$/);
       expect(t.fileExtension).toMatch(/^\.[A-Za-z]+$/);
     });
@@ -158,6 +202,13 @@ describe('lookup', () => {
 });
 
 describe('templateImage', () => {
+  it('names the base template image executor-template-base (executor-base is the executor app image)', () => {
+    expect(templateImage('base')).toBe('ghcr.io/executor-platform/executor-template-base:0.1.0');
+    expect(templateImage('code-interpreter-v1', { tag: 'v2' })).toBe(
+      'ghcr.io/executor-platform/executor-code-interpreter-v1:v2',
+    );
+  });
+
   it('builds <registry>/executor-<name>:<tag> with defaults and overrides', () => {
     expect(templateImage('python')).toBe('ghcr.io/executor-platform/executor-python:0.1.0');
     expect(templateImage('python-data', { registry: 'registry.local:5000/exec', tag: 'dev-42' })).toBe(
@@ -191,10 +242,12 @@ describe('resolveRunEnv', () => {
 });
 
 /**
- * Runs each template's real steps for the toolchains present on this machine (the rest are exercised
- * in the executor images). Proves the argv arrays are runnable as written.
+ * Runs every template's real steps on this machine: each toolchain must be installed (CI and
+ * `npm start` install them all through apps/executor/scripts/install-runtimes.sh). A missing one
+ * is a failure, never a silently smaller suite. Proves the argv arrays are runnable as written and
+ * that each template's smoke program prints exactly what the executors check at boot.
  */
-describe('run steps on this machine', () => {
+describe('run steps on this machine (every template)', () => {
   const HELLO: Record<TemplateName, string> = {
     python: 'print("hello from", "python")',
     'python-data': 'print("hello from", "python-data")',
@@ -208,49 +261,72 @@ describe('run steps on this machine', () => {
     go: 'package main\nimport "fmt"\nfunc main() { fmt.Println("hello from go") }',
     ruby: 'puts "hello from ruby"',
     r: 'cat("hello from r\\n")',
+    'code-interpreter-v1': 'print("hello from", "code-interpreter-v1")',
+    base: 'echo "hello from" base',
   };
   const binDir = path.resolve(__dirname, '../../../../node_modules/.bin');
-  const PATH = `${binDir}${path.delimiter}${process.env['PATH'] ?? ''}`;
-  const has = (cmd: string): boolean =>
-    spawnSync('sh', ['-c', `command -v "$1"`, 'sh', cmd], { env: { ...process.env, PATH } }).status === 0;
-  // python-data needs the data packages too; checking the interpreter alone is not enough.
-  const pythonData = (): boolean =>
-    spawnSync('python3', ['-c', 'import numpy, pandas, matplotlib']).status === 0;
+  // System directories first: the executors run /usr/bin toolchains, never a user's shims.
+  const PATH = ['/usr/local/bin', '/usr/bin', '/bin', binDir].join(path.delimiter);
+  const INSTALL_HINT = 'install it with: apps/executor/scripts/install-runtimes.sh (as root)';
 
-  const available = TEMPLATE_NAMES.filter((n) => {
-    const t = getTemplate(n);
-    const tools = [t.run.run[0], ...(t.run.compile ? [t.run.compile[0]] : [])].filter(
-      (c) => !c.startsWith('./'),
+  /** The toolchain programs a template needs (its run and compile commands). */
+  const tools = (t: Template): string[] =>
+    [t.run.run[0], ...(t.run.compile ? [t.run.compile[0]] : [])].filter((c) => !c.startsWith('./'));
+  const missingTools = (t: Template): string[] =>
+    tools(t).filter(
+      (cmd) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', cmd], { env: { PATH } }).status !== 0,
     );
-    return tools.every(has) && (n !== 'python-data' || pythonData());
-  });
 
-  it('finds at least the toolchains every developer machine has (python3, node, bash)', () => {
-    expect(available).toEqual(expect.arrayContaining(['python', 'node', 'bash', 'typescript']));
-  });
-
-  it.each(available.map((n) => [n]))('%s versionCommand exits 0 and prints a version', (name) => {
-    const [cmd, ...args] = getTemplate(name).versionCommand;
-    const result = spawnSync(cmd, args, { env: { ...process.env, PATH }, encoding: 'utf8', timeout: 60_000 });
-    expect(result.status).toBe(0);
-    expect(`${result.stdout}${result.stderr}`).toMatch(/\d+\.\d+/);
-  });
-
-  it.each(available.map((n) => [n]))('%s prints hello', (name) => {
-    const t = getTemplate(name);
-    const dir = mkdtempSync(path.join(tmpdir(), `tpl-${name}-`));
-    const writable = mkdtempSync(path.join(tmpdir(), `tpl-${name}-w-`));
+  /** Runs `code` with the template's one-shot steps; returns stdout. */
+  const runSteps = (t: Template, code: string): string => {
+    const dir = mkdtempSync(path.join(tmpdir(), `tpl-${t.name}-`));
+    const writable = mkdtempSync(path.join(tmpdir(), `tpl-${t.name}-w-`));
     try {
-      const env: NodeJS.ProcessEnv = { ...process.env, PATH, ...resolveRunEnv(t, writable) };
+      const env: NodeJS.ProcessEnv = { PATH, HOME: writable, LANG: 'C.UTF-8', ...resolveRunEnv(t, writable) };
       for (const key of t.run.writableDirEnv ?? []) mkdirSync(env[key] as string, { recursive: true });
-      writeFileSync(path.join(dir, t.run.sourceFile), HELLO[name]);
+      writeFileSync(path.join(dir, t.run.sourceFile), code);
       const opts = { cwd: dir, env, encoding: 'utf8' as const, timeout: 120_000 };
       if (t.run.compile) execFileSync(t.run.compile[0], t.run.compile.slice(1), opts);
-      const out = execFileSync(t.run.run[0], t.run.run.slice(1), opts);
-      expect(out).toContain(`hello from ${name}`);
+      return execFileSync(t.run.run[0], t.run.run.slice(1), opts);
     } finally {
       rmSync(dir, { recursive: true, force: true });
       rmSync(writable, { recursive: true, force: true });
     }
+  };
+
+  it.each(TEMPLATE_NAMES.map((n) => [n]))('%s: its toolchain is installed', (name) => {
+    const t = getTemplate(name);
+    expect({ template: name, missing: missingTools(t), hint: INSTALL_HINT }).toEqual({
+      template: name,
+      missing: [],
+      hint: INSTALL_HINT,
+    });
+    if (name === 'python-data' || name === 'code-interpreter-v1') {
+      const r = spawnSync('/usr/bin/python3', ['-c', 'import numpy, pandas, matplotlib'], {
+        encoding: 'utf8',
+      });
+      expect({ status: r.status, stderr: r.stderr, hint: INSTALL_HINT }).toEqual({
+        status: 0,
+        stderr: '',
+        hint: INSTALL_HINT,
+      });
+    }
   });
+
+  it.each(TEMPLATE_NAMES.map((n) => [n]))('%s versionCommand exits 0 and prints a version', (name) => {
+    const [cmd, ...args] = getTemplate(name).versionCommand;
+    const result = spawnSync(cmd, args, { env: { PATH }, encoding: 'utf8', timeout: 60_000 });
+    expect(result.status).toBe(0);
+    expect(`${result.stdout}${result.stderr}`).toMatch(/\d+\.\d+/);
+  });
+
+  it.each(TEMPLATE_NAMES.map((n) => [n]))(
+    '%s prints hello, and its smoke program prints exactly what the executor checks',
+    (name) => {
+      const t = getTemplate(name);
+      expect(runSteps(t, HELLO[name])).toContain(`hello from ${name}`);
+      expect(runSteps(t, t.smoke.code)).toBe(t.smoke.stdout);
+    },
+    120_000,
+  );
 });

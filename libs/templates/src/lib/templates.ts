@@ -1,5 +1,5 @@
 /**
- * The 12 built-in templates of the platform: one executor image per template, the runtime that
+ * The 14 built-in templates of the platform: one executor image per template, the runtime that
  * runs a snippet in it, its stateful kernel (if any), package manager and default pod resources.
  *
  * This module is data only: no I/O, no environment reads. Apps decide the registry/tag (config)
@@ -20,13 +20,23 @@ export const TEMPLATE_NAMES = [
   'go',
   'ruby',
   'r',
+  'code-interpreter-v1',
+  'base',
 ] as const;
 
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 
 /** The stateful kernels the executor implements. Templates without one run each snippet afresh. */
-export const KERNEL_KINDS = ['python', 'node', 'typescript'] as const;
+export const KERNEL_KINDS = ['python', 'node', 'typescript', 'bash'] as const;
 export type KernelKind = (typeof KERNEL_KINDS)[number];
+
+/** The language name of each kernel kind (what an execution's / a context's `language` says). */
+export const KERNEL_LANGUAGES: Readonly<Record<KernelKind, string>> = {
+  python: 'python',
+  node: 'javascript',
+  typescript: 'typescript',
+  bash: 'bash',
+};
 
 export type PackageManager = 'pip' | 'npm';
 
@@ -36,6 +46,12 @@ export const DEFAULT_IMAGE_REGISTRY = 'ghcr.io/executor-platform';
 export const DEFAULT_IMAGE_TAG = '0.1.0';
 /** Image repository name prefix: `executor-python`, `executor-python-data`, … */
 export const IMAGE_NAME_PREFIX = 'executor-';
+/**
+ * Templates whose `executor-<name>` would collide with another platform image: `executor-base` is
+ * the executor app image every template image is built FROM, so the `base` template's image is
+ * `executor-template-base`.
+ */
+const IMAGE_NAME_OVERRIDES: Readonly<Partial<Record<string, string>>> = { base: 'executor-template-base' };
 
 /**
  * How to run one snippet as a fresh process (the only way for templates without a kernel; the
@@ -87,8 +103,13 @@ export interface Template {
   readonly language: string;
   /** File extension of source files, with the dot (`.py`). */
   readonly fileExtension: string;
-  /** The stateful kernel that keeps variables between executions, or `null`. */
+  /** The stateful kernel that keeps variables between executions, or `null` (the default context's kernel). */
   readonly kernel: KernelKind | null;
+  /**
+   * Every kernel a session of this template can run as a context (the first is `kernel`); empty for
+   * templates without a kernel. The image has the runtimes of all of them.
+   */
+  readonly kernels: readonly KernelKind[];
   /** One-shot execution steps (see {@link RunSteps}). */
   readonly run: RunSteps;
   /** Package manager for `POST /v1/sessions/{id}/packages`, or `null` if the template has none. */
@@ -101,6 +122,17 @@ export interface Template {
   readonly debianPackages: readonly string[];
   /** argv that prints the runtime version (to stdout or, for java and old R, stderr). */
   readonly versionCommand: readonly string[];
+  /**
+   * A tiny program every executor of this template runs at boot (through its kernel, in its real
+   * sandbox) before it takes sessions; it must exit 0 and print exactly `smoke.stdout`.
+   */
+  readonly smoke: SmokeTest;
+}
+
+/** A snippet and the exact stdout it must print (see {@link Template.smoke}). */
+export interface SmokeTest {
+  readonly code: string;
+  readonly stdout: string;
 }
 
 export interface TemplateImageOptions {
@@ -140,14 +172,21 @@ export function templateImage(name: string, options: TemplateImageOptions = {}):
     );
   }
   if (!TAG_PATTERN.test(tag)) throw new Error(`Invalid image tag ${JSON.stringify(tag)}`);
-  return `${registry}/${IMAGE_NAME_PREFIX}${name}:${tag}`;
+  return `${registry}/${templateImageName(name)}:${tag}`;
+}
+
+/** The image repository name of a template: `executor-<name>` (`executor-template-base` for `base`). */
+export function templateImageName(name: TemplateName): string {
+  return IMAGE_NAME_OVERRIDES[name] ?? `${IMAGE_NAME_PREFIX}${name}`;
 }
 
 function res(reqCpu: string, reqMem: string, limCpu: string, limMem: string): TemplateResources {
   return { requests: { cpu: reqCpu, memory: reqMem }, limits: { cpu: limCpu, memory: limMem } };
 }
 
-type TemplateDef = Omit<Template, 'name' | 'image'>;
+type TemplateDef = Omit<Template, 'name' | 'image' | 'kernels'> & {
+  readonly kernels?: readonly KernelKind[];
+};
 
 const PYTHON_DEBIAN = ['python3', 'python3-pip', 'python3-venv'] as const;
 const NODE_NOTE =
@@ -165,6 +204,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '256Mi', '1', '512Mi'),
     debianPackages: PYTHON_DEBIAN,
     versionCommand: ['python3', '--version'],
+    smoke: {
+      code: 'import sys\nprint("smoke", sys.version_info[0] * 14)',
+      stdout: 'smoke 42\n',
+    },
   },
   'python-data': {
     displayName: 'Python 3 (data science)',
@@ -187,6 +230,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
       '-c',
       'import sys, numpy, pandas, matplotlib; print(sys.version.split()[0], numpy.__version__, pandas.__version__, matplotlib.__version__)',
     ],
+    smoke: {
+      code: 'import numpy as np, pandas as pd, matplotlib\nimport matplotlib.pyplot as plt\nfig = plt.figure()\nplt.plot(np.arange(3))\nplt.close(fig)\nprint("smoke", int(np.arange(4).sum()), len(pd.DataFrame({"a": [1, 2]})), matplotlib.get_backend().lower())',
+      stdout: 'smoke 6 2 agg\n',
+    },
   },
   node: {
     displayName: 'Node.js',
@@ -199,6 +246,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '256Mi', '1', '512Mi'),
     debianPackages: ['nodejs', 'npm'],
     versionCommand: ['node', '--version'],
+    smoke: {
+      code: 'console.log("smoke", [6, 7].reduce((a, b) => a * b))',
+      stdout: 'smoke 42\n',
+    },
   },
   typescript: {
     displayName: 'TypeScript',
@@ -232,6 +283,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '384Mi', '1', '768Mi'),
     debianPackages: ['nodejs', 'npm'],
     versionCommand: ['tsc', '--version'],
+    smoke: {
+      code: 'const n: number = 6 * 7;\nconsole.log("smoke", n)',
+      stdout: 'smoke 42\n',
+    },
   },
   bash: {
     displayName: 'Bash',
@@ -244,6 +299,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('100m', '128Mi', '500m', '256Mi'),
     debianPackages: ['bash', 'coreutils'],
     versionCommand: ['bash', '--version'],
+    smoke: {
+      code: 'echo smoke $((6 * 7))',
+      stdout: 'smoke 42\n',
+    },
   },
   c: {
     displayName: 'C (gcc)',
@@ -261,6 +320,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '256Mi', '1', '512Mi'),
     debianPackages: ['gcc', 'libc6-dev'],
     versionCommand: ['gcc', '--version'],
+    smoke: {
+      code: '#include <stdio.h>\n#include <math.h>\nint main(void) { printf("smoke %d\\n", (int)sqrt(1764.0)); return 0; }',
+      stdout: 'smoke 42\n',
+    },
   },
   cpp: {
     displayName: 'C++ (g++)',
@@ -278,6 +341,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '384Mi', '1', '1Gi'),
     debianPackages: ['g++', 'libc6-dev'],
     versionCommand: ['g++', '--version'],
+    smoke: {
+      code: '#include <iostream>\n#include <vector>\nint main() { std::vector<int> v{6, 7}; std::cout << "smoke " << v[0] * v[1] << std::endl; }',
+      stdout: 'smoke 42\n',
+    },
   },
   java: {
     displayName: 'Java',
@@ -299,6 +366,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('500m', '768Mi', '2', '1536Mi'),
     debianPackages: ['openjdk-17-jdk-headless'],
     versionCommand: ['java', '-version'],
+    smoke: {
+      code: 'public class Main { public static void main(String[] a) { System.out.println("smoke " + (6 * 7)); } }',
+      stdout: 'smoke 42\n',
+    },
   },
   rust: {
     displayName: 'Rust',
@@ -328,6 +399,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('500m', '768Mi', '2', '1536Mi'),
     debianPackages: ['rustc', 'libc6-dev'],
     versionCommand: ['rustc', '--version'],
+    smoke: {
+      code: 'fn main() { println!("smoke {}", 6 * 7); }',
+      stdout: 'smoke 42\n',
+    },
   },
   go: {
     displayName: 'Go',
@@ -348,6 +423,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('500m', '512Mi', '2', '1Gi'),
     debianPackages: ['golang-go'],
     versionCommand: ['go', 'version'],
+    smoke: {
+      code: 'package main\nimport "fmt"\nfunc main() { fmt.Println("smoke", 6*7) }',
+      stdout: 'smoke 42\n',
+    },
   },
   ruby: {
     displayName: 'Ruby',
@@ -360,6 +439,10 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '256Mi', '1', '512Mi'),
     debianPackages: ['ruby'],
     versionCommand: ['ruby', '--version'],
+    smoke: {
+      code: 'puts "smoke #{6 * 7}"',
+      stdout: 'smoke 42\n',
+    },
   },
   r: {
     displayName: 'R',
@@ -372,6 +455,70 @@ const DEFINITIONS: { readonly [K in TemplateName]: TemplateDef } = {
     defaultResources: res('250m', '384Mi', '1', '768Mi'),
     debianPackages: ['r-base-core'],
     versionCommand: ['Rscript', '--version'],
+    smoke: {
+      code: 'cat("smoke ", 6 * 7, "\\n", sep = "")',
+      stdout: 'smoke 42\n',
+    },
+  },
+  'code-interpreter-v1': {
+    displayName: 'Code interpreter (E2B code-interpreter-v1)',
+    language: 'python',
+    fileExtension: '.py',
+    kernel: 'python',
+    kernels: ['python', 'node', 'typescript', 'bash'],
+    run: {
+      sourceFile: 'main.py',
+      run: ['python3', '-u', 'main.py'],
+      env: { MPLBACKEND: 'Agg' },
+      writableDirEnv: ['MPLCONFIGDIR'],
+      notes:
+        "E2B's default code-interpreter template: python-data (numpy, pandas, matplotlib) plus node, typescript " +
+        'and bash kernels, each a context of the same session (same sandbox and limits). Figures open at the end ' +
+        'of a cell are returned as image/png results (matplotlib Agg, no file needed).',
+    },
+    packageManager: 'pip',
+    preinstalledPackages: ['numpy', 'pandas', 'matplotlib', 'typescript'],
+    defaultResources: res('500m', '768Mi', '2', '2Gi'),
+    debianPackages: [
+      ...PYTHON_DEBIAN,
+      'python3-numpy',
+      'python3-pandas',
+      'python3-matplotlib',
+      'nodejs',
+      'npm',
+      'bash',
+      'coreutils',
+    ],
+    versionCommand: [
+      'python3',
+      '-c',
+      'import sys, numpy, pandas, matplotlib; print(sys.version.split()[0], numpy.__version__, pandas.__version__, matplotlib.__version__)',
+    ],
+    smoke: {
+      code: 'import numpy as np, pandas as pd, matplotlib\nimport matplotlib.pyplot as plt\nfig = plt.figure()\nplt.plot(np.arange(3))\nplt.close(fig)\nprint("smoke", int(np.arange(4).sum()), len(pd.DataFrame({"a": [1, 2]})), matplotlib.get_backend().lower())',
+      stdout: 'smoke 6 2 agg\n',
+    },
+  },
+  base: {
+    displayName: 'Base (E2B base: bash + python)',
+    language: 'bash',
+    fileExtension: '.sh',
+    kernel: 'bash',
+    kernels: ['bash', 'python'],
+    run: {
+      sourceFile: 'main.sh',
+      run: ['bash', 'main.sh'],
+      notes:
+        "E2B's default `base` template: a stateful bash kernel (variables, functions and cwd survive between " +
+        'executions) and a python kernel as a second context. The bash kernel is driven by a small python3 ' +
+        'wrapper (the image has python3 for that).',
+    },
+    packageManager: 'pip',
+    preinstalledPackages: [],
+    defaultResources: res('250m', '256Mi', '1', '512Mi'),
+    debianPackages: [...PYTHON_DEBIAN, 'bash', 'coreutils'],
+    versionCommand: ['bash', '--version'],
+    smoke: { code: 'echo smoke $((6 * 7))', stdout: 'smoke 42\n' },
   },
 };
 
@@ -386,7 +533,12 @@ function deepFreeze<T>(value: T): T {
 const TEMPLATES: ReadonlyMap<TemplateName, Template> = new Map(
   TEMPLATE_NAMES.map((name) => [
     name,
-    deepFreeze({ name, image: templateImage(name), ...DEFINITIONS[name] } satisfies Template),
+    deepFreeze({
+      name,
+      image: templateImage(name),
+      ...DEFINITIONS[name],
+      kernels: DEFINITIONS[name].kernels ?? (DEFINITIONS[name].kernel ? [DEFINITIONS[name].kernel] : []),
+    } satisfies Template),
   ]),
 );
 
@@ -403,6 +555,23 @@ export function getTemplate(name: string): Template {
 /** All built-in templates, in {@link TEMPLATE_NAMES} order. */
 export function listTemplates(): readonly Template[] {
   return [...TEMPLATES.values()];
+}
+
+/**
+ * The kernel kind of `language` in `template` (`js` → node, `ts` → typescript, …), or undefined when
+ * the template has no kernel for it.
+ */
+export function kernelForLanguage(template: Template, language: string): KernelKind | undefined {
+  const l = language.trim().toLowerCase();
+  return template.kernels.find(
+    (k) =>
+      KERNEL_LANGUAGES[k] === l ||
+      k === l ||
+      (k === 'node' && (l === 'js' || l === 'nodejs')) ||
+      (k === 'typescript' && l === 'ts') ||
+      (k === 'python' && (l === 'python3' || l === 'py')) ||
+      (k === 'bash' && (l === 'sh' || l === 'shell')),
+  );
 }
 
 /** Names of the templates that have a stateful kernel. */

@@ -6,18 +6,34 @@ describe('workspacePath', () => {
     ['a.txt', 'a.txt'],
     ['dir/sub/b.bin', 'dir/sub/b.bin'],
     ['./x//y/./z', 'x/y/z'],
+    ['/home/user/data/x.csv', 'data/x.csv'],
+    ['win\\style\\path', 'win/style/path'],
   ])('keeps %s as %s', (input, out) => expect(workspacePath(input)).toBe(out));
 
-  it.each(['', '../etc/passwd', 'a/../../b', '/etc/passwd', '\\\\server\\x', 'C:/x', 'a\0b', '.', 'a/..'])(
-    'rejects %j with 400',
-    (input) => {
-      expect(() => workspacePath(input)).toThrow(ApiError);
-      try {
-        workspacePath(input);
-      } catch (err) {
-        expect((err as ApiError).status).toBe(400);
-        expect((err as ApiError).message).toMatch(/^path: /);
-      }
-    },
-  );
+  it.each([
+    '',
+    undefined,
+    '../etc/passwd',
+    'a/../../b',
+    '/etc/passwd',
+    '/tmp/x',
+    '/home/user',
+    '\\\\server\\x',
+    'C:/x',
+    'a\0b',
+    '.',
+    'a/..',
+    'a\\..\\..\\b',
+    `a/${'b/'.repeat(2100)}`,
+  ])('rejects case %# with 400', (input) => {
+    let err: unknown;
+    try {
+      workspacePath(input);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(400);
+    expect((err as ApiError).message).toMatch(/^path: /);
+  });
 });

@@ -1,21 +1,19 @@
+import { WorkspaceFsError, workspacePath as normalizeWorkspacePath } from '@executor/workspace-fs';
 import { ApiError } from '../http/api-error';
 
 /**
- * Normalises a workspace-relative path from the URL. Anything that could escape the workspace
- * (`..` segments, absolute paths, drive letters, NUL) is a 400; the executor also refuses
- * symlinks that lead out.
+ * The workspace path of a /files/{path} URL, normalised by libs/workspace-fs (the one
+ * path-safety module): relative to the workspace, or absolute under `/home/user` (how session
+ * code sees it). `..` segments, other absolute paths, Windows forms (`C:\`, `\\server`; a
+ * backslash separates here, as clients on Windows mean it), NUL and over-long paths are a 400;
+ * the executor then refuses symlinks that lead out.
  */
 export function workspacePath(raw: string | undefined): string {
-  const p = raw ?? '';
-  if (!p) throw new ApiError('invalid_argument', 'path: a file path is required after /files/');
-  if (p.includes('\0')) throw new ApiError('invalid_argument', 'path: must not contain NUL');
-  if (p.startsWith('/') || p.startsWith('\\') || /^[A-Za-z]:/.test(p)) {
-    throw new ApiError('invalid_argument', `path: "${p}" is absolute; use a path relative to the workspace`);
+  if (!raw) throw new ApiError('invalid_argument', 'path: a file path is required after /files/');
+  try {
+    return normalizeWorkspacePath(raw, { backslash: 'separator' });
+  } catch (err) {
+    if (err instanceof WorkspaceFsError) throw new ApiError('invalid_argument', `path: ${err.message}`);
+    throw err;
   }
-  const parts = p.split(/[\\/]+/);
-  if (parts.includes('..')) throw new ApiError('invalid_argument', `path: "${p}" escapes the workspace`);
-  const clean = parts.filter((s) => s && s !== '.').join('/');
-  if (!clean) throw new ApiError('invalid_argument', `path: "${p}" names the workspace itself, not a file`);
-  if (clean.length > 4096) throw new ApiError('invalid_argument', 'path: longer than 4096 characters');
-  return clean;
 }

@@ -3,7 +3,7 @@ import { CircuitBreakerRegistry, CircuitState } from '@executor/circuit-breaker'
 import { getTemplate } from '@executor/templates';
 import { InFlight } from '../core/in-flight';
 import { ApiError } from '../http/api-error';
-import { PoolStore, type PoolRegistration, type PoolView } from '../state/pool-view';
+import { PoolStore, poolUnavailableReason, type PoolRegistration, type PoolView } from '../state/pool-view';
 
 /** A pool as GET /v1/pools shows it. */
 export interface PoolStats {
@@ -11,7 +11,10 @@ export interface PoolStats {
   template: string;
   region: string;
   weight: number;
+  /** A pod of the pool takes new sessions now. */
   healthy: boolean;
+  /** Why the pool takes no new session (only when `healthy` is false). */
+  reason?: string;
   circuit: CircuitState;
   pods: number;
   sessions: number;
@@ -31,6 +34,10 @@ export interface PodStats {
   running: number;
   load: number;
   accepting: boolean;
+  /** The pod's sandbox and template work (its boot smoke test passed). */
+  healthy: boolean;
+  /** Why the pod is not healthy (only when `healthy` is false). */
+  reason?: string;
   queueDepth: number;
   queue: string;
   version: string;
@@ -82,12 +89,14 @@ export class PoolsService {
   }
 
   stats(v: PoolView): PoolStats {
+    const reason = poolUnavailableReason(v);
     return {
       name: v.name,
       template: v.template,
       region: v.region,
       weight: v.weight,
-      healthy: v.pods.some((p) => p.hasCapacity),
+      healthy: reason === undefined,
+      ...(reason !== undefined ? { reason } : {}),
       circuit: this.circuitOf(v.name),
       pods: v.pods.length,
       sessions: v.sessions,
@@ -110,6 +119,8 @@ function podStats(p: PoolView['pods'][number]): PodStats {
     running: hb.running,
     load: hb.load,
     accepting: hb.accepting,
+    healthy: hb.healthy !== false,
+    ...(hb.healthy === false ? { reason: hb.reason ?? 'no reason given' } : {}),
     queueDepth: p.queueDepth,
     queue: hb.queue,
     version: hb.version,

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CircuitBreakerRegistry } from '@executor/circuit-breaker';
-import type { PodHeartbeat } from '@executor/queues';
+import { podTakesSessions, type PodHeartbeat } from '@executor/queues';
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { InFlight } from '../core/in-flight';
 import { ApiError, DEFAULT_RETRY_AFTER_SECONDS } from '../http/api-error';
 import { LbMetrics } from '../metrics/metrics.service';
-import { PoolStore, type PodView, type PoolView } from '../state/pool-view';
+import { PoolStore, poolUnavailableReason, type PodView, type PoolView } from '../state/pool-view';
 import {
   filterByRegion,
   pickPod,
@@ -52,8 +52,12 @@ export class RouterService {
     const healthy = views
       .map((v) => ({ view: v, pods: v.pods.filter((p) => p.hasCapacity) }))
       .filter((c) => c.pods.length > 0);
-    if (healthy.length === 0)
-      throw this.noCapacity(`no healthy pod with free capacity for template "${template}"`);
+    if (healthy.length === 0) {
+      const why = views.map((v) => `pool ${v.name}: ${poolUnavailableReason(v) ?? 'unavailable'}`);
+      throw this.noCapacity(
+        `no healthy pod with free capacity for template "${template}" (${why.join('; ')})`,
+      );
+    }
     const allowed = healthy.filter((c) => this.breakers.get(c.view.name).canExecute());
     if (allowed.length === 0) {
       const wait = Math.min(...healthy.map((c) => this.breakers.get(c.view.name).retryAfterMs()));
@@ -83,7 +87,7 @@ export class RouterService {
           ...p,
           pod: p.heartbeat.pod,
           capacity: p.heartbeat.capacity,
-          accepting: p.heartbeat.accepting,
+          accepting: podTakesSessions(p.heartbeat),
         })),
         this.rng,
       );
@@ -101,7 +105,7 @@ export class RouterService {
         ...p,
         pod: p.heartbeat.pod,
         capacity: p.heartbeat.capacity,
-        accepting: p.heartbeat.accepting,
+        accepting: podTakesSessions(p.heartbeat),
       })),
       this.rng,
     )?.heartbeat;

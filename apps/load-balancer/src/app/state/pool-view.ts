@@ -1,6 +1,6 @@
 import type Redis from 'ioredis';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { PodHeartbeat } from '@executor/queues';
+import { PodHeartbeat, podTakesSessions } from '@executor/queues';
 import { LbKeys } from './keys';
 
 /**
@@ -43,7 +43,7 @@ export interface PodView {
   /** Effective sessions: max(heartbeat.sessions, assigned). */
   sessions: number;
   queueDepth: number;
-  /** Accepting and below capacity. */
+  /** Accepting, healthy (its smoke test passed) and below capacity. */
   hasCapacity: boolean;
 }
 
@@ -141,7 +141,7 @@ function toPoolView(r: unknown[]): PoolView {
       assigned,
       sessions,
       queueDepth: depth,
-      hasCapacity: hb.accepting && sessions < hb.capacity,
+      hasCapacity: podTakesSessions(hb) && sessions < hb.capacity,
     });
   }
   pods.sort((a, b) => a.heartbeat.pod.localeCompare(b.heartbeat.pod));
@@ -156,6 +156,23 @@ function toPoolView(r: unknown[]): PoolView {
     pods,
     queueDepth: pods.reduce((n, p) => n + p.queueDepth, 0),
   };
+}
+
+/**
+ * Why a pool takes no new session (undefined when a pod of it does): no live pod, pods whose
+ * sandbox or template does not work (their own reason), or every pod draining or full.
+ */
+export function poolUnavailableReason(v: PoolView): string | undefined {
+  if (v.pods.some((p) => p.hasCapacity)) return undefined;
+  if (v.pods.length === 0) return 'no live pod (no heartbeat)';
+  const unhealthy = v.pods.filter((p) => p.heartbeat.healthy === false);
+  if (unhealthy.length > 0) {
+    const first = unhealthy[0] as PodView;
+    const more = unhealthy.length > 1 ? ` (and ${unhealthy.length - 1} more unhealthy pods)` : '';
+    return `pod ${first.heartbeat.pod} is not healthy: ${first.heartbeat.reason ?? 'no reason given'}${more}`;
+  }
+  if (v.pods.every((p) => !p.heartbeat.accepting)) return 'every pod is draining';
+  return 'every pod is full';
 }
 
 const HEARTBEAT_CHECK = TypeCompiler.Compile(PodHeartbeat);

@@ -1,0 +1,35 @@
+import type { PoolSpec } from './platform';
+
+/** The pools `npm start` runs when POOLS is not set. */
+export const DEFAULT_POOLS_SPEC = 'python:python:2,python-data:python-data:1,node:node:1';
+
+/** Parses `name:template[:replicas[:region]],…` (POOLS of `npm start`). */
+export function parsePools(spec: string): PoolSpec[] {
+  return spec.split(',').map((entry) => {
+    const [name, template, replicas, region] = entry.trim().split(':');
+    if (!name || !template)
+      throw new Error(`POOLS entry "${entry}" must be name:template[:replicas[:region]]`);
+    const n = Number(replicas ?? 1);
+    if (!Number.isInteger(n) || n < 1)
+      throw new Error(`POOLS entry "${entry}": replicas must be a positive integer`);
+    return { name, template, replicas: n, region: region || undefined };
+  });
+}
+
+export type SandboxMode = 'bwrap' | 'none';
+
+/** Printed in the banner and logged at WARN when sessions run without the sandbox. */
+export const SANDBOX_NONE_WARNING =
+  'SANDBOX=none: session code runs as plain processes of this machine — it can read your files, ' +
+  'reach Redis and the network. Use it only where something else is the boundary (gVisor/Kata).';
+
+/**
+ * The sandbox of `npm start`: bubblewrap unless SANDBOX=none is set explicitly (then with a
+ * warning). Anything else is an error.
+ */
+export function resolveSandbox(env: NodeJS.ProcessEnv): { mode: SandboxMode; warning?: string } {
+  const v = env['SANDBOX'];
+  if (v === undefined || v === '' || v === 'bwrap') return { mode: 'bwrap' };
+  if (v === 'none') return { mode: 'none', warning: SANDBOX_NONE_WARNING };
+  throw new Error(`SANDBOX must be bwrap (default) or none, not "${v}"`);
+}

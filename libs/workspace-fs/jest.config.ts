@@ -1,0 +1,6 @@
+export default {
+  displayName: 'workspace-fs',
+  preset: '../../jest.preset.js',
+  rootDir: '.',
+  coverageDirectory: '../../coverage/libs/workspace-fs',
+};
