@@ -1,7 +1,8 @@
 // Runs the platform locally (see tools/local/start.mjs). Options, all by env:
 //   PORT               first load-balancer port (default 8080); more replicas take PORT+10, +20…
 //   LB_REPLICAS        load-balancer replicas (default 1)
-//   POOLS              name:template:replicas[:region],… (default DEFAULT_POOLS_SPEC of libs/launcher)
+//   POOLS              name:template:replicas[:region],… (default: DEFAULT_POOLS_SPEC of libs/launcher —
+//                      python ×2, python-data, node, code-interpreter-v1 and base for E2B's SDKs)
 //   EXECUTOR_API_KEYS  tenant:key,… (default: a key generated once and kept in .data/api-key)
 //   EXECUTOR_ADMIN_KEYS name:key,… (default: a key generated once and kept in .data/admin-key)
 //   SANDBOX            bwrap (default) | none (explicitly only: warned in the banner and at WARN)

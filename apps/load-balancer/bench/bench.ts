@@ -3,7 +3,13 @@
  * load balancer (dist) to a real executor process (warm python), next to the app's bare
  * `GET /ping`, at a few concurrencies; one run, every service on this machine.
  * Writes tmp/load-balancer/bench.json and prints a markdown table (README numbers).
- * Env: BENCH_SECONDS (per level, default 4), BENCH_CONCURRENCY (default "1,4,16").
+ * Env: BENCH_SECONDS (per level, default 4), BENCH_CONCURRENCY (default "1,4,16"),
+ * BENCH_STREAM_RUNS (first-chunk latency runs, default 20; 0 = skip), BENCH_ONLY=streaming.
+ *
+ * Streaming: `print(<time.time()>, flush=True); time.sleep(1); print('b')` in a warm session,
+ * streamed through the load balancer (/v1 NDJSON and E2B's /execute); the kernel stamps the print
+ * time, the client the arrival of the first chunk (same clock): the difference is the first
+ * chunk's latency kernel → executor → Redis pub/sub → load balancer → client.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -189,6 +195,111 @@ function waitForLine(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> 
   });
 }
 
+/** Sends a request and resolves at the first NDJSON line that contains `marker` (whole stream read after). */
+function firstLine(
+  path: string,
+  headers: Record<string, string>,
+  body: unknown,
+  marker: string,
+): Promise<{ line: string; at: number; done: Promise<void> }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolvePromise, reject) => {
+    const req = http.request(
+      `${base}${path}`,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+          ...headers,
+        },
+      },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`${path}: HTTP ${res.statusCode}`));
+        let buf = '';
+        let found = false;
+        let ended!: () => void;
+        const done = new Promise<void>((r) => (ended = r));
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          const at = performance.timeOrigin + performance.now();
+          buf += c;
+          if (found) return;
+          for (const line of buf.split('\n')) {
+            if (line.includes(marker)) {
+              found = true;
+              resolvePromise({ line, at, done });
+              return;
+            }
+          }
+        });
+        res.on('end', () => {
+          ended();
+          if (!found) reject(new Error(`${path}: no line with ${marker}`));
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+const STREAM_CODE =
+  "import time\nprint(f'first {time.time() * 1000:.3f}', flush=True)\ntime.sleep(1)\nprint('b')";
+
+/** First-chunk latency (ms) of streamed executions through the load balancer: /v1 NDJSON and E2B /execute. */
+async function streamingLatency(runs: number): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = { 'v1 ndjson': [], 'e2b /execute': [] };
+  const s = await call('POST', '/v1/sessions', { template: 'python', persist: false });
+  const id = (JSON.parse(s.body) as { id: string }).id;
+  const sbx = await new Promise<{ sandboxID: string; envdAccessToken: string }>((res, rej) => {
+    const payload = JSON.stringify({ templateID: 'python', timeout: 600 });
+    const req = http.request(
+      `${base}/v2/sandboxes`,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'x-api-key': KEY,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+        },
+      },
+      (r) => {
+        let d = '';
+        r.on('data', (c: Buffer) => (d += c.toString()));
+        r.on('end', () =>
+          r.statusCode === 201 ? res(JSON.parse(d)) : rej(new Error(`E2B create: ${r.statusCode} ${d}`)),
+        );
+      },
+    );
+    req.on('error', rej);
+    req.end(payload);
+  });
+  const stamp = (line: string): number => Number(/first (\d+\.\d+)/.exec(line)?.[1]);
+  for (let i = 0; i < runs + 1; i++) {
+    const v1 = await firstLine(
+      `/v1/sessions/${id}/executions`,
+      { authorization: `Bearer ${KEY}`, accept: 'application/x-ndjson' },
+      { code: STREAM_CODE },
+      'first ',
+    );
+    await v1.done;
+    const e2b = await firstLine(
+      '/execute',
+      { 'e2b-sandbox-id': sbx.sandboxID, 'e2b-sandbox-port': '49999', 'x-access-token': sbx.envdAccessToken },
+      { code: STREAM_CODE },
+      'first ',
+    );
+    await e2b.done;
+    if (i === 0) continue; // warm-up
+    out['v1 ndjson']?.push(v1.at - stamp(v1.line));
+    out['e2b /execute']?.push(e2b.at - stamp(e2b.line));
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   for (const f of [LB, EXECUTOR]) {
     if (!existsSync(f))
@@ -272,6 +383,35 @@ async function main(): Promise<void> {
     const beater = setInterval(() => void beat(), 1000);
     if ((await call('POST', '/v1/pools', { name: 'null', template: 'bash' })).status !== 201)
       throw new Error('null pool registration failed');
+
+    const streamRuns = Number(process.env['BENCH_STREAM_RUNS'] ?? 20);
+    let streaming: Record<string, { p50: number; p90: number; max: number; runs: number }> = {};
+    if (streamRuns > 0) {
+      const lat = await streamingLatency(streamRuns);
+      const pct = (xs: number[], p: number): number =>
+        [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? NaN;
+      streaming = Object.fromEntries(
+        Object.entries(lat).map(([k, xs]) => [
+          k,
+          { p50: pct(xs, 0.5), p90: pct(xs, 0.9), max: Math.max(...xs), runs: xs.length },
+        ]),
+      );
+      for (const [k, v] of Object.entries(streaming))
+        process.stdout.write(
+          `first chunk ${k.padEnd(14)} p50 ${v.p50.toFixed(2)} ms  p90 ${v.p90.toFixed(2)} ms  max ${v.max.toFixed(2)} ms  (${v.runs} runs; print → client, same clock)\n`,
+        );
+    }
+    if (process.env['BENCH_ONLY'] === 'streaming') {
+      const dir = join(ROOT, 'tmp', 'load-balancer');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(
+        join(dir, 'bench-streaming.json'),
+        JSON.stringify({ at: new Date().toISOString(), streaming }, null, 2),
+      );
+      clearInterval(beater);
+      await nullPod.close();
+      return;
+    }
 
     const rows: Row[] = [];
     const report = (r: Row): void => {
@@ -381,6 +521,7 @@ async function main(): Promise<void> {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model,
       secondsPerLevel: SECONDS,
+      streaming,
       rows,
     };
     const dir = join(ROOT, 'tmp', 'load-balancer');

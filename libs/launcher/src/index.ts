@@ -4,3 +4,4 @@ export * from './lib/local-defaults';
 export * from './lib/platform';
 export * from './lib/processes';
 export * from './lib/redis-server';
+export * from './lib/pools';

@@ -5,8 +5,12 @@ export {
   Session,
   SessionFiles,
   SessionPackages,
+  SessionCommands,
+  SessionContexts,
   DEFAULT_EXECUTION_TIMEOUT_MS,
   type ExecuteOptions,
+  type RunCommandOptions,
+  type CommandSignal,
   type InstallOptions,
   type FileData,
 } from './lib/session.js';

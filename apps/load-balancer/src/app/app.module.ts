@@ -9,6 +9,7 @@ import { SweeperService } from './expiry/sweeper.service';
 import { LbMetricsModule } from './metrics/metrics.module';
 import { PoolsModule } from './pools/pools.module';
 import { SessionsModule } from './sessions/sessions.module';
+import { E2bModule } from './e2b/e2b.module';
 
 /** A bare endpoint (no auth, no Redis): the bench's baseline for the framework's own cost. */
 @Controller()
@@ -30,6 +31,7 @@ export class AppModule {
         LbMetricsModule,
         PoolsModule,
         SessionsModule,
+        ...(config.E2B_API === 'enabled' ? [E2bModule] : []),
       ],
       controllers: [PingController],
       providers: [QueueConsumersService, SweeperService, AdminService],

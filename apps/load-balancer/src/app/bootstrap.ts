@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Logger, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -5,8 +6,11 @@ import { AdminService } from './admin/admin.service';
 import { AppModule } from './app.module';
 import type { LbConfig } from './config/config';
 import { ApiError } from './http/api-error';
+import { collectBody } from './http/body';
 import { ApiExceptionFilter } from './http/exception.filter';
 import { LbMetrics } from './metrics/metrics.service';
+import { rewriteSandboxUrl } from './e2b/sandbox/routing';
+import { SandboxPlane } from './e2b/sandbox/sandbox-plane.service';
 
 /** The fastify instance under Nest (platform-fastify ships its own fastify). */
 type FastifyInstance = ReturnType<ReturnType<NestFastifyApplication['getHttpAdapter']>['getInstance']>;
@@ -15,40 +19,44 @@ const LEVELS: LogLevel[] = ['error', 'warn', 'log', 'debug'];
 
 /** Routes whose body is raw bytes whatever the Content-Type says. */
 const FILES_ROUTE = /^\/v1\/sessions\/[^/]+\/files\//;
+/** E2B control-plane routes, where an empty JSON body means `{}`. */
+const E2B_CONTROL_ROUTE = /^\/(v2\/)?sandboxes(\/|$|\?)/;
+
+/** Requests whose body the handler reads as a stream (file uploads: never buffered whole). */
+function streamsBody(req: { method: string; url: string }): boolean {
+  return req.method === 'PUT' && FILES_ROUTE.test(req.url);
+}
 
 /**
  * Body parsers: JSON (limit MAX_BODY_BYTES) and everything else as a Buffer (limit MAX_FILE_BYTES).
- * A file upload is raw bytes even when sent as application/json.
+ * File uploads are left unread for the handler to stream, whatever their Content-Type.
  */
 function registerParsers(fastify: FastifyInstance, config: LbConfig): void {
   fastify.removeAllContentTypeParsers();
-  const jsonLimit = Math.max(config.MAX_BODY_BYTES, config.MAX_FILE_BYTES);
-  fastify.addContentTypeParser(
-    'application/json',
-    { parseAs: 'buffer', bodyLimit: jsonLimit },
-    (req, body, done) => {
-      if (FILES_ROUTE.test(req.url)) return done(null, body);
-      if (body.length > config.MAX_BODY_BYTES)
-        return done(
-          new ApiError('payload_too_large', `request body larger than ${config.MAX_BODY_BYTES} bytes`),
-          undefined,
-        );
-      if (body.length === 0)
-        return done(new ApiError('invalid_argument', 'body: empty JSON body'), undefined);
-      try {
-        done(null, JSON.parse(body.toString('utf8')) as unknown);
-      } catch (err) {
-        done(new ApiError('invalid_argument', `body: invalid JSON (${(err as Error).message})`), undefined);
-      }
-    },
-  );
-  fastify.addContentTypeParser(
-    '*',
-    { parseAs: 'buffer', bodyLimit: config.MAX_FILE_BYTES },
-    (_req, body, done) => {
-      done(null, body);
-    },
-  );
+  fastify.addContentTypeParser('application/json', (req, payload, done) => {
+    if (streamsBody(req)) return done(null);
+    collectBody(payload, config.MAX_BODY_BYTES).then(
+      (body) => {
+        if (body.length === 0) {
+          if (E2B_CONTROL_ROUTE.test(req.url)) return done(null, {});
+          return done(new ApiError('invalid_argument', 'body: empty JSON body'), undefined);
+        }
+        try {
+          done(null, JSON.parse(body.toString('utf8')) as unknown);
+        } catch (err) {
+          done(new ApiError('invalid_argument', `body: invalid JSON (${(err as Error).message})`), undefined);
+        }
+      },
+      (err: Error) => done(err, undefined),
+    );
+  });
+  fastify.addContentTypeParser('*', (req, payload, done) => {
+    if (streamsBody(req)) return done(null);
+    collectBody(payload, config.MAX_FILE_BYTES).then(
+      (body) => done(null, body),
+      (err: Error) => done(err, undefined),
+    );
+  });
 }
 
 /** Request counts and latency by route template and status. */
@@ -65,6 +73,10 @@ export async function createApp(config: LbConfig): Promise<NestFastifyApplicatio
   const bodyLimit = Math.max(config.MAX_BODY_BYTES, config.MAX_FILE_BYTES);
   const adapter = new FastifyAdapter({
     bodyLimit,
+    // E2B sandbox traffic is recognised by its E2b-Sandbox-Id header before any route (docs/e2b.md).
+    ...(config.E2B_API === 'enabled'
+      ? { rewriteUrl: (req: IncomingMessage): string => rewriteSandboxUrl(req.headers, req.url ?? '/') }
+      : {}),
     logger: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -79,6 +91,7 @@ export async function createApp(config: LbConfig): Promise<NestFastifyApplicatio
   app.useGlobalFilters(new ApiExceptionFilter());
   app.enableShutdownHooks();
   await app.get(AdminService).attach(app);
+  if (config.E2B_API === 'enabled') await app.get(SandboxPlane).attach(app);
   await app.init();
   return app;
 }

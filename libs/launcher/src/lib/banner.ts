@@ -44,6 +44,9 @@ export function formatBanner(b: BannerInfo): string {
     `  curl -s -H "Authorization: Bearer ${b.tenantKey}" -H 'content-type: application/json' \\`,
     `      -d '{"code":"print(6*7)"}' ${url}/v1/sessions/$S/executions`,
     '',
+    "E2B's SDKs (docs/e2b.md), unchanged:",
+    `  export E2B_API_URL=${url} E2B_SANDBOX_URL=${url} E2B_API_KEY=${b.tenantKey}`,
+    '',
     'Ctrl-C stops everything (executors snapshot their sessions first).',
   ];
   return lines.join('\n');

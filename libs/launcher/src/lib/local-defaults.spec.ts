@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatBanner } from './banner';
 import { KEY_BYTES, ensureKeyFile } from './keys';
-import { DEFAULT_POOLS_SPEC, SANDBOX_NONE_WARNING, parsePools, resolveSandbox } from './local-defaults';
+import { SANDBOX_NONE_WARNING, resolveSandbox } from './local-defaults';
+import { DEFAULT_POOLS_SPEC, parsePools } from './pools';
 
 describe('npm start defaults', () => {
   it('runs SANDBOX=bwrap unless none is asked for explicitly, which comes with a warning', () => {
@@ -16,11 +17,13 @@ describe('npm start defaults', () => {
     );
   });
 
-  it('starts python ×2, python-data and node by default', () => {
+  it('starts python ×2, python-data, node, code-interpreter-v1 and base (E2B) by default', () => {
     expect(parsePools(DEFAULT_POOLS_SPEC)).toEqual([
       { name: 'python', template: 'python', replicas: 2, region: undefined },
       { name: 'python-data', template: 'python-data', replicas: 1, region: undefined },
       { name: 'node', template: 'node', replicas: 1, region: undefined },
+      { name: 'code-interpreter', template: 'code-interpreter-v1', replicas: 1, region: undefined },
+      { name: 'base', template: 'base', replicas: 1, region: undefined },
     ]);
     expect(() => parsePools('x')).toThrow(/name:template/);
     expect(() => parsePools('a:python:0')).toThrow(/positive integer/);

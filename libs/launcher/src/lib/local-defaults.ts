@@ -1,21 +1,3 @@
-import type { PoolSpec } from './platform';
-
-/** The pools `npm start` runs when POOLS is not set. */
-export const DEFAULT_POOLS_SPEC = 'python:python:2,python-data:python-data:1,node:node:1';
-
-/** Parses `name:template[:replicas[:region]],…` (POOLS of `npm start`). */
-export function parsePools(spec: string): PoolSpec[] {
-  return spec.split(',').map((entry) => {
-    const [name, template, replicas, region] = entry.trim().split(':');
-    if (!name || !template)
-      throw new Error(`POOLS entry "${entry}" must be name:template[:replicas[:region]]`);
-    const n = Number(replicas ?? 1);
-    if (!Number.isInteger(n) || n < 1)
-      throw new Error(`POOLS entry "${entry}": replicas must be a positive integer`);
-    return { name, template, replicas: n, region: region || undefined };
-  });
-}
-
 export type SandboxMode = 'bwrap' | 'none';
 
 /** Printed in the banner and logged at WARN when sessions run without the sandbox. */

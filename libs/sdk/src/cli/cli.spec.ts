@@ -231,7 +231,7 @@ describe('CLI helpers', () => {
   });
 
   it('maps execution results to exit codes', () => {
-    const base = { id: 'e', stdout: '', stderr: '', durationMs: 1, truncated: false };
+    const base = { id: 'e', stdout: '', stderr: '', durationMs: 1, truncated: false, results: [] };
     expect(exitCodeOf({ ...base, exitCode: 0, timedOut: false })).toBe(0);
     expect(exitCodeOf({ ...base, exitCode: 42, timedOut: false })).toBe(42);
     expect(exitCodeOf({ ...base, exitCode: -9, timedOut: false })).toBe(1);

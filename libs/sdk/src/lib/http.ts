@@ -83,6 +83,100 @@ export class Transport {
     await this.send(call, 'none');
   }
 
+  /**
+   * A streamed answer (`Accept: application/x-ndjson`): resolves once the response headers are in
+   * (HTTP errors are thrown then, mapped like every other call), then yields one parsed JSON object
+   * per line as it arrives. Never retried (a stream's call may have run). `timeoutMs` bounds the
+   * whole stream; `signal` aborts it.
+   */
+  async stream(call: Call): Promise<AsyncGenerator<Record<string, unknown>>> {
+    const request = describe(call);
+    const timeoutMs = call.options?.requestTimeoutMs ?? call.timeoutMs ?? this.opts.timeoutMs;
+    const userSignal = call.options?.signal;
+    const ctrl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ctrl.abort();
+    }, timeoutMs);
+    const onAbort = (): void => ctrl.abort();
+    userSignal?.addEventListener('abort', onAbort, { once: true });
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      userSignal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (err: unknown): ExecutorError => {
+      if (err instanceof ExecutorError) return err;
+      if (userSignal?.aborted)
+        return new AbortError(undefined, { status: 0, request, cause: userSignal.reason });
+      if (timedOut)
+        return new TimeoutError(`${request}: no end within ${timeoutMs} ms (client request timeout)`, {
+          status: 0,
+          request,
+        });
+      return new NetworkError(`${request}: ${networkReason(err)} (${this.base})`, {
+        status: 0,
+        request,
+        cause: err,
+      });
+    };
+    let res: Response;
+    try {
+      res = await this.opts.fetch(this.base + call.path, {
+        method: call.method,
+        headers: {
+          'user-agent': `executor-sdk/${SDK_VERSION} node/${process.version}`,
+          ...this.opts.headers,
+          accept: 'application/x-ndjson',
+          authorization: `Bearer ${this.opts.apiKey}`,
+          ...(call.json !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+        body: call.json !== undefined ? JSON.stringify(call.json) : undefined,
+        signal: ctrl.signal,
+      });
+      if (!res.ok) {
+        const text = await res.text();
+        throw errorFromResponse({
+          status: res.status,
+          text,
+          retryAfterHeader: res.headers.get('retry-after'),
+          request,
+        });
+      }
+      if (!res.body)
+        throw new ExecutorError('unknown', `${request}: the server answered without a body`, {
+          status: res.status,
+          request,
+        });
+    } catch (err) {
+      cleanup();
+      throw fail(err);
+    }
+    const body = res.body;
+    return (async function* lines(): AsyncGenerator<Record<string, unknown>> {
+      const decoder = new TextDecoder();
+      let buf = '';
+      try {
+        for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+          buf += decoder.decode(chunk, { stream: true });
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            const line = buf.slice(0, nl).trim();
+            buf = buf.slice(nl + 1);
+            if (line) yield JSON.parse(line) as Record<string, unknown>;
+          }
+        }
+        const rest = (buf + decoder.decode()).trim();
+        if (rest) yield JSON.parse(rest) as Record<string, unknown>;
+      } catch (err) {
+        throw fail(err);
+      } finally {
+        cleanup();
+        ctrl.abort();
+      }
+    })();
+  }
+
   private async send(call: Call, expect: 'json' | 'bytes' | 'none'): Promise<unknown> {
     const signal = call.options?.signal;
     const retries = call.options?.retries ?? this.opts.retries;

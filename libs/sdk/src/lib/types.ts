@@ -39,6 +39,27 @@ export interface CreateSessionParams {
   metadata?: StringMap;
 }
 
+/** A rich result, Jupyter-style: mime type → data (`image/png` base64, `application/json` a value), plus `isMain`. */
+export interface ResultItem {
+  /** True for the value of the code's last expression; false for display() calls and figures. */
+  isMain: boolean;
+  'text/plain'?: string;
+  'text/html'?: string;
+  'text/markdown'?: string;
+  'image/png'?: string;
+  'image/jpeg'?: string;
+  'image/svg+xml'?: string;
+  'application/json'?: unknown;
+  [mime: string]: unknown;
+}
+
+/** A kernel error (exception): class name, message, formatted traceback. */
+export interface ExecutionError {
+  name: string;
+  value: string;
+  traceback: string;
+}
+
 export interface Execution {
   id: string;
   exitCode: number;
@@ -49,7 +70,56 @@ export interface Execution {
   timedOut: boolean;
   /** stdout or stderr was cut at 1 MiB. */
   truncated: boolean;
+  /** Rich results in order: display calls and figures, then the last expression (`isMain`). */
+  results: ResultItem[];
+  /** The kernel error, if the code raised one. */
+  error?: ExecutionError;
+  /** The kernel's execution counter (per context). */
+  executionCount?: number;
+  /** Context (kernel) the code ran in. */
+  context?: string;
   [field: string]: unknown;
+}
+
+/** One event of a streamed execution (`session.executeStream`), ending with `end`. */
+export type ExecutionEvent =
+  | { type: 'stdout' | 'stderr'; text: string; ts: number }
+  | { type: 'result'; result: ResultItem }
+  | { type: 'error'; error: ExecutionError }
+  | { type: 'end'; execution: Execution };
+
+/** A context: an independent kernel of a session. */
+export interface ContextInfo {
+  id: string;
+  language: string;
+  cwd: string;
+}
+
+/** How a command ended. */
+export interface CommandEnd {
+  /** The exit code; -1 when a signal ended it. */
+  exitCode: number;
+  /** True when it exited by itself. */
+  exited: boolean;
+  /** `exit status N`, `signal: killed`, … */
+  status: string;
+  error?: string;
+}
+
+export interface CommandResult extends CommandEnd {
+  pid: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ProcessInfo {
+  pid: number;
+  procId: string;
+  tag?: string;
+  cmd: string;
+  args: string[];
+  envs: StringMap;
+  cwd: string;
 }
 
 export interface ExecutionSummary {

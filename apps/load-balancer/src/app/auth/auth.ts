@@ -14,7 +14,15 @@ export const DEFAULT_TENANT = 'default';
 
 type AuthedRequest = FastifyRequest & { tenant?: string };
 
-/** Resolves a key to its tenant; undefined when unknown. Basic auth: the key is the password. */
+/**
+ * The one place an API key becomes a tenant (every protocol: `Authorization: Bearer` on /v1, basic
+ * auth on /admin, `X-API-KEY` on E2B's control plane). Undefined when the key is unknown.
+ */
+export function tenantForKey(key: string | undefined, keys: Map<string, string>): string | undefined {
+  return key ? keys.get(key) : undefined;
+}
+
+/** Resolves an Authorization header to its tenant; undefined when unknown. Basic auth: the key is the password. */
 export function tenantFromAuthorization(
   header: string | undefined,
   keys: Map<string, string>,
@@ -24,11 +32,11 @@ export function tenantFromAuthorization(
   if (space < 0) return undefined;
   const scheme = header.slice(0, space).toLowerCase();
   const value = header.slice(space + 1).trim();
-  if (scheme === 'bearer') return keys.get(value);
+  if (scheme === 'bearer') return tenantForKey(value, keys);
   if (scheme === 'basic') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    return colon >= 0 ? keys.get(decoded.slice(colon + 1)) : undefined;
+    return colon >= 0 ? tenantForKey(decoded.slice(colon + 1), keys) : undefined;
   }
   return undefined;
 }

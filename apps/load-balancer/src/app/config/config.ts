@@ -109,6 +109,24 @@ export const LbConfigSchema = Type.Object({
     minimum: 100,
     description: 'How often the admin UI re-discovers pod queues from heartbeats (ms).',
   }),
+  E2B_API: Type.Union([Type.Literal('enabled'), Type.Literal('disabled')], {
+    default: 'enabled',
+    description:
+      "Serve E2B's protocol on the same origin (control plane with `X-API-KEY`; sandbox traffic recognised by `E2b-Sandbox-Id`), see docs/e2b.md.",
+  }),
+  PAUSED_SESSION_TTL_SECONDS: Type.Integer({
+    default: 7 * 24 * 3600,
+    minimum: 60,
+    description:
+      'How long a paused session (E2B pause) is kept, with its persisted state, before it expires (seconds).',
+  }),
+  E2B_EXECUTION_TIMEOUT_MS: Type.Integer({
+    default: 300_000,
+    minimum: 1000,
+    maximum: 300_000,
+    description:
+      "Longest run of one E2B `runCode` (`POST /execute`, whose protocol carries no timeout); the SDK's own timeoutMs ends the stream earlier (ms).",
+  }),
   LOG_LEVEL: Type.Union(
     [Type.Literal('error'), Type.Literal('warn'), Type.Literal('log'), Type.Literal('debug')],
     { default: 'log', description: 'Most verbose Nest log level printed.' },

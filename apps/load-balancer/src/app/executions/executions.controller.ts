@@ -1,35 +1,40 @@
-import { randomUUID } from 'node:crypto';
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/common';
-import { PodJobDefs } from '@executor/queues';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Logger,
+  Param,
+  Post,
+  Res,
+  UseGuards,
+} from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { ApiKeyGuard, Tenant } from '../auth/auth';
-import { LB_CONFIG, type LbConfig } from '../config/config';
-import { ApiError } from '../http/api-error';
+import { EventStreamWriter, streamFormat } from '../http/event-stream';
+import { mapError } from '../http/exception.filter';
 import { ExecuteBody } from '../http/schemas';
 import { validateBody } from '../http/validate';
 import { SessionCaller } from '../sessions/session-caller.service';
 import { checkSessionId } from '../sessions/sessions.service';
 import { SessionStore, type HistoryEntry } from '../state/session-store';
+import { DEFAULT_EXECUTION_TIMEOUT_MS, ExecutionsService, type ExecutionView } from './executions.service';
 
-export const DEFAULT_EXECUTION_TIMEOUT_MS = 30_000;
+export { DEFAULT_EXECUTION_TIMEOUT_MS, type ExecutionView };
 
-export interface ExecutionView {
-  id: string;
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-  timedOut: boolean;
-  truncated: boolean;
-  at: string;
-}
-
+/**
+ * `POST …/executions`: a JSON answer when it finishes, or (Accept: text/event-stream or
+ * application/x-ndjson) the events as they happen, ending with `end` (the same fields as the JSON
+ * answer; `{error: {code, message}}` if the call failed after the stream began).
+ */
 @Controller('v1/sessions/:id/executions')
 @UseGuards(ApiKeyGuard)
 export class ExecutionsController {
   constructor(
     private readonly caller: SessionCaller,
+    private readonly executions: ExecutionsService,
     private readonly store: SessionStore,
-    @Inject(LB_CONFIG) private readonly config: LbConfig,
   ) {}
 
   @Post()
@@ -38,57 +43,41 @@ export class ExecutionsController {
     @Tenant() tenant: string,
     @Param('id') id: string,
     @Body() raw: unknown,
-  ): Promise<ExecutionView> {
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ExecutionView | undefined> {
     const body = validateBody(ExecuteBody, raw);
-    if (
-      body.code.length > this.config.MAX_CODE_BYTES / 3 &&
-      Buffer.byteLength(body.code) > this.config.MAX_CODE_BYTES
-    ) {
-      throw new ApiError('payload_too_large', `code: larger than ${this.config.MAX_CODE_BYTES} bytes`);
-    }
-    const timeoutMs = body.timeoutMs ?? DEFAULT_EXECUTION_TIMEOUT_MS;
-    // randomUUID draws from a cached entropy pool (randomBytes per call costs a syscall).
-    const executionId = `exe-${randomUUID()}`;
-    const { session, result } = await this.caller.call(
-      tenant,
-      checkSessionId(id),
-      PodJobDefs.execute,
-      (s) => ({
-        sessionId: s.id,
-        tenant: s.tenant,
-        executionId,
-        code: body.code,
-        timeoutMs,
-        ...(body.language ? { language: body.language } : {}),
-        ...(body.env ? { env: body.env } : {}),
-      }),
-      timeoutMs + this.config.JOB_TIMEOUT_GRACE_MS,
-    );
-    const entry: HistoryEntry = {
-      id: result.id,
+    this.executions.checkCode(body.code);
+    const format = streamFormat(accept);
+    const loaded = await this.caller.load(tenant, checkSessionId(id));
+    const params = {
       code: body.code,
-      exitCode: result.exitCode,
-      durationMs: result.durationMs,
-      at: result.at,
-      timedOut: result.timedOut,
+      timeoutMs: body.timeoutMs ?? DEFAULT_EXECUTION_TIMEOUT_MS,
+      ...(body.language ? { language: body.language } : {}),
+      ...(body.context ? { context: body.context } : {}),
+      ...(body.env ? { env: body.env } : {}),
     };
-    // Stored before answering: an acknowledged execution survives the death of this replica.
-    await this.store.appendHistory(
-      session.id,
-      entry,
-      result.snapshotVersion !== undefined ? new Date().toISOString() : undefined,
-    );
-    return {
-      id: result.id,
-      exitCode: result.exitCode,
-      stdout: result.stdout,
-      stderr: result.stderr,
-      durationMs: result.durationMs,
-      timedOut: result.timedOut,
-      truncated: result.truncated,
-      at: result.at,
-    };
+    if (!format) return this.executions.run(loaded, params);
+    reply.hijack();
+    const out = new EventStreamWriter(reply.raw, format);
+    try {
+      const view = await this.executions.run(loaded, params, (e) => {
+        if (e.t === 'stdout' || e.t === 'stderr') out.send(e.t, { text: e.text, ts: e.ts });
+        else if (e.t === 'result') out.send('result', e.result);
+        else if (e.t === 'error') out.send('error', e.error);
+      });
+      out.send('end', view as unknown as Record<string, unknown>);
+    } catch (err) {
+      const m = mapError(err);
+      if (m.internal) this.logger.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+      out.send('end', m.body as unknown as Record<string, unknown>);
+    } finally {
+      out.end();
+    }
+    return undefined;
   }
+
+  private readonly logger = new Logger(ExecutionsController.name);
 
   @Get()
   async history(

@@ -1,22 +1,22 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Put, Req, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type Redis from 'ioredis';
-import { PodJobDefs, putTransfer, takeTransfer, type FileEntry } from '@executor/queues';
+import { Readable } from 'node:stream';
+import { PodJobDefs, type FileEntry } from '@executor/queues';
 import { ApiKeyGuard, Tenant } from '../auth/auth';
 import { LB_CONFIG, type LbConfig } from '../config/config';
-import { REDIS } from '../core/tokens';
 import { ApiError } from '../http/api-error';
 import { SessionCaller } from '../sessions/session-caller.service';
 import { checkSessionId } from '../sessions/sessions.service';
+import { FilesService } from './files.service';
 import { workspacePath } from './workspace-path';
 
-/** The session's workspace: raw bytes in and out (through Redis transfers, never base64). */
+/** The session's workspace: raw bytes in and out, streamed through Redis pipes (never base64, never whole). */
 @Controller('v1/sessions/:id/files')
 @UseGuards(ApiKeyGuard)
 export class FilesController {
   constructor(
     private readonly caller: SessionCaller,
-    @Inject(REDIS) private readonly redis: Redis,
+    private readonly files: FilesService,
     @Inject(LB_CONFIG) private readonly config: LbConfig,
   ) {}
 
@@ -32,6 +32,7 @@ export class FilesController {
     return { items: result.items };
   }
 
+  /** Raw body streamed to the pod through a pipe (never buffered whole); larger than MAX_FILE_BYTES → 413. */
   @Put('*')
   @HttpCode(204)
   async put(
@@ -41,33 +42,14 @@ export class FilesController {
     @Req() req: FastifyRequest,
   ): Promise<void> {
     const path = workspacePath(rawPath);
-    const body = req.body === undefined || req.body === null ? Buffer.alloc(0) : req.body;
-    if (!Buffer.isBuffer(body))
-      throw new ApiError(
-        'invalid_argument',
-        'body: send the file as raw bytes (Content-Type: application/octet-stream)',
-      );
-    if (body.length > this.config.MAX_FILE_BYTES)
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > this.config.MAX_FILE_BYTES)
       throw new ApiError('payload_too_large', `file larger than ${this.config.MAX_FILE_BYTES} bytes`);
     const loaded = await this.caller.load(tenant, checkSessionId(id));
-    const keys: string[] = [];
-    try {
-      await this.caller.callLoaded(
-        loaded,
-        PodJobDefs.filesPut,
-        async (s) => {
-          const blob = await putTransfer(this.redis, body, { prefix: this.config.QUEUE_PREFIX });
-          keys.push(blob.key);
-          return { sessionId: s.id, tenant: s.tenant, path, blob };
-        },
-        this.config.POD_CALL_TIMEOUT_MS,
-      );
-    } finally {
-      // The pod takes (GETDEL) the transfer; whatever it did not take is removed now.
-      if (keys.length) await this.redis.del(...keys).catch(() => undefined);
-    }
+    await this.files.write(loaded, path, req.raw);
   }
 
+  /** The file's bytes, streamed from the pod as they are read. */
   @Get('*')
   async get(
     @Tenant() tenant: string,
@@ -76,19 +58,11 @@ export class FilesController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const path = workspacePath(rawPath);
-    const { result } = await this.caller.call(
-      tenant,
-      checkSessionId(id),
-      PodJobDefs.filesGet,
-      (s) => ({ sessionId: s.id, tenant: s.tenant, path }),
-      this.config.POD_CALL_TIMEOUT_MS,
-    );
-    const bytes = await takeTransfer(this.redis, result.blob);
-    await reply
-      .status(200)
-      .header('content-type', 'application/octet-stream')
-      .header('content-length', bytes.length)
-      .send(bytes);
+    const loaded = await this.caller.load(tenant, checkSessionId(id));
+    const file = await this.files.read(loaded, path);
+    void reply.status(200).header('content-type', 'application/octet-stream');
+    if (file.empty) await reply.header('content-length', 0).send(Buffer.alloc(0));
+    else await reply.send(Readable.from(file.body, { objectMode: false }));
   }
 
   @Delete('*')

@@ -48,6 +48,10 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 2;
 export const sessionNotFound = (id: string): ApiError =>
   new ApiError('not_found', `session "${id}" not found`);
 
+/** A call to a session that is not on a pod (paused, or being paused). */
+export const sessionPaused = (id: string, state: string): ApiError =>
+  new ApiError('conflict', `session "${id}" is ${state}: resume it first`);
+
 /** Maps a job error code (all but session_not_on_pod are API codes) to an ApiError. */
 export function apiErrorFromJob(code: JobErrorCode, message: string): ApiError {
   if (code === 'session_not_on_pod') return new ApiError('unavailable', message, 1);

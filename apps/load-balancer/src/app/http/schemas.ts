@@ -44,6 +44,7 @@ export const ExecuteBody = Type.Object(
     language: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
     timeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_TIMEOUT_MS })),
     env: Type.Optional(StringMap('environment variables')),
+    context: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._-]+$' })),
   },
   { additionalProperties: false },
 );

@@ -60,6 +60,25 @@ export class MigrationService {
     @Inject(LB_CONFIG) private readonly config: LbConfig,
   ) {}
 
+  /**
+   * Runs `fn` holding the session's move lock (the one migrations take): pause and resume never
+   * interleave with a migration or with each other. Waits up to a minute for the lock.
+   */
+  async withLock<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const lockKey = this.store.keys.migrationLock(id);
+    const token = `${this.config.replicaId}:${randomUUID()}`;
+    const deadline = Date.now() + LOCK_TTL_MS;
+    while (!(await this.redis.set(lockKey, token, 'PX', LOCK_TTL_MS, 'NX'))) {
+      if (Date.now() > deadline) throw new ApiError('unavailable', `session "${id}" is busy; retry`, 1);
+      await new Promise((r) => setTimeout(r, WAIT_STEP_MS));
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.redis.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => undefined);
+    }
+  }
+
   /** Returns the session on a live pod (migrated by us or by another replica meanwhile). */
   async migrate(s: SessionRecord, reason: string, opts: { force?: boolean } = {}): Promise<SessionRecord> {
     const lockKey = this.store.keys.migrationLock(s.id);

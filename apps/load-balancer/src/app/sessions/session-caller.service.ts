@@ -10,9 +10,9 @@ import {
 } from '@executor/queues';
 import { LB_CONFIG, type LbConfig } from '../config/config';
 import { RPC } from '../core/tokens';
-import { sessionNotFound } from '../http/api-error';
+import { sessionNotFound, sessionPaused } from '../http/api-error';
 import { PodGateway } from '../routing/pod-gateway.service';
-import { SessionStore, type LoadResult, type SessionRecord } from '../state/session-store';
+import { SessionStates, SessionStore, type LoadResult, type SessionRecord } from '../state/session-store';
 import { MigrationReason, MigrationService, openPayload } from './migration.service';
 
 /** A session loaded for a call (owner checked, idle expiry moved). */
@@ -69,6 +69,7 @@ export class SessionCaller {
     timeoutMs: number,
   ): Promise<{ session: SessionRecord; result: Static<D['result']> }> {
     let s = loaded.session;
+    if (s.state && s.state !== SessionStates.active) throw sessionPaused(s.id, s.state);
     if (!loaded.podAlive) s = await this.migration.migrate(s, MigrationReason.HeartbeatLapsed);
     const payload = await build(s);
     try {

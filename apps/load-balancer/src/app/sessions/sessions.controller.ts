@@ -13,7 +13,8 @@ import {
 import { ApiKeyGuard, Tenant } from '../auth/auth';
 import { CreateSessionBody, PatchSessionBody } from '../http/schemas';
 import { validateBody } from '../http/validate';
-import { SessionsService, type SessionView } from './sessions.service';
+import { ApiError } from '../http/api-error';
+import { SessionsService, toView, type SessionView } from './sessions.service';
 
 @Controller('v1/sessions')
 @UseGuards(ApiKeyGuard)
@@ -49,6 +50,21 @@ export class SessionsController {
   @HttpCode(204)
   async remove(@Tenant() tenant: string, @Param('id') id: string): Promise<void> {
     await this.sessions.delete(tenant, id);
+  }
+
+  /** Persist, then release the kernel and pod slot (E2B pause); 409 when it is not running. */
+  @Post(':id/pause')
+  @HttpCode(204)
+  async pause(@Tenant() tenant: string, @Param('id') id: string): Promise<void> {
+    if (!(await this.sessions.pause(tenant, id)))
+      throw new ApiError('conflict', `session "${id}" is not running (already paused?)`);
+  }
+
+  /** Back onto a pod from its snapshot (files, env, packages kept; kernels start empty). */
+  @Post(':id/resume')
+  @HttpCode(200)
+  async resume(@Tenant() tenant: string, @Param('id') id: string): Promise<SessionView> {
+    return toView((await this.sessions.resume(tenant, id)).session);
   }
 
   @Post(':id/persist')

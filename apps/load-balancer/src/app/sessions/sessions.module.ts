@@ -1,5 +1,11 @@
 import { Module } from '@nestjs/common';
 import { ExecutionsController } from '../executions/executions.controller';
+import { ExecutionsService } from '../executions/executions.service';
+import { CommandsController } from '../commands/commands.controller';
+import { ProcessesService } from '../commands/processes.service';
+import { ContextsController } from '../contexts/contexts.controller';
+import { ContextsService } from '../contexts/contexts.service';
+import { FilesService } from '../files/files.service';
 import { FilesController } from '../files/files.controller';
 import { PackagesController } from '../packages/packages.controller';
 import { SessionEventsService } from '../events/session-events.service';
@@ -10,10 +16,21 @@ import { SessionCaller } from './session-caller.service';
 import { SessionsController } from './sessions.controller';
 import { SessionsService } from './sessions.service';
 
-/** Sessions and everything that runs in one (executions, files, packages): routing, stickiness, migration. */
+/** Sessions and everything that runs in one (executions, files, packages, commands, contexts): routing, stickiness, migration. */
 @Module({
-  controllers: [SessionsController, ExecutionsController, FilesController, PackagesController],
+  controllers: [
+    SessionsController,
+    ExecutionsController,
+    FilesController,
+    PackagesController,
+    CommandsController,
+    ContextsController,
+  ],
   providers: [
+    ExecutionsService,
+    ProcessesService,
+    ContextsService,
+    FilesService,
     SessionsService,
     SessionCaller,
     MigrationService,
@@ -21,6 +38,17 @@ import { SessionsService } from './sessions.service';
     PodGateway,
     SessionEventsService,
   ],
-  exports: [SessionsService, MigrationService, SessionEventsService],
+  exports: [
+    ExecutionsService,
+    ProcessesService,
+    ContextsService,
+    FilesService,
+    SessionsService,
+    SessionCaller,
+    MigrationService,
+    SessionEventsService,
+    RouterService,
+    PodGateway,
+  ],
 })
 export class SessionsModule {}

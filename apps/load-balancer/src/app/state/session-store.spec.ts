@@ -105,4 +105,52 @@ describe('SessionStore (real Redis)', () => {
       });
     expect((await store.history('s4')).map((e) => e.id)).toEqual(['e2', 'e3', 'e4']);
   });
+
+  it('keeps a fixed expiry on use; only a new TTL moves it (and may shorten it)', async () => {
+    await store.create(rec('f1', { fixedExpiry: true }));
+    const used = await store.load('f1', 'acme', 'touch', { now: now + 30_000 });
+    expect(used).toMatchObject({ status: 'ok', session: { expiresAt: now + 60_000, fixedExpiry: true } });
+    const reset = await store.load('f1', 'acme', 'touch', { now: now + 30_000, newTtlSeconds: 10 });
+    expect(reset).toMatchObject({ status: 'ok', session: { expiresAt: now + 40_000, ttlSeconds: 10 } });
+    expect(Number(await client.zscore(store.keys.expiry, 'f1'))).toBe(now + 40_000);
+  });
+
+  it('pauses (off the pod and pool counts, retention expiry) and resumes on another pod', async () => {
+    await store.create(rec('p1'));
+    expect(await store.pause('p1', 'py-0', now + 999_000, now)).toBe(false); // not pausing yet
+    expect(await store.setState('p1', 'active', 'pausing')).toBe(true);
+    expect(await store.setState('p1', 'active', 'pausing')).toBe(false);
+    expect(await store.pause('p1', 'py-0', now + 999_000, now)).toBe(true);
+    expect(await client.sismember(store.keys.podSessions('py-0'), 'p1')).toBe(0);
+    expect(await client.sismember(store.keys.poolSessions('py'), 'p1')).toBe(0);
+    expect(await client.sismember(store.keys.tenant('acme'), 'p1')).toBe(1);
+    const paused = await store.load('p1', 'acme', 'touch', { now: now + 1000 });
+    expect(paused).toMatchObject({
+      status: 'ok',
+      podAlive: false,
+      session: { state: 'paused', pod: '', expiresAt: now + 999_000, pausedAt: now },
+    });
+    const m = { from: '', to: 'py-1', at: 'now', reason: 'resumed' };
+    expect(await store.resume('p1', 'py', 'py-1', 120, m, now + 2000)).toBe(true);
+    expect(await store.resume('p1', 'py', 'py-2', 120, m, now + 2000)).toBe(false);
+    const live = await store.load('p1', 'acme', 'peek', { now: now + 2000, withMigrations: true });
+    expect(live).toMatchObject({
+      status: 'ok',
+      session: { state: 'active', pod: 'py-1', ttlSeconds: 120, expiresAt: now + 122_000 },
+      migrations: [m],
+    });
+    expect(await client.sismember(store.keys.podSessions('py-1'), 'p1')).toBe(1);
+    expect(await client.sismember(store.keys.poolSessions('py'), 'p1')).toBe(1);
+  });
+
+  it('issues sandbox tokens once and never resurrects a removed session', async () => {
+    await store.create(rec('t1'));
+    const first = await store.ensureTokens('t1', { accessToken: 'a1', trafficToken: 'b1' });
+    expect(first).toEqual({ accessToken: 'a1', trafficToken: 'b1' });
+    expect(await store.ensureTokens('t1', { accessToken: 'a2', trafficToken: 'b2' })).toEqual(first);
+    const r = await store.load('t1', 'acme', 'peek', { now });
+    expect(r).toMatchObject({ session: { accessToken: 'a1', trafficToken: 'b1' } });
+    expect(await store.ensureTokens('gone', { accessToken: 'a', trafficToken: 'b' })).toBeUndefined();
+    expect(await client.exists(store.keys.session('gone'))).toBe(0);
+  });
 });

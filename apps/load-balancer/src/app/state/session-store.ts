@@ -2,7 +2,16 @@ import type Redis from 'ioredis';
 import { PodHeartbeat, type ConsumerHealth } from '@executor/queues';
 import { Value } from '@sinclair/typebox/value';
 import { LbKeys } from './keys';
-import { LOAD_SESSION, MOVE_SESSION, PUSH_HISTORY, REMOVE_SESSION } from './scripts';
+import {
+  ENSURE_TOKENS,
+  LOAD_SESSION,
+  MOVE_SESSION,
+  PAUSE_SESSION,
+  PUSH_HISTORY,
+  REMOVE_SESSION,
+  RESUME_SESSION,
+  SET_STATE,
+} from './scripts';
 
 /** A session as stored in Redis. Times are epoch milliseconds. */
 export interface SessionRecord {
@@ -19,7 +28,19 @@ export interface SessionRecord {
   env: Record<string, string>;
   metadata: Record<string, string>;
   lastSnapshotAt?: string;
+  /** `active` (on a pod), `pausing` (being persisted and released), `paused` (no pod). Default active. */
+  state?: SessionState;
+  /** The expiry does not move with use (E2B's absolute timeout); only an explicit new TTL moves it. */
+  fixedExpiry?: boolean;
+  /** Sandbox-plane credentials (E2B `envdAccessToken` / `trafficAccessToken`), issued on first need. */
+  accessToken?: string;
+  trafficToken?: string;
+  /** Epoch ms of the last pause (paused sessions). */
+  pausedAt?: number;
 }
+
+export const SessionStates = { active: 'active', pausing: 'pausing', paused: 'paused' } as const;
+export type SessionState = (typeof SessionStates)[keyof typeof SessionStates];
 
 export interface Migration {
   from: string;
@@ -48,6 +69,10 @@ export type LoadMode = (typeof LoadMode)[keyof typeof LoadMode];
 
 interface ScriptedRedis extends Redis {
   lbLoadSession(...args: string[]): Promise<unknown[]>;
+  lbSetState(...args: string[]): Promise<number>;
+  lbPauseSession(...args: string[]): Promise<number>;
+  lbResumeSession(...args: string[]): Promise<number>;
+  lbEnsureTokens(...args: string[]): Promise<string[]>;
   lbRemoveSession(...args: string[]): Promise<string[]>;
   lbMoveSession(...args: string[]): Promise<number>;
   lbPushHistory(...args: string[]): Promise<number>;
@@ -74,6 +99,10 @@ export class SessionStore {
     redis.defineCommand('lbRemoveSession', { numberOfKeys: 0, lua: REMOVE_SESSION });
     redis.defineCommand('lbMoveSession', { numberOfKeys: 0, lua: MOVE_SESSION });
     redis.defineCommand('lbPushHistory', { numberOfKeys: 0, lua: PUSH_HISTORY });
+    redis.defineCommand('lbSetState', { numberOfKeys: 0, lua: SET_STATE });
+    redis.defineCommand('lbPauseSession', { numberOfKeys: 0, lua: PAUSE_SESSION });
+    redis.defineCommand('lbResumeSession', { numberOfKeys: 0, lua: RESUME_SESSION });
+    redis.defineCommand('lbEnsureTokens', { numberOfKeys: 0, lua: ENSURE_TOKENS });
     this.redis = redis as ScriptedRedis;
   }
 
@@ -190,6 +219,53 @@ export class SessionStore {
       .sort((a, b) => a.createdAt - b.createdAt);
   }
 
+  /** Compare-and-set of the session's state; false when it was not `from` (or is gone). */
+  async setState(id: string, from: SessionState, to: SessionState): Promise<boolean> {
+    return (await this.redis.lbSetState(this.keys.base, id, from, to)) === 1;
+  }
+
+  /**
+   * `pausing` → `paused`: the session leaves its pod (and the pod's and pool's session counts) and
+   * expires at `expiresAt` unless resumed. False when it was not pausing on `pod`.
+   */
+  async pause(id: string, pod: string, expiresAt: number, now = Date.now()): Promise<boolean> {
+    return (await this.redis.lbPauseSession(this.keys.base, id, pod, String(expiresAt), String(now))) === 1;
+  }
+
+  /**
+   * `paused` → `active` on `pod` of `pool` with a new TTL (expiry now + ttl); records the move as a
+   * migration (reason `resumed`). False when it was not paused.
+   */
+  async resume(
+    id: string,
+    pool: string,
+    pod: string,
+    ttlSeconds: number,
+    migration: Migration,
+    now = Date.now(),
+  ): Promise<boolean> {
+    return (
+      (await this.redis.lbResumeSession(
+        this.keys.base,
+        id,
+        pool,
+        pod,
+        String(ttlSeconds),
+        String(now),
+        JSON.stringify(migration),
+      )) === 1
+    );
+  }
+
+  /** Stores sandbox-plane tokens unless the session has them already; returns the stored ones. */
+  async ensureTokens(
+    id: string,
+    tokens: { accessToken: string; trafficToken: string },
+  ): Promise<{ accessToken: string; trafficToken: string } | undefined> {
+    const r = await this.redis.lbEnsureTokens(this.keys.base, id, tokens.accessToken, tokens.trafficToken);
+    return r.length === 2 ? { accessToken: r[0] as string, trafficToken: r[1] as string } : undefined;
+  }
+
   /**
    * Appends to the capped execution history (and records `lastSnapshotAt` when given). Awaited
    * before the response: an acknowledged execution is in the history even if this replica dies.
@@ -278,6 +354,10 @@ function toHash(s: SessionRecord): Record<string, string> {
     env: JSON.stringify(s.env),
     metadata: JSON.stringify(s.metadata),
     lastSnapshotAt: s.lastSnapshotAt ?? '',
+    state: s.state ?? SessionStates.active,
+    fixed: s.fixedExpiry ? '1' : '0',
+    ...(s.accessToken ? { accessToken: s.accessToken } : {}),
+    ...(s.trafficToken ? { trafficToken: s.trafficToken } : {}),
   };
 }
 
@@ -296,5 +376,10 @@ function fromHash(h: Record<string, string>): SessionRecord {
     env: JSON.parse(h['env'] || '{}') as Record<string, string>,
     metadata: JSON.parse(h['metadata'] || '{}') as Record<string, string>,
     lastSnapshotAt: h['lastSnapshotAt'] || undefined,
+    state: (h['state'] as SessionState | undefined) || SessionStates.active,
+    fixedExpiry: h['fixed'] === '1',
+    accessToken: h['accessToken'] || undefined,
+    trafficToken: h['trafficToken'] || undefined,
+    pausedAt: h['pausedAt'] ? Number(h['pausedAt']) : undefined,
   };
 }
