@@ -36,6 +36,7 @@ export default [
       '**/test/**',
       '**/testing/**',
       'apps/e2e/**',
+      'apps/cluster-e2e/**',
       '**/*.bench.ts',
       '**/bench/**',
     ],

@@ -11,7 +11,7 @@ function run(
   env: Record<string, string> = {},
 ): { status: number | null; stdout: string; stderr: string } {
   const res = spawnSync('bash', [SCRIPT, ...args], {
-    env: { ...process.env, DRY_RUN: '1', ...env },
+    env: { ...process.env, DRY_RUN: '1', CA_CERTIFICATES: '', ...env },
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -19,7 +19,7 @@ function run(
 }
 
 describe('build-images.sh', () => {
-  it('builds every image, the executor base before the template images that use it', () => {
+  it('builds every image, the executor base before the template images that use it, then Redis', () => {
     const res = run([], { REGISTRY: 'registry.local/exec', TAG: 'v9' });
     expect(res.status).toBe(0);
     const tags = res.stdout
@@ -32,6 +32,8 @@ describe('build-images.sh', () => {
       'registry.local/exec/executor-persistence:v9',
       'registry.local/exec/executor-base:v9',
       ...TEMPLATE_NAMES.map((t) => templateImage(t, { registry: 'registry.local/exec', tag: 'v9' })),
+      'registry.local/exec/executor-redis:v9',
+      'registry.local/exec/executor-redis-exporter:v9',
     ]);
     expect(res.stdout).toContain(
       'docker build -f k8s/config/deployment/images/Dockerfile -t registry.local/exec/executor-python-data:v9 --build-arg TEMPLATE=python-data --build-arg EXECUTOR_IMAGE=registry.local/exec/executor-base:v9 .',
@@ -48,8 +50,49 @@ describe('build-images.sh', () => {
     ]);
   });
 
+  it('builds with buildah (layers, docker format, network, CA secret, base images) and imports into containerd', () => {
+    const res = run(['operator', 'redis', 'executor-node'], {
+      DOCKER: 'buildah',
+      NETWORK: 'host',
+      CA_CERTIFICATES: '/etc/ca.pem',
+      NODE_IMAGE: 'localhost/node:20',
+      DEBIAN_IMAGE: 'localhost/debian:12',
+      IMPORT: '1',
+      CONTAINERD_NAMESPACE: 'k8s.io',
+    });
+    expect(res.status).toBe(0);
+    const lines = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/(?<=[: ])\/\S*image\.\w+\.tar/g, '<tar>'));
+    const secret = '--network host --secret id=ca-certificates,src=/etc/ca.pem';
+    expect(lines).toEqual([
+      `buildah bud --layers --format docker -f apps/operator/Dockerfile -t ghcr.io/executor-platform/executor-operator:0.1.0 ${secret} --build-arg NODE_IMAGE=localhost/node:20 .`,
+      'buildah push -q ghcr.io/executor-platform/executor-operator:0.1.0 docker-archive:<tar>:ghcr.io/executor-platform/executor-operator:0.1.0',
+      'ctr -n k8s.io images import <tar>',
+      `buildah bud --layers --format docker -f k8s/config/deployment/images/redis.Dockerfile -t ghcr.io/executor-platform/executor-redis:0.1.0 ${secret} --build-arg DEBIAN_IMAGE=localhost/debian:12 .`,
+      'buildah push -q ghcr.io/executor-platform/executor-redis:0.1.0 docker-archive:<tar>:ghcr.io/executor-platform/executor-redis:0.1.0',
+      'ctr -n k8s.io images import <tar>',
+      `buildah bud --layers --format docker -f k8s/config/deployment/images/Dockerfile -t ghcr.io/executor-platform/executor-node:0.1.0 ${secret} --build-arg TEMPLATE=node --build-arg EXECUTOR_IMAGE=ghcr.io/executor-platform/executor-base:0.1.0 --build-arg NODE_IMAGE=localhost/node:20 .`,
+      'buildah push -q ghcr.io/executor-platform/executor-node:0.1.0 docker-archive:<tar>:ghcr.io/executor-platform/executor-node:0.1.0',
+      'ctr -n k8s.io images import <tar>',
+    ]);
+  });
+
+  it('honours NODE_EXTRA_CA_CERTS as the default CA bundle of the builds', () => {
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      DRY_RUN: '1',
+      NODE_EXTRA_CA_CERTS: '/x/ca.crt',
+    };
+    delete env['CA_CERTIFICATES'];
+    const res = spawnSync('bash', [SCRIPT, 'persistence'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(res.stdout).toContain('--secret id=ca-certificates,src=/x/ca.crt');
+  });
+
   it.each([
     [['executor-cobol'], {}, 'usage:'],
+    [[], { DOCKER: 'kaniko' }, "unknown DOCKER 'kaniko'"],
     [['frontend'], {}, 'usage:'],
     [[], { REGISTRY: 'Registry/' }, "invalid REGISTRY 'Registry/'"],
     [[], { TAG: 'bad tag' }, "invalid TAG 'bad tag'"],

@@ -1,6 +1,14 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_IMAGE_REGISTRY, DEFAULT_IMAGE_TAG, TEMPLATE_NAMES, getTemplate } from '@executor/templates';
+import {
+  DEFAULT_IMAGE_REGISTRY,
+  DEFAULT_IMAGE_TAG,
+  PROVIDED_BY_BASE_IMAGE,
+  TEMPLATE_NAMES,
+  getTemplate,
+  renderImageTable,
+  templateImagePackages,
+} from '@executor/templates';
 import { type Finding, isPinned, lintDockerfile, parseDockerfile, stagesOf } from './lib/dockerfile';
 import { APP_DOCKERFILES, DEPLOYMENT_DIR, REPO_ROOT, TEMPLATE_DOCKERFILE } from './lib/paths';
 
@@ -8,8 +16,10 @@ const APP_PORTS = { executor: 8081, 'load-balancer': 8080, persistence: 8082, op
 /** The pools' pod runAsUser (the operator's EXECUTOR_UID) and the platform pods' runAsUser (k8s/config/deployment). */
 const EXECUTOR_UID = '10001';
 const PLATFORM_UID = '1000';
-/** Node.js packages come from the executor base image (node:22), not from Debian. */
-const FROM_BASE_IMAGE = new Set(['nodejs', 'npm']);
+/** Node.js packages come from the executor base image (NODE_IMAGE), not from Debian. */
+const FROM_BASE_IMAGE = new Set(PROVIDED_BY_BASE_IMAGE);
+/** The Node.js the images default to: the one CI runs the tests with (20 LTS), pinned to a patch version. */
+const NODE_IMAGE = /^node:20\.\d+\.\d+-bookworm-slim$/;
 
 const read = (path: string): string => readFileSync(path, 'utf8');
 const rules = (findings: Finding[]): string[] => findings.map((f) => f.rule).sort();
@@ -25,21 +35,41 @@ describe('app Dockerfiles', () => {
       expect(lintDockerfile(text, { requireMultiStage: true })).toEqual([]);
     });
 
-    it('builds on Node 22 LTS, Debian bookworm slim, pinned to a patch version', () => {
-      for (const stage of stages) expect(stage.resolvedFrom).toMatch(/^node:22\.\d+\.\d+-bookworm-slim$/);
+    it('builds on the Node.js CI tests (20 LTS), Debian bookworm slim, pinned to a patch version', () => {
+      for (const stage of stages) expect(stage.resolvedFrom).toMatch(NODE_IMAGE);
     });
 
-    it('runs npm ci and nx build of the app in the build stage', () => {
+    it('runs npm ci (npm cache mount, optional CA secret) and nx build of the app in the build stage', () => {
       const runs = build?.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args) ?? [];
-      expect(runs).toContain('npm ci --no-audit --no-fund');
-      expect(runs.some((r) => new RegExp(`^npx nx build ${app}\\b`).test(r))).toBe(true);
+      const install = runs.find((r) => r.endsWith('npm ci --no-audit --no-fund'));
+      expect(install).toMatch(/^--mount=type=cache,target=\/root\/\.npm,sharing=locked /);
+      expect(install).toContain('--mount=type=secret,id=ca-certificates,required=false');
+      const nx = runs.find((r) => r.startsWith('npx nx run-many -t build -p '));
+      expect(nx?.split(' ')).toEqual(expect.arrayContaining([app, '--configuration=production']));
+    });
+
+    it('has the same build stage as every other app (one workspace install and build for all images)', () => {
+      const steps = (s: typeof build): string[] =>
+        (s?.instructions ?? []).map((i) => `${i.keyword} ${i.args}`);
+      for (const other of Object.values(APP_DOCKERFILES)) {
+        const theirs = stagesOf(parseDockerfile(read(other))).stages.find((s) => s.alias === 'build');
+        expect(steps(build)).toEqual(steps(theirs));
+      }
+      expect(steps(build).join('\n')).toMatch(
+        /npx nx run-many -t build -p executor load-balancer persistence operator/,
+      );
     });
 
     it('copies only dist/apps/<app> into the runtime stage and installs production dependencies', () => {
       const copies = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
-      expect(copies).toEqual([`--from=build /src/dist/apps/${app}/ ./`]);
+      expect(copies.filter((c) => c.startsWith('--from='))).toEqual([
+        `--from=build /src/dist/apps/${app}/ ./`,
+      ]);
+      expect(copies.filter((c) => !c.startsWith('--from='))).toEqual(
+        app === 'executor' ? ['apps/executor/debian-packages.txt /tmp/debian-packages.txt'] : [],
+      );
       const runs = runtime.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
-      expect(runs.some((r) => r.startsWith('npm ci --omit=dev'))).toBe(true);
+      expect(runs.some((r) => r.endsWith('npm ci --omit=dev --no-audit --no-fund'))).toBe(true);
     });
 
     it('exposes the app port, sets PORT and runs as the uid its pods use', () => {
@@ -64,42 +94,103 @@ describe('app Dockerfiles', () => {
     );
   });
 
-  it('the executor base image has bubblewrap', () => {
-    expect(read(APP_DOCKERFILES.executor)).toMatch(
-      /apt-get install -y --no-install-recommends [^\n]*\bbubblewrap\b/,
+  it('the executor base image installs the one package list of the executor (sandbox tools included)', () => {
+    const list = read(join(REPO_ROOT, 'apps/executor/debian-packages.txt'))
+      .split('\n')
+      .map((l) => l.replace(/#.*/, '').trim())
+      .filter(Boolean);
+    expect(list).toEqual(
+      expect.arrayContaining(['bubblewrap', 'tini', 'python3-seccomp', 'util-linux', 'procps']),
     );
+    for (const p of list) expect(p).toMatch(/^[a-z0-9][a-z0-9+.-]+$/);
+    expect(read(APP_DOCKERFILES.executor)).toMatch(
+      /sed -e 's\/#\.\*\/\/' \/tmp\/debian-packages\.txt \| xargs apt-get install -y --no-install-recommends/,
+    );
+  });
+});
+
+describe.each([
+  ['redis', 'redis-server'],
+  ['redis-exporter', 'prometheus-redis-exporter'],
+])('%s image (k8s/config/deployment/images/%s.Dockerfile)', (name, pkg) => {
+  const text = read(join(DEPLOYMENT_DIR, `images/${name}.Dockerfile`));
+
+  it('passes the lint rules (probes cover health) and builds on Debian bookworm', () => {
+    expect(lintDockerfile(text, { requireMultiStage: false, healthFromProbes: true })).toEqual([]);
+    expect(stagesOf(parseDockerfile(text)).stages.map((s) => s.resolvedFrom)).toEqual([
+      'debian:bookworm-slim',
+    ]);
+  });
+
+  it(`installs ${pkg} from Debian`, () => {
+    expect(text).toMatch(new RegExp(`apt-get install -y --no-install-recommends [^\\n]*\\b${pkg}\\b`));
   });
 });
 
 describe('per-template executor image (k8s/config/deployment/images/Dockerfile)', () => {
   const text = read(TEMPLATE_DOCKERFILE);
-
-  /** TEMPLATE → package list, from the `case` of the RUN instruction. */
-  function packagesByTemplate(): Map<string, string[]> {
-    const map = new Map<string, string[]>();
-    for (const m of text.matchAll(/^\s+([a-z0-9-]+)\)\s+pkgs="([^"]*)"\s*;;/gm)) {
-      map.set(m[1], m[2].split(/\s+/).filter(Boolean));
-    }
-    return map;
-  }
+  const tableText = read(join(DEPLOYMENT_DIR, 'images/templates.tsv'));
+  /** TEMPLATE → [debian packages, npm globals], from the generated table the Dockerfile reads. */
+  const table = new Map(
+    tableText
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => l.split('\t'))
+      .map(([t, , debian, npm]) => [t, [debian, npm].map((f) => (f === '-' ? [] : f.split(' ')))] as const),
+  );
+  const repoPkg = JSON.parse(read(join(REPO_ROOT, 'package.json'))) as {
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
 
   it('passes the lint rules (health comes from the base image and the pool pods probes)', () => {
     expect(lintDockerfile(text, { requireMultiStage: false, healthFromProbes: true })).toEqual([]);
   });
 
-  it('builds FROM the executor base image of the default registry and tag', () => {
+  it('installs the runtimes on the Node image, then takes the executor app from the executor base image of the default registry and tag', () => {
     const { stages } = stagesOf(parseDockerfile(text));
     expect(stages.map((s) => s.resolvedFrom)).toEqual([
       `${DEFAULT_IMAGE_REGISTRY}/executor-base:${DEFAULT_IMAGE_TAG}`,
+      expect.stringMatching(NODE_IMAGE),
     ]);
+    const last = stages[1].instructions.map((i) => `${i.keyword} ${i.args}`);
+    expect(last).toContain('COPY --from=executor /app/ ./');
+    // the apt layer comes before anything of the executor: it is reused while the package lists stay
+    expect(last.findIndex((l) => l.startsWith('RUN '))).toBeLessThan(
+      last.indexOf('COPY --from=executor /app/ ./'),
+    );
+    expect(text).toContain(
+      'sed -e \'s/#.*//\' /tmp/debian-packages.txt; echo "${debian}"; } | xargs apt-get install',
+    );
+  });
+
+  it('runs like the executor base image (same environment, user, port, health check, entrypoint)', () => {
+    const config = (t: string): string[] => {
+      const { stages } = stagesOf(parseDockerfile(t));
+      return stages[stages.length - 1].instructions
+        .filter((i) =>
+          ['ENV', 'USER', 'EXPOSE', 'HEALTHCHECK', 'ENTRYPOINT', 'CMD', 'WORKDIR'].includes(i.keyword),
+        )
+        .filter((i) => !(i.keyword === 'ENV' && i.args.startsWith('TEMPLATE=')))
+        .map((i) => `${i.keyword} ${i.args}`);
+    };
+    expect(config(text)).toEqual(config(read(APP_DOCKERFILES.executor)));
+  });
+
+  it('reads templates.tsv, which is what libs/templates generates (npx nx run templates:generate)', () => {
+    expect(text).toContain(
+      'COPY apps/executor/debian-packages.txt k8s/config/deployment/images/templates.tsv /tmp/',
+    );
+    expect(tableText).toBe(
+      renderImageTable(templateImagePackages({ ...repoPkg.devDependencies, ...repoPkg.dependencies })),
+    );
   });
 
   it('installs exactly the Debian packages libs/templates lists for each template', () => {
-    const packages = packagesByTemplate();
-    expect([...packages.keys()].sort()).toEqual([...TEMPLATE_NAMES].sort());
+    expect([...table.keys()].sort()).toEqual([...TEMPLATE_NAMES].sort());
     for (const name of TEMPLATE_NAMES) {
       const expected = getTemplate(name).debianPackages.filter((p) => !FROM_BASE_IMAGE.has(p));
-      expect({ name, packages: [...(packages.get(name) ?? [])].sort() }).toEqual({
+      expect({ name, packages: [...(table.get(name)?.[0] ?? [])].sort() }).toEqual({
         name,
         packages: [...expected].sort(),
       });
@@ -107,21 +198,21 @@ describe('per-template executor image (k8s/config/deployment/images/Dockerfile)'
   });
 
   it('preinstalls the templates preinstalled packages (python-data from Debian, typescript from npm at the repo version)', () => {
-    const pkgs = packagesByTemplate();
     for (const p of getTemplate('python-data').preinstalledPackages)
-      expect(pkgs.get('python-data')).toContain(`python3-${p}`);
-    const repoPkg = JSON.parse(read(join(REPO_ROOT, 'package.json'))) as {
-      dependencies?: Record<string, string>;
-      devDependencies?: Record<string, string>;
-    };
+      expect(table.get('python-data')?.[0]).toContain(`python3-${p}`);
     const repoTs = repoPkg.dependencies?.['typescript'] ?? repoPkg.devDependencies?.['typescript'];
     expect(repoTs).toMatch(/^\d+\.\d+\.\d+$/);
     expect(getTemplate('typescript').preinstalledPackages).toEqual(['typescript']);
-    expect(text).toContain(`typescript@${repoTs}`);
+    expect(table.get('typescript')?.[1]).toEqual([`typescript@${repoTs}`]);
+    expect(text).toContain('npm install --global --no-audit --no-fund ${npm_global}');
+  });
+
+  it('refuses an npm-preinstalled package the repository does not pin', () => {
+    expect(() => templateImagePackages({})).toThrow(/typescript has no exact version/);
   });
 
   it('fails the build for an unknown TEMPLATE', () => {
-    expect(text).toMatch(/\*\) echo "unknown TEMPLATE/);
+    expect(text).toMatch(/echo "unknown TEMPLATE '\$\{TEMPLATE\}'/);
   });
 });
 

@@ -7,7 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { type KObject, kustomizeBuild, parseObjects, resourceId } from './lib/kustomize';
+import { crdManifests } from '@executor/crd';
+import { kustomizeBuild } from './lib/kustomize';
+import { type KObject, parseObjects, resourceId } from './lib/objects';
 import { DEPLOYMENT_DIR, K8S_DIR, OPERATOR_RBAC_FILE, OVERLAYS } from './lib/paths';
 
 type Obj = Record<string, unknown>;
@@ -92,7 +94,6 @@ describe.each(Object.entries(builds))('%s overlay', (overlay, objects) => {
         'ServiceAccount/executor-operator',
         'ClusterRole/executor-operator',
         'ClusterRoleBinding/executor-operator',
-        'PodDisruptionBudget/executor-load-balancer',
         'PrometheusRule/executor-platform',
         'ConfigMap/executor-grafana-dashboard',
         'ConfigMap/executor-prometheus-adapter',
@@ -105,7 +106,11 @@ describe.each(Object.entries(builds))('%s overlay', (overlay, objects) => {
     const elsewhere = objects.filter(
       (o) => o.metadata.namespace !== undefined && o.metadata.namespace !== NAMESPACE,
     );
-    expect(elsewhere.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([]);
+    // Except the binding to kube-system's extension-apiserver-authentication-reader Role (the External
+    // metrics API reads the aggregator's client CA there; a RoleBinding lives in its Role's namespace).
+    expect(elsewhere.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual([
+      'RoleBinding/kube-system/executor-operator-auth-reader',
+    ]);
   });
 
   it('sets requests and limits (cpu, memory) on every container, limits >= requests', () => {
@@ -155,18 +160,38 @@ describe.each(Object.entries(builds))('%s overlay', (overlay, objects) => {
     expect(missing).toEqual([]);
   });
 
-  it('uses pinned images: no latest, platform images from the default registry with the overlay tag', () => {
+  it('uses pinned images: no latest, platform images from the default registry with the overlay tag (dev: every image)', () => {
     const tag = overlay === 'dev' ? 'dev' : '0.1.0';
     for (const w of workloads) {
       for (const c of containersOf(w)) {
         expect(c.image).toMatch(/:[A-Za-z0-9_][A-Za-z0-9_.-]*$/);
         expect(c.image).not.toMatch(/:latest$/);
-        if (c.image.includes('executor-platform/'))
-          expect(c.image).toBe(
-            `ghcr.io/executor-platform/executor-${w.metadata.name.replace(/^executor-/, '')}:${tag}`,
-          );
+        if (overlay === 'dev') expect(c.image).toMatch(/^ghcr\.io\/executor-platform\//);
+        if (c.image.includes('executor-platform/')) {
+          const name =
+            w.metadata.name.replace(/^executor-/, '') + (c.name === 'redis-exporter' ? '-exporter' : '');
+          expect(c.image).toBe(`ghcr.io/executor-platform/executor-${name}:${tag}`);
+        }
       }
     }
+  });
+
+  it('ships the CRDs libs/crd generates: dev its 1.20 target (no CEL), prod the latest', () => {
+    const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
+    const expected = crdManifests({ targetVersion: overlay === 'dev' ? '1.20' : 'latest' });
+    const strip = (o: unknown): unknown => JSON.parse(JSON.stringify(o));
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual(expected.map((c) => c.metadata.name).sort());
+    for (const crd of crds) {
+      const want = expected.find((e) => e.metadata.name === crd.metadata.name);
+      expect(strip(crd['spec'])).toEqual(strip(want?.spec));
+    }
+    expect(JSON.stringify(crds).includes('x-kubernetes-validations')).toBe(overlay === 'prod');
+  });
+
+  it('holds no object whose API version depends on the cluster version (dev: 1.20 to current)', () => {
+    const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name);
+    expect(pdbs).toEqual(overlay === 'dev' ? [] : expect.arrayContaining(['executor-load-balancer']));
+    expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler')).toEqual([]);
   });
 
   it('resolves every ServiceAccount, ConfigMap and Secret reference (prod: only the two documented Secrets are external)', () => {
@@ -258,11 +283,13 @@ describe.each(Object.entries(builds))('%s overlay', (overlay, objects) => {
     expect((byId('Service', 'executor-load-balancer')['spec'] as Obj)['type']).toBe('LoadBalancer');
     const c = podSpec(lb).containers[0];
     expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/health/ready', port: 'http' } });
-    const minAvailable = (byId('PodDisruptionBudget', 'executor-load-balancer')['spec'] as Obj)[
-      'minAvailable'
-    ] as number;
-    expect(minAvailable).toBeGreaterThanOrEqual(1);
-    expect(minAvailable).toBeLessThan(replicas);
+    if (overlay === 'prod') {
+      const minAvailable = (byId('PodDisruptionBudget', 'executor-load-balancer')['spec'] as Obj)[
+        'minAvailable'
+      ] as number;
+      expect(minAvailable).toBeGreaterThanOrEqual(1);
+      expect(minAvailable).toBeLessThan(replicas);
+    }
     expect(podSpec(lb).topologySpreadConstraints?.map((t) => t.topologyKey)).toEqual([
       'kubernetes.io/hostname',
       'topology.kubernetes.io/zone',
@@ -357,6 +384,9 @@ describe.each(Object.entries(builds))('%s overlay', (overlay, objects) => {
     const monitors = objects.filter((o) => o.kind === 'ServiceMonitor');
     for (const svc of objects.filter((o) => o.kind === 'Service' && !(o['spec'] as Obj)['clusterIP'])) {
       const labels = svc.metadata['labels'] as Record<string, string>;
+      // The External metrics API answers only the aggregator (front-proxy client certificate): not a
+      // scrape target; the operator's metrics come from the executor-operator Service.
+      if (labels['app.kubernetes.io/component'] === 'external-metrics') continue;
       const ports = ((svc['spec'] as Obj)['ports'] as Array<{ name: string }>).map((p) => p.name);
       const monitor = monitors.find((m) =>
         selects(
@@ -399,7 +429,9 @@ describe('generated inputs', () => {
         ),
       ];
       expect(generated.length).toBeGreaterThanOrEqual(5);
-      for (const g of generated) expect(objects.find((o) => resourceId(o) === resourceId(g))).toEqual(g);
+      // (dev: the CRDs minus their CEL rules, checked above against libs/crd's 1.20 target)
+      for (const g of generated.filter((x) => _overlay === 'prod' || x.kind !== 'CustomResourceDefinition'))
+        expect(objects.find((o) => resourceId(o) === resourceId(g))).toEqual(g);
     },
   );
 });
@@ -433,6 +465,11 @@ describe('dev overlay specifics', () => {
       resources: string[];
     };
     expect(k.resources).not.toContain('secrets.example.yaml');
-    expect(builds.prod.filter((o) => o.kind === 'Secret')).toEqual([]);
+    // The only Secret of the base is the External metrics TLS Secret, shipped empty (the operator fills it).
+    expect(
+      builds.prod
+        .filter((o) => o.kind === 'Secret')
+        .map((o) => [o.metadata.name, o['data'], o['stringData']]),
+    ).toEqual([['executor-external-metrics-tls', undefined, undefined]]);
   });
 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_QUEUE_DEPTH_METRIC_NAME, toHpaSpec } from '@executor/scaling';
-import { type KObject, parseObjects } from './lib/kustomize';
+import { type KObject, parseObjects } from './lib/objects';
 import { DEPLOYMENT_DIR, K8S_DIR } from './lib/paths';
 
 interface Rule {

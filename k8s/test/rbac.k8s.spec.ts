@@ -6,7 +6,8 @@
  * subresources, the CRDs of the platform and the escalation verbs) is checked with a
  * SelfSubjectAccessReview and compared with a ServiceAccount that has no binding at all.
  */
-import { type KObject, kustomizeBuild } from './lib/kustomize';
+import { kustomizeBuild } from './lib/kustomize';
+import { type KObject } from './lib/objects';
 import { KubeClient } from './lib/kube';
 import { createObject, Discovery, waitForCrds } from './lib/apply';
 import {

@@ -13,8 +13,9 @@ const resultsDir = join(root, 'tmp', 'test-results');
 rmSync(resultsDir, { recursive: true, force: true });
 
 // Targets: unit/integration tests of every project, then the suites that need a real
-// Kubernetes API server (test-k8s) and the end-to-end suite. Extra args go to nx.
-const targets = (process.env.TEST_TARGETS ?? 'test,test-k8s,test-platform,e2e').split(',');
+// Kubernetes API server (test-k8s), the end-to-end suite, and the end-to-end suites on a real
+// cluster (e2e-cluster: tools/kcluster, images built with buildah). Extra args go to nx.
+const targets = (process.env.TEST_TARGETS ?? 'test,test-k8s,test-platform,e2e,e2e-cluster').split(',');
 const extra = process.argv.slice(2);
 let targetFailures = 0;
 for (const target of targets) {

@@ -1,29 +1,32 @@
 #!/bin/bash
-# Builds kube-apiserver and kube-controller-manager v1.20.2 into $EXECUTOR_KUBE_CACHE
-# (default ~/.cache/executor-platform/kube) from Debian bookworm's "kubernetes" source package
-# with bookworm's Go 1.19 — only what is missing: a no-op (well under a second) when both
-# binaries are cached; about 5 minutes on 2 cores from nothing. Needs root for apt-get
-# (golang-1.19-go, etcd-server) the first time.
+# Builds Kubernetes v1.20.2 binaries into $EXECUTOR_KUBE_CACHE (default
+# ~/.cache/executor-platform/kube) from Debian bookworm's "kubernetes" source package with
+# bookworm's Go 1.19, statically (CGO_ENABLED=0) — only what is missing: a no-op (well under a
+# second) when the binaries are cached; about 5 minutes on 2 cores from nothing for the default
+# pair. Every component shares the one source tree and Go build cache (_output/local/go/cache),
+# so each further binary takes well under a minute. Needs root for apt-get (golang-1.19-go,
+# etcd-server, rsync: the kube build scripts copy with it) the first time.
 #
-#   bash tools/kube/build.sh            # build what is missing
-#   FORCE=1 bash tools/kube/build.sh    # rebuild the binaries
+#   bash tools/kube/build.sh            # kube-apiserver + kube-controller-manager (the operator's test API)
+#   bash tools/kube/build.sh kube-scheduler kubelet kube-proxy   # more components (tools/kcluster)
+#   FORCE=1 bash tools/kube/build.sh    # rebuild the named binaries
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 need_packages() {
   command -v etcd >/dev/null && [ -x /usr/lib/go-1.19/bin/go ] && command -v openssl >/dev/null &&
     [ -d /usr/share/gocode/src/github.com/modern-go/reflect2 ] && [ -d /usr/share/gocode/src/github.com/json-iterator/go ] &&
-    command -v dpkg-source >/dev/null && return 1
+    command -v dpkg-source >/dev/null && command -v rsync >/dev/null && command -v make >/dev/null && return 1
   return 0
 }
 
 install_packages() {
-  klog "installing build/run packages with apt-get (golang-1.19-go, etcd-server, ...)"
-  if ! apt-get install -y --no-install-recommends golang-1.19-go etcd-server etcd-client openssl curl dpkg-dev \
-    golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev >/dev/null; then
+  klog "installing build/run packages with apt-get (golang-1.19-go, etcd-server, rsync, ...)"
+  local pkgs=(golang-1.19-go etcd-server etcd-client openssl curl dpkg-dev make rsync
+              golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev)
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >/dev/null; then
     apt-get update >/dev/null
-    apt-get install -y --no-install-recommends golang-1.19-go etcd-server etcd-client openssl curl dpkg-dev \
-      golang-github-modern-go-reflect2-dev golang-github-json-iterator-go-dev >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}" >/dev/null
   fi
 }
 
@@ -71,18 +74,27 @@ build() {
   }
 }
 
-[ "${FORCE:-0}" = 1 ] && rm -f "$APISERVER" "$KCM"
-if [ -x "$APISERVER" ] && [ -x "$KCM" ] && command -v etcd >/dev/null; then
+COMPONENTS=("$@")
+[ ${#COMPONENTS[@]} = 0 ] && COMPONENTS=(kube-apiserver kube-controller-manager)
+for c in "${COMPONENTS[@]}"; do
+  case "$c" in
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet | kube-proxy) ;;
+    *) echo "unknown component '$c'" >&2; exit 2 ;;
+  esac
+done
+missing() { local c; for c in "${COMPONENTS[@]}"; do [ -x "$KUBE_BIN/$c" ] || return 0; done; return 1; }
+
+if [ "${FORCE:-0}" = 1 ]; then for c in "${COMPONENTS[@]}"; do rm -f "$KUBE_BIN/$c"; done; fi
+if ! missing && command -v etcd >/dev/null; then
   exit 0
 fi
 mkdir -p "$KUBE_CACHE"
 exec 9>"$KUBE_CACHE/.build.lock"
-flock 9   # two parallel first runs build once
+flock 9   # parallel runs build once (the second waits, then finds the binaries)
 if need_packages; then install_packages; fi
 [ -d "$KUBE_SRC" ] || fetch_source
-if [ ! -x "$APISERVER" ] || [ ! -x "$KCM" ]; then
+if missing; then
   [ -f "$KUBE_SRC/.vendor-patched" ] || { patch_vendor; touch "$KUBE_SRC/.vendor-patched"; }
-  [ -x "$APISERVER" ] || build kube-apiserver
-  [ -x "$KCM" ] || build kube-controller-manager
+  for c in "${COMPONENTS[@]}"; do [ -x "$KUBE_BIN/$c" ] || build "$c"; done
 fi
-"$APISERVER" --version >&2
+"$KUBE_BIN/${COMPONENTS[0]}" --version >&2

@@ -36,6 +36,18 @@ fail() {
 }
 
 openssl genrsa -out "$RUN/pki/sa.key" 2048 2>/dev/null
+# Aggregation layer (as tools/kcluster/up.sh): the API server proxies an APIService's group to its
+# server with the front-proxy client certificate and the user in X-Remote-* headers; aggregated servers
+# (the operator's External metrics API) trust that CA through kube-system/extension-apiserver-authentication.
+# No --enable-aggregator-routing here: without kube-proxy and pods, an APIService reaches a server on
+# the host through an ExternalName Service (e.g. localhost), which only the ClusterIP resolver routes.
+openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=executor-test-front-proxy-ca" \
+  -keyout "$RUN/pki/front-proxy-ca.key" -out "$RUN/pki/front-proxy-ca.crt" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=front-proxy-client" \
+  -keyout "$RUN/pki/front-proxy-client.key" -out "$RUN/pki/front-proxy-client.csr" 2>/dev/null
+openssl x509 -req -in "$RUN/pki/front-proxy-client.csr" -CA "$RUN/pki/front-proxy-ca.crt" \
+  -CAkey "$RUN/pki/front-proxy-ca.key" -CAcreateserial -days 3650 \
+  -extfile <(printf 'extendedKeyUsage=clientAuth\n') -out "$RUN/pki/front-proxy-client.crt" 2>/dev/null
 openssl rsa -in "$RUN/pki/sa.key" -pubout -out "$RUN/pki/sa.pub" 2>/dev/null
 TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$TOKEN,admin,admin,system:masters" >"$RUN/tokens.csv"
@@ -52,6 +64,7 @@ curl -sf "http://127.0.0.1:$ETCD_PORT/health" >/dev/null || fail "etcd did not b
 # The API server command is kept in a script so restart-apiserver.sh starts the same one.
 # --endpoint-reconciler-type=none: the "kubernetes" Service endpoints would be 127.0.0.1, which
 # Endpoints validation rejects. No kubelet: pods never run (tests patch pod status themselves).
+# --allow-privileged: executor pods are privileged (PLAN D2), as on tools/kcluster.
 cat >"$RUN/apiserver.sh" <<SH
 #!/bin/bash
 exec "$APISERVER" \\
@@ -59,7 +72,11 @@ exec "$APISERVER" \\
   --cert-dir="$RUN/pki" --etcd-servers=http://127.0.0.1:$ETCD_PORT --token-auth-file="$RUN/tokens.csv" \\
   --authorization-mode=RBAC --service-account-issuer=https://kubernetes.default.svc.cluster.local \\
   --service-account-key-file="$RUN/pki/sa.pub" --service-account-signing-key-file="$RUN/pki/sa.key" \\
-  --service-cluster-ip-range=10.96.0.0/24 --endpoint-reconciler-type=none
+  --service-cluster-ip-range=10.96.0.0/24 --endpoint-reconciler-type=none --allow-privileged=true \\
+  --requestheader-client-ca-file="$RUN/pki/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \\
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \\
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \\
+  --proxy-client-cert-file="$RUN/pki/front-proxy-client.crt" --proxy-client-key-file="$RUN/pki/front-proxy-client.key"
 SH
 chmod +x "$RUN/apiserver.sh"
 echo "$TOKEN" >"$RUN/token"

@@ -8,6 +8,7 @@ import { createOperatorApp } from '../src/app/bootstrap';
 import { OperatorConfigSchema, type OperatorConfig } from '../src/config/operator-config';
 import { loadConfig } from '@executor/platform';
 import { KubeClient, isApiStatus, type KubeObject } from '../src/kube/kube-client';
+import { EXTERNAL_METRICS_RBAC_FILE } from '../src/rbac/external-metrics-rbac';
 import { RBAC_FILE } from '../src/rbac/rbac-manifest';
 import type { KubeTestServer } from './kube-server';
 
@@ -50,7 +51,7 @@ export async function ensureNamespace(admin: KubeClient, name: string): Promise<
 }
 
 /** Creates (or keeps) every object of a YAML file with the admin client, by kind. */
-async function createFromYaml(
+export async function createFromYaml(
   admin: KubeClient,
   file: string,
   pathOf: (o: KubeObject) => string,
@@ -85,7 +86,8 @@ export async function installCrds(admin: KubeClient): Promise<KubeObject[]> {
 }
 
 /**
- * Applies the generated RBAC (ServiceAccount executor-operator, ClusterRole, ClusterRoleBinding) and
+ * Applies the generated RBAC (ServiceAccount executor-operator, ClusterRole, ClusterRoleBinding, and the
+ * External metrics API's bindings and roles) and
  * returns a client authenticated as that ServiceAccount: the operator under test has exactly the
  * permissions of rules.ts.
  */
@@ -94,10 +96,15 @@ export async function operatorServiceAccountClient(
   admin: KubeClient,
 ): Promise<KubeClient> {
   await ensureNamespace(admin, 'executor-system');
-  await createFromYaml(admin, RBAC_FILE, (o) => {
-    if (o.kind === 'ServiceAccount') return `/api/v1/namespaces/${o.metadata.namespace}/serviceaccounts`;
-    return `/apis/rbac.authorization.k8s.io/v1/${o.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}`;
-  });
+  for (const file of [RBAC_FILE, EXTERNAL_METRICS_RBAC_FILE]) {
+    await createFromYaml(admin, file, (o) => {
+      if (o.kind === 'ServiceAccount') return `/api/v1/namespaces/${o.metadata.namespace}/serviceaccounts`;
+      const rbac = '/apis/rbac.authorization.k8s.io/v1';
+      if (o.kind === 'Role') return `${rbac}/namespaces/${o.metadata.namespace}/roles`;
+      if (o.kind === 'RoleBinding') return `${rbac}/namespaces/${o.metadata.namespace}/rolebindings`;
+      return `${rbac}/${o.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}`;
+    });
+  }
   // Kubernetes 1.20 creates a token Secret for every ServiceAccount (serviceaccount-token controller).
   const token = await eventually(async () => {
     const list = await admin.list<{
@@ -137,6 +144,8 @@ export function testConfig(overrides: Partial<Record<keyof OperatorConfig, strin
     LEASE_RENEW_DEADLINE_MS: '2000',
     LEASE_RETRY_PERIOD_MS: '250',
     PERSISTENCE_TIMEOUT_MS: '3000',
+    // Only external-metrics.k8s.ts serves the External metrics API (it sets up its Secret and APIService).
+    EXTERNAL_METRICS_ENABLED: 'false',
     ...overrides,
   });
 }

@@ -3,8 +3,7 @@
  * server-side dry run, real creation, waiting for CRDs, and the check that the server kept every
  * field we sent (an API server of 1.20 silently drops unknown fields instead of rejecting them).
  */
-import { groupOf, isPlainObject, type Json } from './strategic-merge';
-import { type KObject } from './kustomize';
+import { groupOf, isPlainObject, type Json, type KObject } from './objects';
 import { type ApiResource, KubeClient, collectionPath } from './kube';
 
 export interface ResolvedKind {

@@ -3,7 +3,7 @@
  * what the authorizer grants it, asked with SelfSubjectAccessReviews while impersonating it.
  */
 import { KubeClient } from './kube';
-import { type KObject } from './kustomize';
+import { type KObject } from './objects';
 
 export interface PolicyRule {
   apiGroups?: string[];
@@ -70,6 +70,40 @@ export function bindingsOf(objects: readonly KObject[], saNamespace: string, saN
     });
 }
 
+/**
+ * Roles every kube-apiserver creates (bootstrap policy, `plugin/pkg/auth/authorizer/rbac/bootstrappolicy`,
+ * identical in 1.20 and current releases) that the manifests bind without shipping them: the two an
+ * aggregated API server (the operator's External metrics API) binds, as the upstream policy defines them.
+ */
+const BOOTSTRAP_ROLES: ReadonlyArray<{
+  kind: 'ClusterRole' | 'Role';
+  name: string;
+  namespace?: string;
+  rules: PolicyRule[];
+}> = [
+  {
+    kind: 'ClusterRole',
+    name: 'system:auth-delegator',
+    rules: [
+      { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+      { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
+    ],
+  },
+  {
+    kind: 'Role',
+    name: 'extension-apiserver-authentication-reader',
+    namespace: 'kube-system',
+    rules: [
+      {
+        apiGroups: [''],
+        resources: ['configmaps'],
+        resourceNames: ['extension-apiserver-authentication'],
+        verbs: ['get', 'list', 'watch'],
+      },
+    ],
+  },
+];
+
 /** The rules a ServiceAccount gets from `objects`, with the namespace each applies to (undefined = cluster-wide). */
 export function declaredRules(
   objects: readonly KObject[],
@@ -77,12 +111,19 @@ export function declaredRules(
   saName: string,
 ): Array<{ rule: PolicyRule; namespace?: string; source: string }> {
   return bindingsOf(objects, saNamespace, saName).flatMap((b) => {
-    const role = objects.find(
-      (o) =>
-        o.kind === b.roleKind &&
-        o.metadata.name === b.roleName &&
-        (b.roleKind === 'ClusterRole' || o.metadata.namespace === b.namespace),
-    );
+    const role =
+      objects.find(
+        (o) =>
+          o.kind === b.roleKind &&
+          o.metadata.name === b.roleName &&
+          (b.roleKind === 'ClusterRole' || o.metadata.namespace === b.namespace),
+      ) ??
+      (BOOTSTRAP_ROLES.find(
+        (r) =>
+          r.kind === b.roleKind &&
+          r.name === b.roleName &&
+          (r.kind === 'ClusterRole' || r.namespace === b.namespace),
+      ) as unknown as KObject | undefined);
     if (!role)
       throw new Error(`${b.roleKind} ${b.roleName} is bound to ${saName} but not part of the manifests`);
     return ((role['rules'] as unknown as PolicyRule[] | undefined) ?? []).map((rule) => ({

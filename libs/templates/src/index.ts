@@ -1,1 +1,2 @@
 export * from './lib/templates';
+export * from './lib/image-build';

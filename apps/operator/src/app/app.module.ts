@@ -13,11 +13,14 @@ import type Redis from 'ioredis';
 import { JobRpcClient, createRedis } from '@executor/queues';
 import { PlatformHealthModule, type ReadinessCheck } from '@executor/platform';
 import { OPERATOR_CONFIG, operatorIdentity, type OperatorConfig } from '../config/operator-config';
+import { ExternalMetricsService } from '../external-metrics/external-metrics.service';
 import { KubeClient } from '../kube/kube-client';
 import { OperatorMetrics } from '../metrics/operator-metrics';
 import { OperatorRuntime } from '../runtime/operator-runtime';
 
 export const REDIS = 'OPERATOR_REDIS';
+/** The ExternalMetricsService, or null when EXTERNAL_METRICS_ENABLED=false. */
+export const EXTERNAL_METRICS = 'OPERATOR_EXTERNAL_METRICS';
 const READINESS = 'OPERATOR_READINESS';
 
 /** `/metrics` in the Prometheus text format (the operator's own registry). */
@@ -40,14 +43,17 @@ class Lifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
     private readonly client: KubeClient,
     private readonly rpc: JobRpcClient,
     private readonly redis: Redis,
+    private readonly externalMetrics: ExternalMetricsService | undefined,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    await this.externalMetrics?.start();
     await this.runtime.start();
     this.logger.log(`started as ${operatorIdentity(this.runtime.deps.cfg)}`);
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.externalMetrics?.stop();
     await this.runtime.stop();
     await this.rpc.close();
     this.redis.disconnect();
@@ -89,19 +95,35 @@ export class AppModule {
                 new OperatorRuntime({ cfg, client, metrics, redis, rpc }),
             },
             {
+              provide: EXTERNAL_METRICS,
+              inject: [KubeClient, REDIS, OperatorMetrics],
+              useFactory: (c: KubeClient, redis: Redis, m: OperatorMetrics): ExternalMetricsService | null =>
+                cfg.EXTERNAL_METRICS_ENABLED ? new ExternalMetricsService(cfg, c, redis, m) : null,
+            },
+            {
               provide: READINESS,
-              inject: [OperatorRuntime],
-              useFactory: (runtime: OperatorRuntime): ReadinessCheck[] => [
+              inject: [OperatorRuntime, EXTERNAL_METRICS],
+              useFactory: (runtime: OperatorRuntime, em: ExternalMetricsService | null): ReadinessCheck[] => [
                 async (): Promise<HealthIndicatorResult> => ({
-                  operator: { status: 'up', role: runtime.acting ? 'leader' : 'standby' },
+                  operator: {
+                    status: 'up',
+                    role: runtime.acting ? 'leader' : 'standby',
+                    // Informational: scaling of the pools depends on it, the operator's own work does not.
+                    ...(em ? { externalMetrics: em.state } : {}),
+                  },
                 }),
               ],
             },
             {
               provide: Lifecycle,
-              inject: [OperatorRuntime, KubeClient, JobRpcClient, REDIS],
-              useFactory: (r: OperatorRuntime, c: KubeClient, rpc: JobRpcClient, redis: Redis) =>
-                new Lifecycle(r, c, rpc, redis),
+              inject: [OperatorRuntime, KubeClient, JobRpcClient, REDIS, EXTERNAL_METRICS],
+              useFactory: (
+                r: OperatorRuntime,
+                c: KubeClient,
+                rpc: JobRpcClient,
+                redis: Redis,
+                em: ExternalMetricsService | null,
+              ) => new Lifecycle(r, c, rpc, redis, em ?? undefined),
             },
           ],
           exports: [
@@ -111,6 +133,7 @@ export class AppModule {
             KubeClient,
             JobRpcClient,
             OperatorRuntime,
+            EXTERNAL_METRICS,
             READINESS,
           ],
         },

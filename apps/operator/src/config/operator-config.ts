@@ -154,7 +154,7 @@ export const OperatorConfigSchema = Type.Object({
   EXECUTOR_SANDBOX: Type.Union([Type.Literal('bwrap'), Type.Literal('none')], {
     default: 'bwrap',
     description:
-      'SANDBOX of executors of pools without runtimeClassName (with one, e.g. gVisor, the pod is the boundary: none).',
+      'SANDBOX of the executors of every pool, RuntimeClass (gVisor, Kata) pools included: the in-pod sandbox stays on. `none` only for a trusted installation (the executors then WARN at boot).',
   }),
   PERSISTENCE_TIMEOUT_MS: Type.Integer({
     default: 10_000,
@@ -167,6 +167,60 @@ export const OperatorConfigSchema = Type.Object({
     maximum: 64,
     description: 'Session events processed in parallel (1 keeps the events of a session in order).',
   }),
+  EXTERNAL_METRICS_ENABLED: Type.Boolean({
+    default: true,
+    description:
+      "Serve external.metrics.k8s.io/v1beta1 (queue depth for the pools' HPAs) over HTTPS on every replica, behind the APIService. false: leave it to prometheus-adapter.",
+  }),
+  EXTERNAL_METRICS_PORT: Type.Integer({
+    default: 6443,
+    minimum: 0,
+    maximum: 65535,
+    description: 'HTTPS port of the External metrics API, on HOST (0: any free port).',
+  }),
+  EXTERNAL_METRICS_NAMESPACE: Type.String({
+    default: 'executor-system',
+    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+    description: "Namespace of the External metrics Service and of its TLS Secret (the operator's own).",
+  }),
+  EXTERNAL_METRICS_SERVICE: Type.String({
+    default: 'executor-external-metrics',
+    pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+    description:
+      'Service the APIService points at; the serving certificate names <service>.<namespace>.svc (what the aggregator verifies).',
+  }),
+  EXTERNAL_METRICS_TLS_SECRET: Type.String({
+    default: 'executor-external-metrics-tls',
+    pattern: '^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$',
+    description:
+      'Secret with the serving certificate, shared by every replica: generated (CA + certificate, renewed) when missing; only read when it has no ca.key (e.g. cert-manager).',
+  }),
+  EXTERNAL_METRICS_APISERVICE: Type.String({
+    default: 'v1beta1.external.metrics.k8s.io',
+    description:
+      'APIService whose spec.caBundle is kept equal to the CA of the Secret (only while it points at EXTERNAL_METRICS_SERVICE). Empty: never touched.',
+  }),
+  EXTERNAL_METRICS_CERT_DAYS: Type.Integer({
+    default: 365,
+    minimum: 1,
+    description: 'Validity of a generated serving certificate (the generated CA: 10 years).',
+  }),
+  EXTERNAL_METRICS_RENEW_BEFORE_DAYS: Type.Integer({
+    default: 30,
+    minimum: 0,
+    description: 'A generated serving certificate is renewed when fewer days than this remain.',
+  }),
+  EXTERNAL_METRICS_AUTHZ_CACHE_SECONDS: Type.Integer({
+    default: 10,
+    minimum: 0,
+    description: 'SubjectAccessReview decisions (allowed and denied) are reused for this long (0: never).',
+  }),
+  EXTERNAL_METRICS_REFRESH_SECONDS: Type.Integer({
+    default: 60,
+    minimum: 1,
+    description:
+      "Period of re-reading the aggregator's client CA (kube-system/extension-apiserver-authentication) and the TLS Secret (renewal, caBundle); also the retry period when serving could not start.",
+  }),
 });
 
 export type OperatorConfig = Static<typeof OperatorConfigSchema>;
@@ -178,6 +232,11 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
   const cfg = loadConfig(OperatorConfigSchema, env);
   if (cfg.LEASE_RENEW_DEADLINE_MS >= cfg.LEASE_DURATION_SECONDS * 1000) {
     throw new ConfigError(['LEASE_RENEW_DEADLINE_MS: must be shorter than LEASE_DURATION_SECONDS × 1000']);
+  }
+  if (cfg.EXTERNAL_METRICS_RENEW_BEFORE_DAYS >= cfg.EXTERNAL_METRICS_CERT_DAYS) {
+    throw new ConfigError([
+      'EXTERNAL_METRICS_RENEW_BEFORE_DAYS: must be shorter than EXTERNAL_METRICS_CERT_DAYS (every certificate would be renewed at once)',
+    ]);
   }
   return cfg;
 }

@@ -1,12 +1,12 @@
 import { Logger } from '@nestjs/common';
-import { livePods, type PodHeartbeat } from '@executor/queues';
+import type { PodHeartbeat } from '@executor/queues';
 import { TERMINAL_SESSION_PHASES } from '@executor/crd';
 import { ignoreNotFound } from '../kube/kube-client';
 import { objectKey } from '../kube/objects';
 import { Resources, objectPath } from '../kube/resources';
 import { LABELS, POD_DELETION_COST_ANNOTATION } from '../pools/names';
 import type { LeaderScope, PodObject } from '../runtime/shared';
-import { podQueueDepths } from './queue-depth';
+import { readPoolDepth } from './pool-depth';
 
 /**
  * Every QUEUE_DEPTH_INTERVAL_MS: reads each pool's BullMQ depth from Redis (pods = the pool's pods
@@ -67,16 +67,13 @@ export class QueueDepthMonitor {
             p.metadata.labels?.[LABELS.pool] === name &&
             !p.metadata.deletionTimestamp,
         );
-      const beats = await livePods(redis, name, cfg.QUEUE_PREFIX);
-      const podNames = [
-        ...new Set([...kubePods.map((p) => p.metadata.name), ...beats.map((b) => b.pod)]),
-      ].filter((p) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(p));
-      const perPod = await podQueueDepths(redis, cfg.QUEUE_PREFIX, podNames);
-      let total = 0;
-      for (const [pod, d] of perPod) {
-        total += d;
-        metrics.podQueueDepth.set({ pool: name, pod }, d);
-      }
+      const { total, perPod, beats } = await readPoolDepth(
+        redis,
+        cfg.QUEUE_PREFIX,
+        name,
+        kubePods.map((p) => p.metadata.name),
+      );
+      for (const [pod, d] of perPod) metrics.podQueueDepth.set({ pool: name, pod }, d);
       for (const gone of [...(this.exportedPods.get(key) ?? [])].filter((p) => !perPod.has(p))) {
         metrics.podQueueDepth.remove({ pool: name, pod: gone });
       }

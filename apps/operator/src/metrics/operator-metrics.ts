@@ -57,6 +57,13 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  readonly externalMetricsRequests = new Counter({
+    name: 'operator_external_metrics_requests_total',
+    help: 'Requests to the External metrics API (external.metrics.k8s.io) by HTTP status code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
   constructor(defaultMetrics = true) {
     if (defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }

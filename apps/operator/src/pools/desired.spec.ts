@@ -54,22 +54,22 @@ describe('desiredChildren', () => {
     ).toBeUndefined();
   });
 
-  it('runs the template image non-root, read-only, without privileges, with writable emptyDirs', () => {
+  it('runs the executor as root and privileged (PLAN D2), read-only, no API token, with writable emptyDirs', () => {
     const spec = (desiredChildren(pool(), ctx).deployment['spec'] as Json)['template']['spec'] as Json;
     const c = spec['containers'][0] as Json;
     expect(c['image']).toBe('registry.example/exec/executor-python:1.2.3');
     expect(c['securityContext']).toEqual({
-      runAsNonRoot: true,
-      allowPrivilegeEscalation: false,
+      runAsUser: 0,
+      runAsGroup: 0,
+      runAsNonRoot: false,
+      privileged: true,
+      allowPrivilegeEscalation: true,
       readOnlyRootFilesystem: true,
-      privileged: false,
-      capabilities: { drop: ['ALL'] },
-      seccompProfile: { type: 'RuntimeDefault' },
+      seccompProfile: { type: 'Unconfined' },
     });
-    expect(spec['securityContext']).toMatchObject({
-      runAsNonRoot: true,
-      seccompProfile: { type: 'RuntimeDefault' },
-    });
+    expect(spec['securityContext']).toEqual({ runAsUser: 0, runAsGroup: 0, runAsNonRoot: false });
+    expect(spec['automountServiceAccountToken']).toBe(false);
+    expect(spec['enableServiceLinks']).toBe(false);
     expect(c['volumeMounts']).toEqual([
       { name: 'workspace', mountPath: '/workspace' },
       { name: 'tmp', mountPath: '/tmp' },
@@ -120,13 +120,13 @@ describe('desiredChildren', () => {
     expect(TERMINATION_GRACE_PERIOD_SECONDS * 1000).toBeGreaterThan(Number(env['SHUTDOWN_TIMEOUT_MS']));
   });
 
-  it('uses runtimeClassName when asked, and then lets the pod be the sandbox', () => {
+  it('uses runtimeClassName when asked, and keeps the in-pod sandbox there too', () => {
     const spec = (desiredChildren(pool({ runtimeClassName: 'gvisor' }), ctx).deployment['spec'] as Json)[
       'template'
     ]['spec'] as Json;
     expect(spec['runtimeClassName']).toBe('gvisor');
     expect((spec['containers'][0]['env'] as Json[]).find((e) => e['name'] === 'SANDBOX')?.['value']).toBe(
-      'none',
+      'bwrap',
     );
   });
 
@@ -150,6 +150,19 @@ describe('desiredChildren', () => {
         type: 'Resource',
         resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
       },
+      {
+        type: 'External',
+        external: {
+          metric: { name: 'executor_pool_queue_depth', selector: { matchLabels: { pool: 'py' } } },
+          target: { type: 'AverageValue', averageValue: '10' },
+        },
+      },
+    ]);
+  });
+
+  it('scaling.metrics [queueDepth]: an HPA on the External queue depth alone (no metrics-server)', () => {
+    const hpa = desiredChildren(pool({ scaling: { metrics: ['queueDepth'] } }), ctx).hpa as Json;
+    expect(hpa['spec']['metrics']).toEqual([
       {
         type: 'External',
         external: {

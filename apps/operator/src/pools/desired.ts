@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { API_VERSION, KIND_POOL, ScalingMode, type ResolvedPool } from '@executor/crd';
 import { templateImage } from '@executor/templates';
-import { toHpaSpec, toHpaSpecV2beta2 } from '@executor/scaling';
+import { queueDepthSelector, toHpaSpec, toHpaSpecV2beta2 } from '@executor/scaling';
 import type { KubeObject, OwnerReference } from '../kube/kube-client';
 import { CONFIG_HASH_ANNOTATION, LABELS, OPERATOR_NAME, childNames, selectorLabels } from './names';
 
@@ -16,9 +16,38 @@ export const TERMINATION_GRACE_PERIOD_SECONDS =
   PRESTOP_SLEEP_SECONDS + EXECUTOR_SHUTDOWN_TIMEOUT_SECONDS + 30;
 /** Key of the pool's Redis Secret holding the executors' REDIS_URL. */
 export const POOL_REDIS_SECRET_KEY = 'url';
-/** Non-root uid/gid of the executor container. */
-export const EXECUTOR_UID = 10001;
 export const WORKSPACE_MOUNT = '/workspace';
+
+/**
+ * The executor container's security context (PLAN D2; k8s/README.md "Executor pods" says the same
+ * for operators). The executor is the sandbox's supervisor, not the sandbox: session code runs in
+ * bubblewrap (own user/pid/mount/ipc/uts namespaces, no capabilities, its own seccomp filter at
+ * least as strict as Docker's default, its own uid, its own cgroup), never with these privileges.
+ * - `runAsUser: 0`: a root executor gives each session its own uid (`SANDBOX_UID_BASE + slot`), so
+ *   sessions are separated by file permissions and RLIMIT_NPROC, and it mounts the per-slot tmpfs
+ *   (workspace quota).
+ * - `privileged: true`: runc masks parts of /proc (kcore, keys, sysrq-trigger, read-only /proc/sys),
+ *   and the kernel refuses the fresh /proc that bubblewrap mounts in the session's pid namespace
+ *   while any part of proc is masked; containerd also mounts cgroupfs read-only in unprivileged
+ *   containers, so the per-session memory/pids cgroups (nested under the container's own cgroup,
+ *   whose limits still apply) could not be written. RuntimeDefault seccomp blocks the namespace
+ *   syscalls bubblewrap needs; SYS_ADMIN alone still fails on the fresh /proc.
+ *   (`procMount: Unmasked` would avoid privileged, but is alpha behind the ProcMountType gate and
+ *   leaves cgroupfs read-only.)
+ * - `allowPrivilegeEscalation` cannot be false with privileged; seccomp `Unconfined` says what
+ *   privileged means anyway.
+ * - `readOnlyRootFilesystem`, `automountServiceAccountToken: false` (executors never call the API),
+ *   `enableServiceLinks: false`: nothing else is granted; writable places are the emptyDirs.
+ */
+export const EXECUTOR_SECURITY_CONTEXT = {
+  runAsUser: 0,
+  runAsGroup: 0,
+  runAsNonRoot: false,
+  privileged: true,
+  allowPrivilegeEscalation: true,
+  readOnlyRootFilesystem: true,
+  seccompProfile: { type: 'Unconfined' },
+} as const;
 
 /** Cluster facts and operator settings the children depend on. */
 export interface BuildContext {
@@ -34,7 +63,7 @@ export interface BuildContext {
   redisSecretName: string;
   redisSecretKey: string;
   queuePrefix: string;
-  /** Executor SANDBOX when the pool has no runtimeClassName (with one, the pod is the boundary: `none`). */
+  /** Executor SANDBOX of every pool (RuntimeClass pools too: the pod's runtime is a second boundary, not the only one). */
   sandbox: 'bwrap' | 'none';
   hpaApiVersion: 'autoscaling/v2' | 'autoscaling/v2beta2';
   pdbApiVersion: 'policy/v1' | 'policy/v1beta1';
@@ -112,7 +141,6 @@ function hashOf(value: unknown): string {
 export function desiredDeployment(pool: ResolvedPool, ctx: BuildContext, configMap: KubeObject): KubeObject {
   const s = pool.spec;
   const name = pool.metadata.name;
-  const sandbox = s.runtimeClassName ? 'none' : ctx.sandbox;
   const env = [
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
@@ -129,7 +157,7 @@ export function desiredDeployment(pool: ResolvedPool, ctx: BuildContext, configM
       },
     },
     { name: 'QUEUE_PREFIX', value: ctx.queuePrefix },
-    { name: 'SANDBOX', value: sandbox },
+    { name: 'SANDBOX', value: ctx.sandbox },
     { name: 'HOST', value: '0.0.0.0' },
     { name: 'PORT', value: String(EXECUTOR_PORT) },
     { name: 'WORKSPACE_ROOT', value: WORKSPACE_MOUNT },
@@ -146,13 +174,7 @@ export function desiredDeployment(pool: ResolvedPool, ctx: BuildContext, configM
     terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
     automountServiceAccountToken: false,
     enableServiceLinks: false,
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: EXECUTOR_UID,
-      runAsGroup: EXECUTOR_UID,
-      fsGroup: EXECUTOR_UID,
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext: { runAsUser: 0, runAsGroup: 0, runAsNonRoot: false },
     containers: [
       {
         name: 'executor',
@@ -165,14 +187,7 @@ export function desiredDeployment(pool: ResolvedPool, ctx: BuildContext, configM
         readinessProbe: probe('/health/ready', 5, 3),
         livenessProbe: { ...probe('/health/live', 10, 3), initialDelaySeconds: 10 },
         lifecycle: { preStop: { exec: { command: ['sleep', String(PRESTOP_SLEEP_SECONDS)] } } },
-        securityContext: {
-          runAsNonRoot: true,
-          allowPrivilegeEscalation: false,
-          readOnlyRootFilesystem: true,
-          privileged: false,
-          capabilities: { drop: ['ALL'] },
-          seccompProfile: { type: 'RuntimeDefault' },
-        },
+        securityContext: structuredClone(EXECUTOR_SECURITY_CONTEXT) as Record<string, unknown>,
         volumeMounts: [
           { name: 'workspace', mountPath: WORKSPACE_MOUNT },
           { name: 'tmp', mountPath: '/tmp' },
@@ -233,7 +248,7 @@ export function desiredPdb(pool: ResolvedPool, ctx: BuildContext): KubeObject {
   };
 }
 
-/** The pool's HPA: CPU + External queue depth per pod with the pool's (seed) behaviour, from libs/scaling. */
+/** The pool's HPA: CPU and/or External queue depth per pod (`spec.scaling.metrics`) with the pool's (seed) behaviour, from libs/scaling. */
 export function desiredHpa(pool: ResolvedPool, ctx: BuildContext): KubeObject {
   const s = pool.spec;
   const input = {
@@ -243,7 +258,8 @@ export function desiredHpa(pool: ResolvedPool, ctx: BuildContext): KubeObject {
     targetCPUUtilizationPercentage: s.targetCPUUtilizationPercentage,
     queueDepthScaleUpPerPod: s.scaleUpQueueDepthPerPod,
     behavior: s.scaling.behavior,
-    metricSelector: { pool: pool.metadata.name },
+    metricSelector: queueDepthSelector(pool.metadata.name),
+    metrics: [...s.scaling.metrics],
   };
   const spec = ctx.hpaApiVersion === 'autoscaling/v2' ? toHpaSpec(input) : toHpaSpecV2beta2(input);
   return {

@@ -9,7 +9,7 @@ import {
   type ExecutorPoolStatus,
   type ResolvedPool,
 } from '@executor/crd';
-import { recommendReplicas, type ScalingHistory } from '@executor/scaling';
+import { ScalingMetric, recommendReplicas, type ScalingHistory } from '@executor/scaling';
 import { PermanentError, TemporaryError } from '../kube/errors';
 import { ignoreNotFound, isTransient, KubeApiError, type KubeObject } from '../kube/kube-client';
 import { isPodReady, objectKey, splitKey } from '../kube/objects';
@@ -188,7 +188,9 @@ export class PoolController {
       const rec = recommendReplicas({
         now,
         currentReplicas: current,
-        cpuUtilizationPercent: await this.cpuUtilization(pool),
+        cpuUtilizationPercent: s.scaling.metrics.includes(ScalingMetric.Cpu)
+          ? await this.cpuUtilization(pool)
+          : undefined,
         queueDepth: this.depth.depthOf(key),
         config: {
           minReplicas: Math.max(1, s.minReplicas),
@@ -198,6 +200,7 @@ export class PoolController {
           queueDepthScaleUpPerPod: s.scaleUpQueueDepthPerPod,
           queueDepthScaleDownPerPod: s.scaleDownQueueDepthPerPod,
           behavior: s.scaling.behavior,
+          metrics: [...s.scaling.metrics],
         },
         history: state.history,
       });

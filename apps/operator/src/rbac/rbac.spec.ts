@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { EXTERNAL_METRICS_RBAC_FILE, renderExternalMetricsRbacYaml } from './external-metrics-rbac';
 import { RBAC_FILE, RBAC_HEADER, rbacObjects, renderRbacYaml } from './rbac-manifest';
 import { OPERATOR_RULES } from './rules';
 
@@ -32,9 +33,51 @@ describe('operator RBAC', () => {
     expect(rbacObjects('x')[0]).toMatchObject({ metadata: { namespace: 'x' } });
   });
 
-  it('matches the committed file (nx run operator:check-generated)', () => {
-    const file = join(__dirname, '..', '..', '..', '..', RBAC_FILE);
-    expect(existsSync(file)).toBe(true);
-    expect(readFileSync(file, 'utf8')).toBe(renderRbacYaml());
+  it('matches the committed files (nx run operator:check-generated)', () => {
+    for (const [rel, text] of [
+      [RBAC_FILE, renderRbacYaml()],
+      [EXTERNAL_METRICS_RBAC_FILE, renderExternalMetricsRbacYaml()],
+    ] as const) {
+      const file = join(__dirname, '..', '..', '..', '..', rel);
+      expect(existsSync(file)).toBe(true);
+      expect(readFileSync(file, 'utf8')).toBe(text);
+    }
+  });
+
+  it('External metrics: auth-delegator, the authentication reader, one APIService, one Secret, the HPA reader', () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped YAML documents
+    const docs = parseAllDocuments(renderExternalMetricsRbacYaml()).map(
+      (d) => d.toJSON() as Record<string, any>,
+    );
+    const byName = (kind: string, name: string): Record<string, any> | undefined =>
+      docs.find((d) => d['kind'] === kind && d['metadata']['name'] === name);
+    expect(byName('ClusterRoleBinding', 'executor-operator:system:auth-delegator')?.['roleRef']['name']).toBe(
+      'system:auth-delegator',
+    );
+    expect(byName('RoleBinding', 'executor-operator-auth-reader')).toMatchObject({
+      metadata: { namespace: 'kube-system' },
+      roleRef: { kind: 'Role', name: 'extension-apiserver-authentication-reader' },
+    });
+    expect(byName('ClusterRole', 'executor-operator-external-metrics')?.['rules']).toEqual([
+      {
+        apiGroups: ['apiregistration.k8s.io'],
+        resources: ['apiservices'],
+        resourceNames: ['v1beta1.external.metrics.k8s.io'],
+        verbs: ['get', 'patch'],
+      },
+    ]);
+    expect(byName('Role', 'executor-operator-external-metrics-tls')?.['rules']).toEqual([
+      {
+        apiGroups: [''],
+        resources: ['secrets'],
+        resourceNames: ['executor-external-metrics-tls'],
+        verbs: ['get', 'update'],
+      },
+    ]);
+    expect(byName('ClusterRoleBinding', 'executor-external-metrics-reader')?.['subjects']).toEqual([
+      { kind: 'ServiceAccount', namespace: 'kube-system', name: 'horizontal-pod-autoscaler' },
+    ]);
+    for (const d of docs.filter((x) => x['rules']))
+      for (const r of d['rules']) expect([...r.apiGroups, ...r.resources, ...r.verbs]).not.toContain('*');
   });
 });

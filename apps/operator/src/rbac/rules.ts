@@ -14,7 +14,12 @@ export interface RbacRule {
  * exactly these rules (as the executor-operator ServiceAccount), so a missing rule fails a test.
  */
 export const OPERATOR_RULES: readonly RbacRule[] = [
-  { apiGroups: [GROUP], resources: [PLURALS.pool], verbs: ['list', 'watch'], why: 'pool informer' },
+  {
+    apiGroups: [GROUP],
+    resources: [PLURALS.pool],
+    verbs: ['get', 'list', 'watch'],
+    why: 'pool informer; the External metrics API reads the pools of a namespace',
+  },
   {
     apiGroups: [GROUP],
     resources: [`${PLURALS.pool}/status`],
@@ -67,7 +72,7 @@ export const OPERATOR_RULES: readonly RbacRule[] = [
     apiGroups: [''],
     resources: ['pods'],
     verbs: ['list', 'watch', 'patch'],
-    why: 'pod informer (readiness, deletions → migration); pod-deletion-cost annotation',
+    why: 'pod informer (readiness, deletions → migration); pod-deletion-cost annotation; pods of a pool (External metrics API)',
   },
   {
     apiGroups: ['policy'],

@@ -120,6 +120,14 @@ export type ConditionStatus = (typeof ConditionStatus)[keyof typeof ConditionSta
 export const ScalingMode = { Hpa: 'hpa', Operator: 'operator' } as const;
 export type ScalingMode = (typeof ScalingMode)[keyof typeof ScalingMode];
 
+/**
+ * Values of `spec.scaling.metrics` (the same names as libs/scaling's `ScalingMetric`, which the operator
+ * passes them to; a spec checks that both lists agree — libs/crd is built on its own and imports no lib
+ * but templates).
+ */
+export const ScalingMetricName = { Cpu: 'cpu', QueueDepth: 'queueDepth' } as const;
+export type ScalingMetricName = (typeof ScalingMetricName)[keyof typeof ScalingMetricName];
+
 export const NetworkEgress = { None: 'none', All: 'all' } as const;
 export type NetworkEgress = (typeof NetworkEgress)[keyof typeof NetworkEgress];
 

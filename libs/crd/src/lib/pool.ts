@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TEMPLATE_NAMES } from '@executor/templates';
-import { API_VERSION, KIND_POOL, NetworkEgress, ScalingMode } from './constants';
+import { API_VERSION, KIND_POOL, NetworkEgress, ScalingMetricName, ScalingMode } from './constants';
 import { ConditionsSchema, ObjectMetaSchema } from './common';
 import {
   DateTime,
@@ -37,6 +37,7 @@ export const POOL_DEFAULTS = {
   persistence: { enabled: true, snapshotIntervalSeconds: 60 },
   scaling: {
     mode: ScalingMode.Hpa,
+    metrics: [ScalingMetricName.Cpu, ScalingMetricName.QueueDepth],
     behavior: {
       scaleUp: {
         stabilizationWindowSeconds: 60,
@@ -113,6 +114,7 @@ export interface PoolRuleInput {
   readonly scaleDownCPUUtilizationPercentage: number;
   readonly scaleUpQueueDepthPerPod: number;
   readonly scaleDownQueueDepthPerPod: number;
+  readonly scaling: { readonly metrics: readonly string[] };
 }
 
 /** CEL rules on `spec` (all fields they read have defaults, so `has()` is needed only for `replicas`). */
@@ -134,6 +136,12 @@ export const POOL_SPEC_RULES: readonly CrossFieldRule<PoolRuleInput>[] = [
     message: 'scaleDownCPUUtilizationPercentage must be less than targetCPUUtilizationPercentage',
     field: 'scaleDownCPUUtilizationPercentage',
     check: (s) => s.scaleDownCPUUtilizationPercentage < s.targetCPUUtilizationPercentage,
+  },
+  {
+    rule: 'self.scaling.metrics.all(m, self.scaling.metrics.exists_one(x, x == m))',
+    message: 'scaling.metrics must not name a metric twice',
+    field: 'scaling.metrics',
+    check: (s) => new Set(s.scaling.metrics).size === s.scaling.metrics.length,
   },
   {
     rule: 'self.scaleDownQueueDepthPerPod < self.scaleUpQueueDepthPerPod',
@@ -217,6 +225,22 @@ export const ExecutorPoolSpecSchema = Type.Object(
               description: 'hpa: an autoscaling/v2 HPA; operator: the operator applies the same policy.',
             }),
             ScalingMode.Hpa,
+          ),
+          metrics: WithDefault(
+            Type.Array(
+              StringEnum([ScalingMetricName.Cpu, ScalingMetricName.QueueDepth], {
+                description:
+                  'cpu: average CPU utilization (metrics.k8s.io); queueDepth: queued jobs per pod.',
+              }),
+              {
+                minItems: 1,
+                maxItems: 2,
+                [X_LIST_TYPE]: 'set',
+                description:
+                  'Metrics the pool scales on (each at most once). [queueDepth] on clusters without metrics-server: the CPU metric could never be read there and would block every scale-down.',
+              },
+            ),
+            [ScalingMetricName.Cpu, ScalingMetricName.QueueDepth],
           ),
           behavior: WithDefault(
             Type.Object(

@@ -1,3 +1,5 @@
+import { DEFAULT_SCALING_METRICS, ScalingMetric } from '@executor/scaling';
+import { ScalingMetricName } from './constants';
 import { TEMPLATE_NAMES, getTemplate } from '@executor/templates';
 import {
   API_VERSION,
@@ -63,6 +65,7 @@ describe('validatePool: valid input', () => {
     // The seed's scaling behaviour.
     expect(spec.scaling).toEqual({
       mode: 'hpa',
+      metrics: ['cpu', 'queueDepth'],
       behavior: {
         scaleUp: {
           stabilizationWindowSeconds: 60,
@@ -348,7 +351,32 @@ const BAD_POOLS: BadCase[] = [
     /one of: True, False, Unknown/,
   ],
   ['not an object at all', 'ExecutorPool', '', /must be an object/],
+  [
+    'no scaling metric',
+    pool({ template: 'c', scaling: { metrics: [] } }),
+    'spec.scaling.metrics',
+    /at least 1/,
+  ],
+  [
+    'an unknown scaling metric',
+    pool({ template: 'c', scaling: { metrics: ['memory'] } }),
+    'spec.scaling.metrics[0]',
+    /one of: cpu, queueDepth/,
+  ],
+  [
+    'a scaling metric twice',
+    pool({ template: 'c', scaling: { metrics: ['queueDepth', 'queueDepth'] } }),
+    'spec.scaling.metrics',
+    /must not name a metric twice/,
+  ],
 ];
+
+describe('spec.scaling.metrics', () => {
+  it('names the metrics exactly as libs/scaling does (the operator passes them through)', () => {
+    expect(Object.values(ScalingMetricName)).toEqual([...DEFAULT_SCALING_METRICS]);
+    expect(Object.values(ScalingMetricName)).toEqual(Object.values(ScalingMetric));
+  });
+});
 
 describe('validatePool: invalid input', () => {
   it.each(BAD_POOLS)('rejects %s', (_description, input, field, message) => {

@@ -12,6 +12,7 @@ import {
   SEED_SCALE_UP_PERIOD_SECONDS,
   SEED_SCALE_UP_STABILIZATION_WINDOW_SECONDS,
   SEED_TARGET_CPU_UTILIZATION_PERCENTAGE,
+  DEFAULT_SCALING_METRICS,
 } from './constants';
 import {
   ScalingConfigSchema,
@@ -94,6 +95,7 @@ export function resolveScalingConfig(config: ScalingConfig | ResolvedScalingConf
     tolerance: config.tolerance ?? HPA_DEFAULT_TOLERANCE,
     scaleDownGate: config.scaleDownGate ?? true,
     behavior: resolveBehavior(config.behavior),
+    metrics: [...(config.metrics ?? DEFAULT_SCALING_METRICS)],
   };
   const problems: string[] = [];
   if (resolved.maxReplicas < resolved.minReplicas) problems.push('/maxReplicas: must be >= minReplicas');

@@ -5,6 +5,24 @@ import { toHpaManifest, toHpaSpec, toHpaSpecV2beta2, toQuantity } from './hpa-sp
 const POOL = { name: 'python-data-pool', namespace: 'executor-system', minReplicas: 2, maxReplicas: 20 };
 
 describe('toHpaSpec', () => {
+  it("metrics: ['queueDepth'] → only the External metric (clusters without metrics-server)", () => {
+    const spec = toHpaSpec({ ...POOL, metrics: ['queueDepth'] });
+    expect(spec.metrics).toEqual([
+      {
+        type: 'External',
+        external: {
+          metric: {
+            name: 'executor_pool_queue_depth',
+            selector: { matchLabels: { pool: 'python-data-pool' } },
+          },
+          target: { type: 'AverageValue', averageValue: '10' },
+        },
+      },
+    ]);
+    expect(toHpaSpec({ ...POOL, metrics: ['cpu'] }).metrics.map((m) => m.type)).toEqual(['Resource']);
+    expect(() => toHpaSpec({ ...POOL, metrics: [] })).toThrow(InvalidScalingInputError);
+  });
+
   it('maps the seed onto an autoscaling/v2 spec', () => {
     expect(toHpaSpec(POOL)).toEqual({
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'python-data-pool' },

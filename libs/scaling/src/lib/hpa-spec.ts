@@ -2,10 +2,18 @@ import { Type } from '@sinclair/typebox';
 import { assertSchema, resolveBehavior } from './config';
 import {
   DEFAULT_QUEUE_DEPTH_METRIC_NAME,
+  DEFAULT_SCALING_METRICS,
   SEED_QUEUE_DEPTH_SCALE_UP_PER_POD,
   SEED_TARGET_CPU_UTILIZATION_PERCENTAGE,
+  ScalingMetric,
+  queueDepthSelector,
 } from './constants';
-import { PartialScalingBehaviorSchema, type PartialScalingBehavior, type ScalingBehavior } from './types';
+import {
+  PartialScalingBehaviorSchema,
+  ScalingMetricsSchema,
+  type PartialScalingBehavior,
+  type ScalingBehavior,
+} from './types';
 
 /** What `toHpaSpec` needs from a pool. */
 export interface HpaPoolInput {
@@ -25,6 +33,11 @@ export interface HpaPoolInput {
   metricName?: string;
   /** Labels selecting the pool's series of the External metric. Default `{ pool: name }`. */
   metricSelector?: Record<string, string>;
+  /**
+   * Metrics the HPA scales on. Default both (`['cpu', 'queueDepth']`); `['queueDepth']` for clusters
+   * without metrics.k8s.io (metrics-server), where a CPU metric could never be read.
+   */
+  metrics?: ScalingMetric[];
 }
 
 const DNS1123 = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
@@ -40,6 +53,7 @@ const HpaPoolInputSchema = Type.Object(
     behavior: Type.Optional(PartialScalingBehaviorSchema),
     metricName: Type.Optional(Type.String({ minLength: 1 })),
     metricSelector: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Type.String())),
+    metrics: Type.Optional(ScalingMetricsSchema),
   },
   { additionalProperties: false },
 );
@@ -91,8 +105,8 @@ export function toQuantity(n: number): string {
 
 /**
  * The `spec` of the pool's HorizontalPodAutoscaler (autoscaling/v2): CPU Resource metric with a
- * Utilization target, queue depth as an External metric with an AverageValue target (per pod), and the
- * behaviour. It cannot express the seed's scale-down gate (see README.md).
+ * Utilization target, queue depth as an External metric with an AverageValue target (per pod) — each
+ * only when in `pool.metrics` (default both) — and the behaviour. It cannot express the seed's scale-down gate (see README.md).
  */
 export function toHpaSpec(pool: HpaPoolInput): HpaSpec {
   assertSchema(HpaPoolInputSchema, pool, 'HPA pool input');
@@ -101,35 +115,40 @@ export function toHpaSpec(pool: HpaPoolInput): HpaSpec {
       `invalid HPA pool input: /maxReplicas: must be >= minReplicas (${pool.minReplicas})`,
     );
   }
+  const use = pool.metrics ?? DEFAULT_SCALING_METRICS;
+  const metrics: HpaMetricSpec[] = [];
+  if (use.includes(ScalingMetric.Cpu)) {
+    metrics.push({
+      type: 'Resource',
+      resource: {
+        name: 'cpu',
+        target: {
+          type: 'Utilization',
+          averageUtilization: pool.targetCPUUtilizationPercentage ?? SEED_TARGET_CPU_UTILIZATION_PERCENTAGE,
+        },
+      },
+    });
+  }
+  if (use.includes(ScalingMetric.QueueDepth)) {
+    metrics.push({
+      type: 'External',
+      external: {
+        metric: {
+          name: pool.metricName ?? DEFAULT_QUEUE_DEPTH_METRIC_NAME,
+          selector: { matchLabels: { ...(pool.metricSelector ?? queueDepthSelector(pool.name)) } },
+        },
+        target: {
+          type: 'AverageValue',
+          averageValue: toQuantity(pool.queueDepthScaleUpPerPod ?? SEED_QUEUE_DEPTH_SCALE_UP_PER_POD),
+        },
+      },
+    });
+  }
   return {
     scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: pool.name },
     minReplicas: pool.minReplicas,
     maxReplicas: pool.maxReplicas,
-    metrics: [
-      {
-        type: 'Resource',
-        resource: {
-          name: 'cpu',
-          target: {
-            type: 'Utilization',
-            averageUtilization: pool.targetCPUUtilizationPercentage ?? SEED_TARGET_CPU_UTILIZATION_PERCENTAGE,
-          },
-        },
-      },
-      {
-        type: 'External',
-        external: {
-          metric: {
-            name: pool.metricName ?? DEFAULT_QUEUE_DEPTH_METRIC_NAME,
-            selector: { matchLabels: { ...(pool.metricSelector ?? { pool: pool.name }) } },
-          },
-          target: {
-            type: 'AverageValue',
-            averageValue: toQuantity(pool.queueDepthScaleUpPerPod ?? SEED_QUEUE_DEPTH_SCALE_UP_PER_POD),
-          },
-        },
-      },
-    ],
+    metrics,
     behavior: resolveBehavior(pool.behavior),
   };
 }

@@ -61,6 +61,7 @@ describe('seed numbers, verbatim', () => {
       tolerance: 0.1,
       scaleDownGate: true,
       behavior: DEFAULT_BEHAVIOR,
+      metrics: ['cpu', 'queueDepth'],
     });
   });
 
@@ -185,6 +186,58 @@ describe('recommendReplicas', () => {
         input({ cpuUtilizationPercent: undefined, queueDepth: 200, history: steadyHistory(20, 1_000) }),
       );
       expect(r).toMatchObject({ desiredReplicas: 20, reason: 'ScaleUp', metricsDesired: { queueDepth: 20 } });
+    });
+  });
+
+  describe("metrics: ['queueDepth'] (no metrics.k8s.io): CPU is not read, so it is never missing", () => {
+    const depthOnly: ScalingConfig = { ...POOL, metrics: ['queueDepth'] };
+    it('scales down on an empty queue without any CPU reading', () => {
+      const r = recommendReplicas(
+        input({
+          config: depthOnly,
+          cpuUtilizationPercent: undefined,
+          queueDepth: 0,
+          history: steadyHistory(1, 1_000),
+        }),
+      );
+      expect(r).toMatchObject({ desiredReplicas: 9, reason: 'ScaleDown', metricsDesired: { queueDepth: 0 } });
+    });
+    it('ignores a CPU reading it was given (high CPU does not scale up, low CPU does not open the gate)', () => {
+      const hot = recommendReplicas(
+        input({
+          config: depthOnly,
+          cpuUtilizationPercent: 500,
+          queueDepth: 100,
+          history: steadyHistory(10, 1_000),
+        }),
+      );
+      expect(hot).toMatchObject({ desiredReplicas: 10, metricsDesired: { queueDepth: 10 } });
+      expect(hot.metricsDesired.cpu).toBeUndefined();
+    });
+    it('the gate still needs depth/pod below the low threshold', () => {
+      const r = recommendReplicas(
+        input({
+          config: depthOnly,
+          cpuUtilizationPercent: undefined,
+          queueDepth: 60,
+          history: steadyHistory(1, 1_000),
+        }),
+      );
+      // 60 / 10 pods = 6 ≥ 5: gated, although ceil(60 / 10) = 6 < 10 pods
+      expect(r).toMatchObject({ desiredReplicas: 10, reason: 'ScaleDownGated' });
+      expect(r.message).toBe('metrics ask for 6 but scale-down needs queue depth < 5/pod');
+    });
+    it('a missing depth is "1 invalid out of 1"', () => {
+      const r = recommendReplicas(
+        input({ config: depthOnly, cpuUtilizationPercent: 5, queueDepth: undefined }),
+      );
+      expect(r).toMatchObject({ reason: 'MetricsUnavailable', desiredReplicas: 10 });
+      expect(r.message).toBe('invalid metrics (1 invalid out of 1): no metric available');
+    });
+    it.each([[[]], [['queueDepth', 'queueDepth']], [['memory']]])('rejects metrics %j', (metrics) => {
+      expect(() =>
+        recommendReplicas(input({ config: { ...POOL, metrics: metrics as ScalingConfig['metrics'] } })),
+      ).toThrow(InvalidScalingInputError);
     });
   });
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { assertSchema, resolveScalingConfig } from './config';
-import { DEFAULT_QUEUE_DEPTH_METRIC_NAME } from './constants';
+import { DEFAULT_QUEUE_DEPTH_METRIC_NAME, ScalingMetric } from './constants';
 import {
   LimitReason,
   convertDesiredReplicasWithBehaviorRate,
@@ -144,7 +144,9 @@ function computeMetrics(
   const desired: MetricsDesired = {};
   let max: number | undefined;
   let metric: string | undefined;
-  if (input.cpuUtilizationPercent != null) {
+  const useCpu = config.metrics.includes(ScalingMetric.Cpu);
+  const useQueue = config.metrics.includes(ScalingMetric.QueueDepth);
+  if (useCpu && input.cpuUtilizationPercent != null) {
     desired.cpu = resourceUtilizationReplicas(
       current,
       input.cpuUtilizationPercent,
@@ -154,7 +156,7 @@ function computeMetrics(
     max = desired.cpu;
     metric = CPU_METRIC;
   }
-  if (input.queueDepth != null) {
+  if (useQueue && input.queueDepth != null) {
     desired.queueDepth = externalPerPodReplicas(
       current,
       input.queueDepth,
@@ -169,14 +171,21 @@ function computeMetrics(
   return { desired, max, metric };
 }
 
-/** The seed's scale-down condition: CPU < low AND depth per pod < low (both metrics must be present). */
+/**
+ * The seed's scale-down condition: CPU < low AND depth per pod < low (every configured metric must be
+ * present; a metric left out of `config.metrics` is not part of it).
+ */
 function scaleDownAllowedByGate(input: RecommendInput, config: ResolvedScalingConfig): boolean {
   if (!config.scaleDownGate) return true;
-  if (input.cpuUtilizationPercent == null || input.queueDepth == null) return false;
-  return (
-    input.cpuUtilizationPercent < config.scaleDownCPUUtilizationPercentage &&
-    input.queueDepth / input.currentReplicas < config.queueDepthScaleDownPerPod
-  );
+  if (config.metrics.includes(ScalingMetric.Cpu)) {
+    if (input.cpuUtilizationPercent == null) return false;
+    if (!(input.cpuUtilizationPercent < config.scaleDownCPUUtilizationPercentage)) return false;
+  }
+  if (config.metrics.includes(ScalingMetric.QueueDepth)) {
+    if (input.queueDepth == null) return false;
+    if (!(input.queueDepth / input.currentReplicas < config.queueDepthScaleDownPerPod)) return false;
+  }
+  return true;
 }
 
 /**
@@ -230,18 +239,20 @@ export function recommendReplicas(input: RecommendInput): Recommendation {
     );
 
   const metrics = computeMetrics(input, config);
+  const configured = config.metrics.length;
   const missing =
-    (metrics.desired.cpu === undefined ? 1 : 0) + (metrics.desired.queueDepth === undefined ? 1 : 0);
+    (config.metrics.includes(ScalingMetric.Cpu) && metrics.desired.cpu === undefined ? 1 : 0) +
+    (config.metrics.includes(ScalingMetric.QueueDepth) && metrics.desired.queueDepth === undefined ? 1 : 0);
   if (metrics.max === undefined) {
     return hold(
       ScalingReason.MetricsUnavailable,
-      'invalid metrics (2 invalid out of 2): no metric available',
+      `invalid metrics (${configured} invalid out of ${configured}): no metric available`,
     );
   }
   if (missing > 0 && metrics.max < current) {
     return hold(
       ScalingReason.MissingMetricBlocksScaleDown,
-      `invalid metrics (${missing} invalid out of 2): a metric is missing and the others would scale down`,
+      `invalid metrics (${missing} invalid out of ${configured}): a metric is missing and the others would scale down`,
       metrics.desired,
     );
   }
@@ -279,7 +290,15 @@ export function recommendReplicas(input: RecommendInput): Recommendation {
   let message: string;
   if (gated) {
     reason = ScalingReason.ScaleDownGated;
-    message = `metrics ask for ${metrics.max} but scale-down needs CPU < ${config.scaleDownCPUUtilizationPercentage}% and queue depth < ${config.queueDepthScaleDownPerPod}/pod`;
+    const needs = [
+      ...(config.metrics.includes(ScalingMetric.Cpu)
+        ? [`CPU < ${config.scaleDownCPUUtilizationPercentage}%`]
+        : []),
+      ...(config.metrics.includes(ScalingMetric.QueueDepth)
+        ? [`queue depth < ${config.queueDepthScaleDownPerPod}/pod`]
+        : []),
+    ];
+    message = `metrics ask for ${metrics.max} but scale-down needs ${needs.join(' and ')}`;
   } else if (raw > current) {
     message = `${metrics.metric} above target`;
   } else if (raw < current) {

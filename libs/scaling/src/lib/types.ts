@@ -1,4 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ScalingMetric } from './constants';
+
+/** One or both of the scaling metrics, each at most once. */
+export const ScalingMetricsSchema = Type.Array(
+  Type.Union([Type.Literal(ScalingMetric.Cpu), Type.Literal(ScalingMetric.QueueDepth)]),
+  { minItems: 1, maxItems: 2, uniqueItems: true },
+);
 
 /** `HPAScalingPolicyType` of autoscaling/v2. */
 export const ScalingPolicyType = { Pods: 'Pods', Percent: 'Percent' } as const;
@@ -56,6 +63,7 @@ export const ScalingConfigSchema = Type.Object(
     tolerance: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     scaleDownGate: Type.Optional(Type.Boolean()),
     behavior: Type.Optional(PartialScalingBehaviorSchema),
+    metrics: Type.Optional(ScalingMetricsSchema),
   },
   { additionalProperties: false },
 );
@@ -70,6 +78,8 @@ export const ScalingConfigSchema = Type.Object(
  * - `tolerance` (0.1): the HPA tolerance (no change while |1 − usage/target| ≤ tolerance).
  * - `scaleDownGate` (true): block any scale-down unless CPU < low AND depth/pod < low (see README).
  * - `behavior` (DEFAULT_BEHAVIOR): HPA `spec.behavior`; missing fields are taken from the seed.
+ * - `metrics` (`['cpu', 'queueDepth']`): the metrics scaled on; a metric left out is not read at all
+ *   (it is neither "missing" nor part of the scale-down gate).
  */
 export type ScalingConfig = Static<typeof ScalingConfigSchema>;
 
@@ -84,6 +94,7 @@ export interface ResolvedScalingConfig {
   tolerance: number;
   scaleDownGate: boolean;
   behavior: ScalingBehavior;
+  metrics: ScalingMetric[];
 }
 
 /** An unstabilized recommendation, as the HPA controller keeps them (`timestampedRecommendation`). */
