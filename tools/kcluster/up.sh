@@ -111,7 +111,7 @@ host_net() {
   # The CNI bridge, made up front: kubelet refuses a loopback node IP and wants one on a local
   # interface, so 10.244.0.1 (the pods' gateway) is the node IP.
   ip link show "$BR" >/dev/null 2>&1 || ip link add "$BR" type bridge
-  ip addr show dev "$BR" | grep -q "inet $NODE_IP/" || ip addr add "$NODE_IP/24" dev "$BR"
+  ip addr replace "$NODE_IP/24" dev "$BR" # idempotent (a half-torn-down cluster keeps its bridge)
   ip link set "$BR" up
   # ClusterIPs go into the bridge (source 10.244.0.1), never to the default route: the host reaches
   # Services the way a pod does (kube-proxy's OUTPUT DNAT), e.g. the load balancer's ClusterIP.

@@ -4,7 +4,8 @@
 # offline wheel directory for the package tests).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
-bash "$ROOT/tools/kcluster/images.sh"
+# the templates of the suites' pools (tools/kcluster/images.sh builds all five by default)
+KCLUSTER_TEMPLATES=${KCLUSTER_TEMPLATES:-python node python-data} bash "$ROOT/tools/kcluster/images.sh"
 . "${KCLUSTER_DIR:-/tmp/executor-kcluster}/cfg/env"
 TAG=${TAG:-dev}
 cd "$ROOT"

@@ -34,6 +34,8 @@ export interface ClusterState {
   baseUrl: string;
   apiKey: string;
   otherKey: string;
+  /** The run's admin key (pools, admin UI): the isolation suite's role attacks need one. */
+  adminKey: string;
 }
 
 export function readState(): ClusterState {
@@ -119,6 +121,7 @@ export async function deployPlatform(): Promise<ClusterState> {
   // well-known development key: a user rotating the dev Secret does the same.
   const apiKey = randomBytes(32).toString('hex');
   const otherKey = randomBytes(32).toString('hex');
+  const adminKey = randomBytes(32).toString('hex');
   kubectl([
     'patch',
     'secret',
@@ -128,11 +131,16 @@ export async function deployPlatform(): Promise<ClusterState> {
     '--type',
     'merge',
     '-p',
-    JSON.stringify({ stringData: { EXECUTOR_API_KEYS: `e2e-a:${apiKey},e2e-b:${otherKey}` } }),
+    JSON.stringify({
+      stringData: {
+        EXECUTOR_API_KEYS: `e2e-a:${apiKey},e2e-b:${otherKey}`,
+        EXECUTOR_ADMIN_KEYS: `e2e-admin:${adminKey}`,
+      },
+    }),
   ]);
   kubectl(['rollout', 'restart', '-n', NS, 'deployment/executor-load-balancer']);
   rollout('deployment', 'executor-load-balancer');
-  const state: ClusterState = { baseUrl: lbServiceUrl(), apiKey, otherKey };
+  const state: ClusterState = { baseUrl: lbServiceUrl(), apiKey, otherKey, adminKey };
   const api = new Api(state.baseUrl, apiKey);
   await eventually(
     async () => ((await api.request('GET', '/v1/pools')).status === 200 ? true : undefined),

@@ -1,5 +1,9 @@
 import { ConfigError, describeConfig } from '@executor/platform';
-import { OperatorConfigSchema, loadOperatorConfig, operatorIdentity } from './operator-config';
+import { OperatorConfigSchema, loadOperatorConfig as load, operatorIdentity } from './operator-config';
+
+/** Per-pool Redis users (the default) derive passwords from the operator's own: one is required. */
+const loadOperatorConfig = (env: NodeJS.ProcessEnv): ReturnType<typeof load> =>
+  load({ REDIS_URL: 'redis://operator:pw@localhost:6379', ...env });
 
 describe('operator config', () => {
   it('has documented defaults for everything', () => {
@@ -29,6 +33,14 @@ describe('operator config', () => {
     expect(() =>
       loadOperatorConfig({ LEASE_DURATION_SECONDS: '2', LEASE_RENEW_DEADLINE_MS: '5000' }),
     ).toThrow(/LEASE_RENEW_DEADLINE_MS/);
+  });
+
+  it('refuses per-pool Redis users without a key or a password to derive theirs from', () => {
+    expect(() => load({ REDIS_URL: 'redis://localhost:6379' })).toThrow(/POOL_REDIS_PASSWORD_KEY/);
+    expect(
+      load({ REDIS_URL: 'redis://localhost:6379', POOL_REDIS_PASSWORD_KEY: 'k'.repeat(32) }),
+    ).toBeTruthy();
+    expect(load({ REDIS_URL: 'redis://localhost:6379', EXECUTOR_REDIS_USERS: 'shared' })).toBeTruthy();
   });
 
   it('uses POD_NAME as the lease identity, else host and pid', () => {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
-import { DEFAULT_QUEUE_PREFIX } from '@executor/queues';
+import { DEFAULT_QUEUE_PREFIX, redisOptionsFromUrl } from '@executor/queues';
 import { DEFAULT_IMAGE_REGISTRY, DEFAULT_IMAGE_TAG } from '@executor/templates';
 import { ConfigError, loadConfig } from '@executor/platform';
 
@@ -236,6 +236,15 @@ export function loadOperatorConfig(env: NodeJS.ProcessEnv = process.env): Operat
   if (cfg.EXTERNAL_METRICS_RENEW_BEFORE_DAYS >= cfg.EXTERNAL_METRICS_CERT_DAYS) {
     throw new ConfigError([
       'EXTERNAL_METRICS_RENEW_BEFORE_DAYS: must be shorter than EXTERNAL_METRICS_CERT_DAYS (every certificate would be renewed at once)',
+    ]);
+  }
+  if (
+    cfg.EXECUTOR_REDIS_USERS === 'per-pool' &&
+    !cfg.POOL_REDIS_PASSWORD_KEY &&
+    !redisOptionsFromUrl(cfg.REDIS_URL).password
+  ) {
+    throw new ConfigError([
+      'POOL_REDIS_PASSWORD_KEY: per-pool Redis users (EXECUTOR_REDIS_USERS=per-pool) need it or a password in REDIS_URL',
     ]);
   }
   return cfg;

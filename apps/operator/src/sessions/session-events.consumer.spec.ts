@@ -24,7 +24,10 @@ function consumer(applyEvent: (ev: unknown) => Promise<void>): {
 } {
   const metrics = new OperatorMetrics(false);
   const controller = { applyEvent } as unknown as SessionController;
-  return { c: new SessionEventsConsumer(loadOperatorConfig({}), controller, metrics), metrics };
+  return {
+    c: new SessionEventsConsumer(loadOperatorConfig({ EXECUTOR_REDIS_USERS: 'shared' }), controller, metrics),
+    metrics,
+  };
 }
 
 describe('SessionEventsConsumer.process', () => {

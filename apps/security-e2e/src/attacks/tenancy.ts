@@ -19,7 +19,7 @@ let shared: Victim | undefined;
 async function victim(ctx: AttackContext): Promise<Victim> {
   if (shared) return shared;
   const marker = nonce();
-  const s = await ctx.session({ env: { VICTIM_SECRET: `secret-${marker}` } });
+  const s = ctx.keep(await ctx.session({ env: { VICTIM_SECRET: `secret-${marker}` } }));
   await ctx.a.execute(s.id, `print("history-${marker}")`);
   const put = await ctx.a.request('PUT', `/v1/sessions/${s.id}/files/victim.txt`, undefined, {
     raw: Buffer.from(`file-${marker}`),

@@ -12,6 +12,7 @@ export class AttackContext {
   readonly outputs: string[] = [];
   private readonly sessions: Array<{ api: Api; id: string }> = [];
   private attackerSession?: Session;
+  private readonly kept = new Set<string>();
   private canaries?: HostCanaryFiles;
 
   constructor(readonly target: SecurityTarget) {
@@ -122,11 +123,19 @@ export class AttackContext {
     return this.canaries?.restore() ?? [];
   }
 
-  /** Deletes the sessions an attack opened (not the shared attacker session), so that no tenant drifts into its quota. */
+  /** Keeps `s` across attacks (a fixture several attacks share); deleted by `cleanup`. */
+  keep(s: Session): Session {
+    this.kept.add(s.id);
+    return s;
+  }
+
+  /**
+   * Deletes the sessions an attack opened (not the attacker session nor kept ones), so that no
+   * tenant drifts into its session quota over the run.
+   */
   async releaseAttackSessions(): Promise<void> {
-    const keep = this.attackerSession?.id;
     for (const { api, id } of [...this.sessions].reverse())
-      if (id !== keep) await this.drop(api, id);
+      if (id !== this.attackerSession?.id && !this.kept.has(id)) await this.drop(api, id);
   }
 
   async cleanup(): Promise<void> {

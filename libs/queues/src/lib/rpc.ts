@@ -144,6 +144,10 @@ export class JobRpcClient {
       const timer = setTimeout(() => void this.onTimeout(id), opts.timeoutMs);
       this.pending.set(id, { queue: queueName, def, resolve, reject, timer });
     });
+    // The reply comes on the subscriber connection, the add's answer on the queue's: a consumer
+    // that fails the job at once can settle `outcome` while the add is still awaited below. Mark it
+    // handled now (it is awaited after the add), or Node ends the process on the rejection.
+    outcome.catch(() => undefined);
     if (opts.consumerHealth) this.watchConsumer(id, opts.consumerHealth, opts.healthCheckMs ?? 500);
     try {
       await this.queue(queueName).add(
