@@ -373,6 +373,10 @@ clusterDNS: [$NODE_IP]
 hairpinMode: hairpin-veth
 serializeImagePulls: false
 evictionHard: {memory.available: "200Mi", nodefs.available: "5%", imagefs.available: "5%"}
+# No image garbage collection: every image here is imported (no registry to pull it back from), and
+# on a disk shared with builds the default 85 % threshold removed even the pause image mid-run.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
 featureGates: {ProcMountType: true}
 EOF
   running kubelet || KUBELET_T0=$(date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -9,7 +9,7 @@
 // The pool shortens what would make the suite long, through its spec: scale-up window 0 s (the
 // seed's 60 s only delays the first step), scale-down window 30 s and −50 % per 15 s (the seed's
 // 300 s and −10 % per 60 s would take 8 minutes), a target of 2 queued jobs per pod and one job at a
-// time per pod (WORKER_CONCURRENCY=1) so that 20 five-second executions make a queue.
+// time per pod (WORKER_CONCURRENCY=1) so that 16 five-second executions (one tenant's in-flight quota) make a queue.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,7 +34,8 @@ const POOL = 'e2e-scale';
 const REGION = 'e2e-scale';
 const TARGET_PER_POD = 2;
 const MAX = 4;
-const BURST = 20;
+/** Executions sent at once: the default per-tenant in-flight quota (TENANT_MAX_RUNNING_EXECUTIONS). */
+const BURST = 16;
 const JOB_SECONDS = 5;
 const SCALE_DOWN_WINDOW_S = 30;
 const MEASUREMENTS = join(ROOT, 'tmp', 'cluster-e2e', 'autoscale.json');
@@ -137,7 +138,8 @@ describe('autoscaling on queue depth through the External metrics API (real HPA 
   }
 
   beforeAll(async () => {
-    ({ api } = apis());
+    // a tenant of its own: the burst is exactly TENANT_MAX_RUNNING_EXECUTIONS (16) in flight
+    ({ scale: api } = apis());
     const pool = poolManifest({
       name: POOL,
       template: 'python',

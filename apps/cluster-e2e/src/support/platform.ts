@@ -36,15 +36,22 @@ export interface ClusterState {
   otherKey: string;
   /** The run's admin key (pools, admin UI): the isolation suite's role attacks need one. */
   adminKey: string;
+  /** The autoscaling suite's own tenant: its burst fills that tenant's in-flight quota alone. */
+  scaleKey: string;
 }
 
 export function readState(): ClusterState {
   return JSON.parse(readFileSync(STATE_FILE, 'utf8')) as ClusterState;
 }
 
-export function apis(): { api: Api; other: Api; state: ClusterState } {
+export function apis(): { api: Api; other: Api; scale: Api; state: ClusterState } {
   const state = readState();
-  return { api: new Api(state.baseUrl, state.apiKey), other: new Api(state.baseUrl, state.otherKey), state };
+  return {
+    api: new Api(state.baseUrl, state.apiKey),
+    other: new Api(state.baseUrl, state.otherKey),
+    scale: new Api(state.baseUrl, state.scaleKey),
+    state,
+  };
 }
 
 function log(msg: string): void {
@@ -122,6 +129,7 @@ export async function deployPlatform(): Promise<ClusterState> {
   const apiKey = randomBytes(32).toString('hex');
   const otherKey = randomBytes(32).toString('hex');
   const adminKey = randomBytes(32).toString('hex');
+  const scaleKey = randomBytes(32).toString('hex');
   kubectl([
     'patch',
     'secret',
@@ -133,14 +141,14 @@ export async function deployPlatform(): Promise<ClusterState> {
     '-p',
     JSON.stringify({
       stringData: {
-        EXECUTOR_API_KEYS: `e2e-a:${apiKey},e2e-b:${otherKey}`,
+        EXECUTOR_API_KEYS: `e2e-a:${apiKey},e2e-b:${otherKey},e2e-scale:${scaleKey}`,
         EXECUTOR_ADMIN_KEYS: `e2e-admin:${adminKey}`,
       },
     }),
   ]);
   kubectl(['rollout', 'restart', '-n', NS, 'deployment/executor-load-balancer']);
   rollout('deployment', 'executor-load-balancer');
-  const state: ClusterState = { baseUrl: lbServiceUrl(), apiKey, otherKey, adminKey };
+  const state: ClusterState = { baseUrl: lbServiceUrl(), apiKey, otherKey, adminKey, scaleKey };
   const api = new Api(state.baseUrl, apiKey);
   await eventually(
     async () => ((await api.request('GET', '/v1/pools')).status === 200 ? true : undefined),
