@@ -163,7 +163,12 @@ for c in cands:
     r = attempt(lambda: read(c))
     if r["ok"] or r.get("errno") not in ("ENOENT", "ENOTDIR", "ESRCH"):
         R["found"].append({"path": c, "r": r})`,
-    { name: v.name, secret: v.secret, cwd: v.cwd, direct: [v.hostPath, v.hostPath?.replace(/^\/proc\/\d+\/root/, '')] },
+    {
+      name: v.name,
+      secret: v.secret,
+      cwd: v.cwd,
+      direct: [v.hostPath, v.hostPath?.replace(/^\/proc\/\d+\/root/, '')],
+    },
   );
   const leaked = R.found.filter((f) => f.r.ok && String(f.r.value).includes(v.secret));
   if (leaked.length) throw new Breach(`read another session's file: ${leaked.map((l) => l.path).join(', ')}`);
