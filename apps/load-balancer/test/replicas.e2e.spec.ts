@@ -28,6 +28,8 @@ describe('stateless replicas (two load-balancer processes)', () => {
       QUEUE_PREFIX: prefix,
       REPLICA_ID: id,
       ...KEYS_ENV,
+      // 48 sessions of one tenant: above the default quota (20), which is not what this suite tests
+      TENANT_MAX_SESSIONS: '100',
       LOG_LEVEL: 'warn',
     });
     [a, b] = await Promise.all([spawnLoadBalancer(env('lb-a')), spawnLoadBalancer(env('lb-b'))]);

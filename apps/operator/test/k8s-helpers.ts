@@ -146,6 +146,8 @@ export function testConfig(overrides: Partial<Record<keyof OperatorConfig, strin
     PERSISTENCE_TIMEOUT_MS: '3000',
     // Only external-metrics.k8s.ts serves the External metrics API (it sets up its Secret and APIService).
     EXTERNAL_METRICS_ENABLED: 'false',
+    // per-pool Redis users (the default) derive each pool's password from it (the test Redis has none)
+    POOL_REDIS_PASSWORD_KEY: 'pool-redis-key-for-tests-0123456789',
     ...overrides,
   });
 }

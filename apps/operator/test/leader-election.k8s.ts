@@ -47,7 +47,6 @@ describe('leader election (coordination.k8s.io/v1 Lease)', () => {
       WATCH_NAMESPACE: ns,
       LEASE_NAME: `lease-${ns}`,
       POD_NAME: name,
-      POOL_REDIS_PASSWORD_KEY: 'pool-redis-key-for-tests-0123456789',
     });
     const client = await operatorServiceAccountClient(server, admin);
     const r: Replica = {
