@@ -34,6 +34,22 @@ function record(name: string, value: number): void {
   process.stderr.write(`[cluster-e2e] ${name}: ${value} ms\n`);
 }
 
+/** The executor container's HTTP port (health, metrics), as the operator sets it. */
+const EXECUTOR_PORT = 8081;
+
+/** Whether anything answers HTTP at `url` within a second. */
+function answers(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(true);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
 /** One GET on a fresh connection (no keep-alive: each request is routed by the Service anew). */
 function getFresh(url: string, apiKey: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -91,7 +107,18 @@ describe('faults on the cluster', () => {
   it('force-deleting the pod of a session: the next call succeeds on another pod with every completed write', async () => {
     const s = await api.createSession({ template: 'python', region: REGION });
     await writeFiles(api, s.id, 3);
+    const ip = poolPods(PY_POOL).find((p) => p.metadata.name === s.pod)?.status?.podIP as string;
+    expect(ip).toBeTruthy();
     await kubectlAsync(['delete', 'pod', '-n', NS, s.pod, '--grace-period=0', '--force']);
+    // The API object is gone at once; the container dies when the kubelet acts on it. Until then the
+    // pod still serves (a call sent now may well succeed there). "The next call" is the first after
+    // the pod is gone: its executor no longer answers on the pod's IP (polled: no event to wait on).
+    await eventually(
+      async () => ((await answers(`http://${ip}:${EXECUTOR_PORT}/health/live`)) ? undefined : true),
+      30_000,
+      `the executor of the force-deleted pod ${s.pod} to stop answering`,
+      50,
+    );
     const t0 = Date.now();
     const r = await api.execute(s.id, LIST);
     const firstCall = Date.now() - t0;
@@ -122,6 +149,13 @@ describe('faults on the cluster', () => {
       .map((p) => p.metadata.name as string)
       .filter((n) => n !== s.pod);
     expect(others).toHaveLength(1);
+    // the disruption controller's view lags the pods' readiness: evict once it allows one
+    await eventually(
+      () =>
+        (getJson(['get', 'pdb', '-n', NS, PY_POOL]).status?.disruptionsAllowed ?? 0) >= 1 ? true : undefined,
+      60_000,
+      `the PodDisruptionBudget ${PY_POOL} to allow one disruption`,
+    );
     const t0 = Date.now();
     expect(evict(s.pod)).toEqual({ status: 'evicted' });
     const second = evict(others[0] as string);
