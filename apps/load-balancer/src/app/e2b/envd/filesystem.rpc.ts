@@ -1,7 +1,7 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import type { WatchEvent } from '@executor/queues';
 import { FilesService } from '../../files/files.service';
-import { EventQueue, keepaliveMs, type OpenStreams } from '../sandbox/event-queue';
+import { EventQueue, superviseStream, type OpenStreams } from '../sandbox/event-queue';
 import { sandboxUser } from '../sandbox/sandbox-auth';
 import { SandboxAuthError, toConnectError } from '../sandbox/sandbox-errors';
 import type { SandboxResolver } from '../sandbox/sandbox-resolver.service';
@@ -64,23 +64,7 @@ export function filesystemService(
       const sb = await rpcSandbox(resolver, ctx);
       const queue = new EventQueue<WatchEvent | 'keepalive'>();
       const watch = await guarded(() => files.watch(sb, req.path, req.recursive, (e) => queue.push(e)));
-      const timer = setInterval(
-        () => queue.push('keepalive'),
-        keepaliveMs(ctx.requestHeader.get('keepalive-ping-interval')),
-      );
-      // Cleanup must not wait for the generator to resume: a client that left may never pull again.
-      let cleaned = false;
-      const cleanup = (): void => {
-        if (cleaned) return;
-        cleaned = true;
-        clearInterval(timer);
-        unregister();
-        ctx.signal.removeEventListener('abort', cleanup);
-        queue.close();
-        void watch.stop();
-      };
-      ctx.signal.addEventListener('abort', cleanup, { once: true });
-      const unregister = streams.add(cleanup);
+      const cleanup = superviseStream(ctx, streams, queue, () => void watch.stop());
       try {
         yield { event: { case: 'start', value: {} } };
         for await (const e of queue) {

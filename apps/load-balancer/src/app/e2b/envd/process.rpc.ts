@@ -2,7 +2,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@conn
 import type { ProcessEvent as CoreEvent } from '@executor/queues';
 import { ProcessesService, type ProcessHandle, type ProcessSelector } from '../../commands/processes.service';
 import type { LiveSession } from '../../sessions/session-caller.service';
-import { EventQueue, keepaliveMs, type OpenStreams } from '../sandbox/event-queue';
+import { EventQueue, superviseStream, type OpenStreams } from '../sandbox/event-queue';
 import { toConnectError } from '../sandbox/sandbox-errors';
 import type { SandboxResolver } from '../sandbox/sandbox-resolver.service';
 import { rpcSandbox } from './filesystem.rpc';
@@ -39,23 +39,7 @@ async function* processStream(
 ): AsyncGenerator<{ event: EventInit }> {
   const queue = new EventQueue<CoreEvent | 'keepalive'>();
   const handle = await guarded(() => open((e) => queue.push(e)));
-  const timer = setInterval(
-    () => queue.push('keepalive'),
-    keepaliveMs(ctx.requestHeader.get('keepalive-ping-interval')),
-  );
-  // Cleanup must not wait for the generator to resume: a client that left may never pull again.
-  let cleaned = false;
-  const cleanup = (): void => {
-    if (cleaned) return;
-    cleaned = true;
-    clearInterval(timer);
-    unregister();
-    ctx.signal.removeEventListener('abort', cleanup);
-    queue.close();
-    void handle.detach();
-  };
-  ctx.signal.addEventListener('abort', cleanup, { once: true });
-  const unregister = streams.add(cleanup);
+  const cleanup = superviseStream(ctx, streams, queue, () => void handle.detach());
   try {
     yield { event: { event: { case: 'start', value: { pid: handle.pid } } } };
     for await (const e of queue) {

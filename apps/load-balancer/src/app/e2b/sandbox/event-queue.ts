@@ -60,3 +60,34 @@ export class OpenStreams {
     return this.closers.size;
   }
 }
+
+/**
+ * Runs one server stream's life around `queue`: keepalives every `Keepalive-Ping-Interval`, a place in
+ * `streams` (closed at shutdown), and the returned cleanup — once, on abort, at shutdown or when the
+ * generator ends — which closes the queue and calls `onClose`. Cleanup must not wait for the
+ * generator to resume: a client that left may never pull again.
+ */
+export function superviseStream(
+  ctx: { signal: AbortSignal; requestHeader: Headers },
+  streams: OpenStreams,
+  queue: EventQueue<unknown>,
+  onClose: () => void,
+): () => void {
+  const timer = setInterval(
+    () => queue.push('keepalive'),
+    keepaliveMs(ctx.requestHeader.get('keepalive-ping-interval')),
+  );
+  let cleaned = false;
+  const cleanup = (): void => {
+    if (cleaned) return;
+    cleaned = true;
+    clearInterval(timer);
+    unregister();
+    ctx.signal.removeEventListener('abort', cleanup);
+    queue.close();
+    onClose();
+  };
+  ctx.signal.addEventListener('abort', cleanup, { once: true });
+  const unregister = streams.add(cleanup);
+  return cleanup;
+}
