@@ -22,7 +22,8 @@ class ResultsFileReporter {
         ? file.testFilePath.slice(root.length + 1)
         : file.testFilePath;
       for (const t of file.testResults) {
-        if (t.status === 'failed') failures.push(`${file.testFilePath}: ${t.fullName}`);
+        if (t.status === 'failed')
+          failures.push(`${file.testFilePath}: ${t.fullName}${firstLine(t.failureMessages)}`);
         // Jest calls skipped tests "pending" (it.skip / describe.skip) and "todo" (it.todo).
         if (t.status === 'pending' || t.status === 'todo' || t.status === 'skipped')
           skippedTests.push(`${rel}: ${t.fullName}`);
@@ -47,6 +48,14 @@ class ResultsFileReporter {
       ),
     );
   }
+}
+
+/** ` — <first line of the first failure message>` (ANSI codes stripped, at most 300 characters), so
+ * the summary at the end of `npm test` carries the reason, not only the test's name. */
+function firstLine(messages) {
+  const text = (messages ?? []).join('\n').replace(/\u001b\[[0-9;]*m/g, '');
+  const line = text.split('\n').find((l) => l.trim()) ?? '';
+  return line ? ` — ${line.trim().slice(0, 300)}` : '';
 }
 
 module.exports = ResultsFileReporter;
