@@ -13,6 +13,9 @@ describe('sessions on the cluster', () => {
   beforeAll(async () => {
     await ensureSuitePools(api);
   });
+  afterAll(async () => {
+    await api.deleteCreatedSessions();
+  });
 
   it('keeps python kernel state between executions, isolated per tenant', async () => {
     const s = await api.createSession({ template: 'python', region: REGION, env: { GREETING: 'hi' } });

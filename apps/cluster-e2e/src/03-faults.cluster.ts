@@ -103,6 +103,9 @@ describe('faults on the cluster', () => {
   beforeAll(async () => {
     await ensureSuitePools(api);
   });
+  afterAll(async () => {
+    await api.deleteCreatedSessions();
+  });
 
   it('force-deleting the pod of a session: the next call succeeds on another pod with every completed write', async () => {
     const s = await api.createSession({ template: 'python', region: REGION });

@@ -198,10 +198,11 @@ describe('autoscaling on queue depth through the External metrics API (real HPA 
     sampler.start();
   });
 
-  afterAll(() => {
+  afterAll(async () => {
     sampler.stop();
     replicasWatch?.stop();
     podsWatch?.stop();
+    await api?.deleteCreatedSessions();
     kubectl(['delete', 'executorpool', '-n', NS, POOL, '--ignore-not-found', '--wait=false']);
   });
 

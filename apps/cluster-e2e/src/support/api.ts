@@ -7,6 +7,9 @@ export interface ApiResponse<T = unknown> {
 }
 
 export class Api {
+  /** Sessions opened through createSession and not yet deleted by deleteCreatedSessions. */
+  private readonly created = new Set<string>();
+
   constructor(
     readonly baseUrl: string,
     readonly apiKey: string,
@@ -43,7 +46,21 @@ export class Api {
   async createSession(body: Record<string, unknown>): Promise<Session> {
     const r = await this.request<Session>('POST', '/v1/sessions', body);
     if (r.status !== 201) throw new Error(`create session: HTTP ${r.status} ${r.raw.toString()}`);
+    this.created.add(r.body.id);
     return r.body;
+  }
+
+  /**
+   * Deletes every session createSession opened (already gone is fine), so a suite leaves the pools as it
+   * found them: the next suite's sessions are routed by load, and leftovers would skew where they land.
+   */
+  async deleteCreatedSessions(): Promise<void> {
+    for (const id of [...this.created]) {
+      const r = await this.request('DELETE', `/v1/sessions/${id}`);
+      if (r.status !== 204 && r.status !== 404)
+        throw new Error(`delete session ${id}: HTTP ${r.status} ${r.raw.toString()}`);
+      this.created.delete(id);
+    }
   }
 
   async execute(id: string, code: string, extra: Record<string, unknown> = {}): Promise<Execution> {
