@@ -34,9 +34,6 @@ function record(name: string, value: number): void {
   process.stderr.write(`[cluster-e2e] ${name}: ${value} ms\n`);
 }
 
-/** The executor container's HTTP port (health, metrics), as the operator sets it. */
-const EXECUTOR_PORT = 8081;
-
 /** Whether anything answers HTTP at `url` within a second. */
 function answers(url: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -110,14 +107,20 @@ describe('faults on the cluster', () => {
   it('force-deleting the pod of a session: the next call succeeds on another pod with every completed write', async () => {
     const s = await api.createSession({ template: 'python', region: REGION });
     await writeFiles(api, s.id, 3);
-    const ip = poolPods(PY_POOL).find((p) => p.metadata.name === s.pod)?.status?.podIP as string;
+    const pod = poolPods(PY_POOL).find((p) => p.metadata.name === s.pod);
+    // the executor's HTTP endpoint (health), as the operator declared it on the pod
+    const port = pod?.spec?.containers
+      ?.flatMap((c: KObj) => c.ports ?? [])
+      .find((p: KObj) => p.name === 'http')?.containerPort as number;
+    const ip = pod?.status?.podIP as string;
     expect(ip).toBeTruthy();
+    expect(port).toBeGreaterThan(0);
     await kubectlAsync(['delete', 'pod', '-n', NS, s.pod, '--grace-period=0', '--force']);
     // The API object is gone at once; the container dies when the kubelet acts on it. Until then the
     // pod still serves (a call sent now may well succeed there). "The next call" is the first after
     // the pod is gone: its executor no longer answers on the pod's IP (polled: no event to wait on).
     await eventually(
-      async () => ((await answers(`http://${ip}:${EXECUTOR_PORT}/health/live`)) ? undefined : true),
+      async () => ((await answers(`http://${ip}:${port}/health/live`)) ? undefined : true),
       30_000,
       `the executor of the force-deleted pod ${s.pod} to stop answering`,
       50,
